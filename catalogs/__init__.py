@@ -1,0 +1,1 @@
+"""Absorption-index catalogues shipped with stellar_relevance (ECSV files)."""

@@ -1,0 +1,1 @@
+"""The ``stelrel`` command-line application (installed as stellar_relevance.cli)."""
