@@ -1,0 +1,254 @@
+"""Small helpers shared by the benchmark scripts in ``benchmarks/``.
+
+Every benchmark script is run as ``python benchmarks/<name>.py [options]``;
+Python then puts ``benchmarks/`` on ``sys.path``, so a script imports these
+helpers with ``from _common import ...``.
+
+Stable API (other benchmarks import it; do not rename):
+
+- ``add_common_args(parser, default_output, default_seeds=10)`` adds
+  ``--quick``, ``--seeds``, ``--output``, ``--threads``, ``--no-figures``.
+- ``environment()`` -> dict of versions (stellar_relevance, torch, numpy,
+  sklearn, scipy, python, platform, cpu count, torch threads).
+- ``write_json(path, payload, overwrite=True)`` writes JSON atomically
+  (temp file in the same folder, then ``os.replace``); numpy scalars and
+  arrays are converted.
+- ``markdown_table(rows, columns, floatfmt=".3f")`` -> str (a GitHub table).
+- ``atomic_savefig(fig, path)`` saves a matplotlib figure atomically.
+- ``Timer`` context manager (``.seconds``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = [
+    "add_common_args",
+    "environment",
+    "write_json",
+    "markdown_table",
+    "atomic_savefig",
+    "Timer",
+]
+
+
+def add_common_args(parser, default_output, default_seeds=10):
+    """Add the options every benchmark understands.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    default_output : str or Path
+        Default JSON path (figures go next to it).
+    default_seeds : int
+        Number of seeds in the full run.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The same parser.
+    """
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced run for CI (fewer seeds, samples and epochs)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help=f"number of seeds (default {default_seeds}, fewer with --quick)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path(default_output),
+        help=f"JSON output path; figures are written next to it (default {default_output})",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1)"
+    )
+    parser.add_argument(
+        "--no-figures", action="store_true", help="do not write PNG figures"
+    )
+    return parser
+
+
+def _version(module_name):
+    try:
+        module = __import__(module_name)
+    except Exception:  # pragma: no cover - missing optional package
+        return None
+    return getattr(module, "__version__", None)
+
+
+def environment():
+    """Versions and machine facts to store with every benchmark result.
+
+    Returns
+    -------
+    dict
+    """
+    env = {
+        "stellar_relevance": _version("stellar_relevance"),
+        "torch": _version("torch"),
+        "numpy": _version("numpy"),
+        "sklearn": _version("sklearn"),
+        "scipy": _version("scipy"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        import torch
+
+        env["torch_threads"] = torch.get_num_threads()
+        env["cuda"] = bool(torch.cuda.is_available())
+    except Exception:  # pragma: no cover
+        pass
+    env["time_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return env
+
+
+def _to_builtin(obj):
+    """Convert numpy / Path objects so that ``json`` can write them."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(obj, dict):
+        return {str(k): _to_builtin(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_builtin(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if np is not None:
+        if isinstance(obj, np.ndarray):
+            return _to_builtin(obj.tolist())
+        if isinstance(obj, np.bool_):
+            return bool(obj)
+        if isinstance(obj, np.integer):
+            return int(obj)
+        if isinstance(obj, np.floating):
+            obj = float(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # JSON has no NaN / inf
+    return obj
+
+
+def write_json(path, payload, overwrite=True):
+    """Write ``payload`` as indented JSON, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+    payload : dict
+    overwrite : bool
+        If False and ``path`` exists, raise ``FileExistsError``.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass another --output or remove it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_to_builtin(payload), indent=2, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_savefig(fig, path, **kwargs):
+    """Save a matplotlib figure atomically (temp file, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _fmt(value, floatfmt):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return format(value, floatfmt)
+    try:
+        import numpy as np
+
+        if isinstance(value, np.floating):
+            return format(float(value), floatfmt)
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+def markdown_table(rows, columns, floatfmt=".3f"):
+    """Format ``rows`` (a list of dicts) as a GitHub Markdown table.
+
+    Parameters
+    ----------
+    rows : list of dict
+    columns : list of str or list of (key, header) tuples
+    floatfmt : str
+        Format spec for floats.
+
+    Returns
+    -------
+    str
+    """
+    cols = [(c, c) if isinstance(c, str) else tuple(c) for c in columns]
+    lines = [
+        "| " + " | ".join(h for _, h in cols) + " |",
+        "|" + "|".join("---" for _ in cols) + "|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(k), floatfmt) for k, _ in cols) + " |")
+    return "\n".join(lines)
+
+
+class Timer:
+    """Wall-clock timer: ``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        self.seconds = float("nan")
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._start
+        return False
+
+
+def make_parser(description, default_output, default_seeds=10):
+    """An ``argparse`` parser with the common options already added."""
+    parser = argparse.ArgumentParser(description=description)
+    return add_common_args(parser, default_output, default_seeds)
