@@ -1,0 +1,220 @@
+"""The training loop: a plain function over tensors, with early stopping.
+
+The estimators in :mod:`stellar_relevance.estimators` prepare the data and
+call :func:`train`; a custom pipeline can call it directly with any
+:class:`~stellar_relevance.network.SpectralNetwork`.
+"""
+
+import copy
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+#: relevance below this fraction of the largest counts as "switched off" in the history
+SPARSITY_THRESHOLD = 1e-2
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    history : list of dict
+        One record per epoch: ``epoch`` (1-based), ``train_loss`` (data loss,
+        mean over batches), ``val_loss`` (None without validation data),
+        ``penalty`` (the spectral penalty at the end of the epoch),
+        ``sparsity`` (fraction of inputs whose relevance is below
+        1 % of the largest) and ``seconds``.
+    best_epoch : int
+        The epoch whose weights the network holds on return.
+    stopped_epoch : int
+        The last epoch run.
+    """
+
+    history: list = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_epoch: int = 0
+
+
+def make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penalty):
+    """Adam with the spectral penalties folded into the gradient.
+
+    ``torch.optim.Adam(weight_decay=w)`` adds ``w * p`` to the gradient before
+    the moment estimates, which is exactly the gradient of
+    ``(w / 2) * sum(p**2)``. So ``weight_decay = 2 * c`` on the eigenvalues
+    and eigenvectors of the first layer is the paper's penalty
+    ``c_lambda * sum(lambda**2) + c_psi * sum(psi**2)`` added to the loss at
+    every batch, without an autograd pass for it.
+    """
+    if eigenvalue_penalty < 0 or eigenvector_penalty < 0:
+        raise ValueError(
+            "penalties must be >= 0, got "
+            f"eigenvalue_penalty={eigenvalue_penalty}, eigenvector_penalty={eigenvector_penalty}"
+        )
+    spectral = network.spectral
+    eigenvalues = [spectral.eigenvalues]
+    if spectral.output_eigenvalues is not None:
+        eigenvalues.append(spectral.output_eigenvalues)
+    special = {id(p) for p in eigenvalues} | {id(spectral.eigenvectors)}
+    others = [p for p in network.parameters() if id(p) not in special]
+    groups = [
+        {"params": eigenvalues, "weight_decay": 2.0 * eigenvalue_penalty},
+        {"params": [spectral.eigenvectors], "weight_decay": 2.0 * eigenvector_penalty},
+        {"params": others, "weight_decay": 0.0},
+    ]
+    return torch.optim.Adam(groups, lr=learning_rate)
+
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run a block with ``torch.set_num_threads(n_threads)``, then restore."""
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _mean_loss(network, loss_fn, X, y, batch_size):
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            total += float(loss_fn(network(xb), yb)) * len(xb)
+            count += len(xb)
+    return total / count
+
+
+def train(
+    network,
+    X,
+    y,
+    X_val=None,
+    y_val=None,
+    *,
+    loss_fn,
+    learning_rate=1e-3,
+    eigenvalue_penalty=1e-2,
+    eigenvector_penalty=1e-4,
+    max_epochs=200,
+    batch_size=500,
+    early_stopping=True,
+    n_iter_no_change=50,
+    min_epochs=0,
+    generator=None,
+    verbose=0,
+    description="training",
+):
+    """Train a spectral network with Adam, the spectral penalty and early stopping.
+
+    Parameters
+    ----------
+    network : SpectralNetwork
+        Any module with a ``spectral`` attribute (:class:`SpectralLinear`).
+        Trained in place.
+    X, y : torch.Tensor
+        Training inputs and targets, already on the network's device.
+    X_val, y_val : torch.Tensor or None
+        Validation data for early stopping and checkpoint selection.
+    loss_fn : callable
+        ``loss_fn(output, target) -> scalar tensor`` (mean over the batch).
+    learning_rate : float
+    eigenvalue_penalty, eigenvector_penalty : float
+        ``c_lambda`` and ``c_psi`` of the squared-L2 penalty.
+    max_epochs : int
+    batch_size : int
+    early_stopping : bool
+        With validation data: keep the weights of the epoch with the lowest
+        validation loss reached at or after ``min_epochs``, and stop after
+        ``n_iter_no_change`` epochs without improvement.
+    n_iter_no_change : int
+    min_epochs : int
+        No checkpoint is taken and no stop made before this epoch, so that
+        the eigenvalues have time to become sparse.
+    generator : torch.Generator or None
+        Source of the batch shuffling (CPU generator).
+    verbose : int
+        0: silent; 1 or more: a tqdm bar over epochs with the losses.
+    description : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    if max_epochs < 1:
+        raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    optimizer = make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penalty)
+    n = len(X)
+    batch_size = min(int(batch_size), n)
+    has_val = X_val is not None and len(X_val) > 0
+    result = TrainingResult()
+    best_loss, best_state, since_best = float("inf"), None, 0
+    bar = tqdm(range(1, max_epochs + 1), desc=description, disable=not verbose, leave=False)
+    for epoch in bar:
+        started = time.perf_counter()
+        network.train()
+        order = torch.randperm(n, generator=generator).to(X.device)
+        running, seen = 0.0, 0
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            xb, yb = X[index], y[index]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(network(xb), yb)
+            loss.backward()
+            optimizer.step()
+            running += loss.detach() * len(index)
+            seen += len(index)
+        train_loss = float(running) / seen
+        network.eval()
+        val_loss = _mean_loss(network, loss_fn, X_val, y_val, max(batch_size, 4096)) if has_val else None
+        with torch.no_grad():
+            spectral = network.spectral
+            penalty = float(spectral.penalty(eigenvalue_penalty, eigenvector_penalty))
+            relevance = spectral.relevance()
+            peak = float(relevance.max())
+            sparsity = float((relevance < SPARSITY_THRESHOLD * peak).float().mean()) if peak > 0 else 1.0
+        record = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "penalty": penalty,
+            "sparsity": sparsity,
+            "seconds": time.perf_counter() - started,
+        }
+        result.history.append(record)
+        result.stopped_epoch = epoch
+        if verbose:
+            bar.set_postfix(train=f"{train_loss:.4g}", val="-" if val_loss is None else f"{val_loss:.4g}")
+        monitored = val_loss if has_val else train_loss
+        if epoch < min_epochs or not early_stopping:
+            continue
+        if monitored < best_loss:
+            best_loss, since_best = monitored, 0
+            best_state = copy.deepcopy(network.state_dict())
+            result.best_epoch = epoch
+        else:
+            since_best += 1
+            if has_val and since_best >= n_iter_no_change:
+                logger.info("early stop at epoch %d (best %d)", epoch, result.best_epoch)
+                break
+    bar.close()
+    if early_stopping and best_state is not None:
+        network.load_state_dict(best_state)
+    else:
+        result.best_epoch = result.stopped_epoch
+    network.eval()
+    return result
