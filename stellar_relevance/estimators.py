@@ -341,7 +341,8 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
 
     def predict(self, X):
         """Most probable class for each sample."""
-        return self.classes_[np.argmax(self._forward(X), axis=1)]
+        logits = self._forward(X)
+        return self.classes_[np.argmax(logits, axis=1)]
 
 
 class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
@@ -436,6 +437,11 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         target = torch.as_tensor((y2 - self.target_offset_) / self.target_scale_, dtype=torch.float32)
         seed = _seed_from(self.random_state)
         return self._fit(X, target, y2.shape[1], loss_fn, seed)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
