@@ -345,3 +345,10 @@ def make_xor(n_samples=1000, n_features=32, shuffle_features=False, random_state
         ),
     )
     return X, y, truth
+
+
+# The MNIST reader lives in its own module; re-exported here as the
+# architecture's contract promises (``stellar_relevance.datasets.load_mnist``).
+from .mnist import load_mnist  # noqa: E402, F401
+
+__all__ += ["load_mnist"]
