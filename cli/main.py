@@ -4,11 +4,24 @@ import click
 
 from stellar_relevance import __version__
 
+from .catalog import catalog
+from .pack import pack
+from .predict import predict
+from .rank import rank
+from .report import report
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stelrel")
 def cli():
     """stelrel: which wavelengths of a spectrum carry the information about a label."""
+
+
+cli.add_command(rank)
+cli.add_command(pack)
+cli.add_command(catalog)
+cli.add_command(report)
+cli.add_command(predict)
 
 
 def main():

@@ -1,0 +1,114 @@
+"""``stelrel rank``: spectra in, ranked pixels, index match and report out."""
+
+import sys
+import time
+
+import click
+
+from ._common import handle_errors, load_spectra, setup_output
+
+
+def _int_list(text, what, allow_all=False):
+    items = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if allow_all and part.lower() == "all":
+            items.append("all")
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: expected comma-separated positive integers{' or all' if allow_all else ''}",
+                                     param_hint=what) from None
+        if value < 1:
+            raise click.BadParameter(f"{text!r}: {value} is not a positive integer", param_hint=what)
+        items.append(value)
+    return tuple(items)
+
+
+def _hidden(ctx, param, value):
+    return None if value is None else _int_list(value, "--hidden")
+
+
+def _ks(ctx, param, value):
+    return None if value is None else _int_list(value, f"--{param.name.replace('_', '-')}", allow_all=True)
+
+
+def _catalog(ctx, param, value):
+    if value is None:
+        return None
+    from stellar_relevance.indices import catalog_names
+
+    names = list(catalog_names())
+    if value not in names:
+        raise click.BadParameter(f"{value!r} is not a catalogue; choose one of {', '.join(names)}", param_hint="--catalog")
+    return value
+
+
+@click.command()
+@click.argument("spectra")
+@click.option("--label", default="FEH", show_default=True, help="Label to predict (a column of the label table).")
+@click.option("--out", "out", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Output folder.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds the split, the models, random-k draws and permutations.")
+@click.option("--seeds", "n_seeds", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Number of models (seeds seed, seed+1, ...) averaged into the ranking.")
+@click.option("--epochs", default=None, type=click.IntRange(min=1), help="Maximum training epochs (default 1000).")
+@click.option("--min-epochs", default=None, type=click.IntRange(min=0),
+              help="Epochs before any checkpoint, so the relevance is sparse (default 300).")
+@click.option("--batch-size", default=None, type=click.IntRange(min=1), help="Mini-batch size (default 128).")
+@click.option("--hidden", default=None, callback=_hidden, help="Hidden layer sizes, e.g. 200,50,50 (default).")
+@click.option("--top", default=30, show_default=True, type=click.IntRange(min=1), help="Pixels matched against the index bands.")
+@click.option("--catalog", default="optical", show_default=True, callback=_catalog,
+              help="Index catalogue (see `stelrel catalog`).")
+@click.option("--scaling", type=click.Choice(["center", "standard", "none"]), default="center", show_default=True,
+              help="Input scaling; 'standard' is known to mislead on normalised spectra.")
+@click.option("--ks", default=None, callback=_ks, help="k values of the error-vs-k curve, e.g. 5,10,30,all.")
+@click.option("--retrain-ks", default=None, callback=_ks, help="k values retrained on the top-k alone (default: all of --ks but 'all').")
+@click.option("--random-draws", default=None, type=click.IntRange(min=0), help="Random-k draws per k (default 5 masked, 2 retrained).")
+@click.option("--permutations", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Permutations in the index-match test.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="torch CPU threads (1 measured fastest on small shared machines).")
+@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or progress messages.")
+@handle_errors
+def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
+         retrain_ks, random_draws, permutations, device, threads, overwrite, quiet):
+    """Rank the pixels of SPECTRA by relevance for a label and write a report.
+
+    SPECTRA is a packed spectra.fits, a MILES-style folder, the word `miles`
+    (the library as `load_miles()` finds it) or `synthetic` (spectra with
+    planted lines, no data needed).
+    """
+    from stellar_relevance.ranking import check_output_dir, rank_spectra
+
+    setup_output(quiet)
+    start = time.perf_counter()
+    check_output_dir(out, overwrite=overwrite)  # fail before hours of work, not after
+    data = load_spectra(spectra, seed=seed)
+    loaded = time.perf_counter() - start
+    given = {
+        "max_epochs": epochs, "min_epochs": min_epochs, "batch_size": batch_size, "hidden_layer_sizes": hidden,
+        "ks": ks, "retrain_ks": retrain_ks,
+    }
+    options = {k: v for k, v in given.items() if v is not None}
+    if random_draws is not None:
+        options["n_random"] = options["n_random_retrained"] = random_draws
+    result = rank_spectra(
+        data, label, n_seeds=n_seeds, random_state=seed, top=top, catalog=catalog, input_scaling=scaling,
+        n_permutations=permutations, device=device, n_threads=threads, progress=not quiet, **options,
+    )
+    result.provenance["command"] = "stelrel rank " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["rank"] else None
+    result.provenance["timings"]["load"] = round(loaded, 2)
+    result.provenance["timings"]["wall_before_saving"] = round(time.perf_counter() - start, 2)
+    result.save(out, overwrite=overwrite)
+    if not quiet:
+        m = result.metrics
+        click.echo(f"{label}: test MAE {m['test_mae']:.4f} with all pixels ({result.split_text})")
+        if m.get("topk_mae") is not None:
+            click.echo(f"top-{top} retrained: MAE {m['topk_mae']:.4f} (random-{top}: {m.get('topk_mae_random') or float('nan'):.4f})")
+        if m.get("overall_p_value") is not None:
+            click.echo(f"index enrichment of the top-{top}: p = {m['overall_p_value']:.4g}")
+        click.echo(f"wrote {out}/report.html in {time.perf_counter() - start:.0f} s")

@@ -1,0 +1,30 @@
+"""``stelrel report``: re-render the figures and report.html of a results folder."""
+
+from pathlib import Path
+
+import click
+
+from ._common import handle_errors, setup_output
+
+
+@click.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="HTML file to write (default DIRECTORY/report.html, replacing it and the PNG figures).")
+@click.option("--quiet", "-q", is_flag=True)
+@handle_errors
+def report(directory, output, quiet):
+    """Re-render the report of a `stelrel rank` output DIRECTORY from its saved tables."""
+    from stellar_relevance.ranking import FIGURE_FILES, RankingResult, _atomic_write
+    from stellar_relevance.report import figure_pngs, write_html
+
+    setup_output(quiet)
+    result = RankingResult.load(directory)
+    pngs = figure_pngs(result)
+    if output is None:
+        for name, data in pngs.items():
+            _atomic_write(Path(directory) / FIGURE_FILES[name], lambda tmp, d=data: Path(tmp).write_bytes(d))
+        output = Path(directory) / "report.html"
+    path = write_html(result, output, pngs)
+    if not quiet:
+        click.echo(f"wrote {path}")

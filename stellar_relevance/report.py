@@ -1,0 +1,369 @@
+"""Figures and the self-contained HTML page of a :class:`~stellar_relevance.ranking.RankingResult`.
+
+This module computes nothing: it draws and lays out what the result holds
+(``ranking``, ``indices``, ``curve``, ``metrics``, ``settings``,
+``provenance``). Figures use matplotlib's object API (no global pyplot
+state, Agg backend); the page embeds them as base64 PNG so it opens with no
+network and no side files.
+"""
+
+import base64
+import html
+import io
+import json
+import logging
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+
+__all__ = ["plot_relevance", "plot_eigenvalues", "plot_curve", "figure_pngs", "render_html", "write_html"]
+
+logger = logging.getLogger(__name__)
+
+_FIGSIZE = {"relevance": (12, 4.5), "eigenvalues": (5.5, 4), "curve": (6.5, 4)}
+
+
+def _new_axes(name):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=_FIGSIZE[name], layout="constrained")
+    return fig.add_subplot()
+
+
+def _by_pixel(result):
+    ranking = result.ranking
+    order = np.argsort(np.asarray(ranking["pixel"]))
+    wave = u.Quantity(ranking["wavelength"], u.AA).value[order]
+    return ranking, order, wave
+
+
+def plot_relevance(result, ax=None):
+    """Relevance per pixel over the mean spectrum, index bands shaded and labelled.
+
+    The paper's Fig. 11 (bottom): the mean training spectrum (grey, left
+    axis), the relevance of every pixel (black lines, right axis, top-``top``
+    pixels in red) and the central bands of the catalogue indices (shaded;
+    orange where a top pixel falls).
+
+    Parameters
+    ----------
+    result : RankingResult
+    ax : matplotlib.axes.Axes, optional
+        Drawn into; a new figure is made otherwise.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The flux axis (the relevance axis is its twin).
+    """
+    ax = _new_axes("relevance") if ax is None else ax
+    ranking, order, wave = _by_pixel(result)
+    flux = np.asarray(ranking["mean_flux"], float)[order]
+    relevance = np.asarray(ranking["relevance"], float)[order]
+    top = int(result.settings.get("top", 30))
+    is_top = np.asarray(ranking["rank"])[order] <= top
+
+    indices = result.indices
+    if "band_lower" in indices.colnames and len(indices):
+        lower = u.Quantity(indices["band_lower"], u.AA).value
+        upper = u.Quantity(indices["band_upper"], u.AA).value
+        n_top = np.asarray(indices["n_top_bins"]) if "n_top_bins" in indices.colnames else np.zeros(len(indices))
+        names = indices["display_name"] if "display_name" in indices.colnames else indices["name"]
+        for lo, hi, n, name in zip(lower, upper, n_top, names):
+            if hi < wave[0] or lo > wave[-1]:
+                continue
+            hit = n > 0
+            ax.axvspan(lo, hi, color="tab:orange" if hit else "0.85", alpha=0.45 if hit else 0.6, lw=0, zorder=0)
+            ax.text(
+                0.5 * (lo + hi), 1.0, str(name), transform=ax.get_xaxis_transform(), rotation=90,
+                ha="center", va="bottom", fontsize=6.5, color="tab:red" if hit else "0.35",
+                fontweight="bold" if hit else "normal",
+            )
+    ax.plot(wave, flux, color="0.45", lw=0.7, zorder=1)
+    ax.set_xlim(wave[0], wave[-1])
+    ax.set_xlabel("wavelength [Å, " + str(result.settings.get("wave_frame", "air")) + "]")
+    ax.set_ylabel("mean flux (training stars)", color="0.35")
+    twin = ax.twinx()
+    twin.vlines(wave[~is_top], 0, relevance[~is_top], color="black", lw=0.6)
+    twin.vlines(wave[is_top], 0, relevance[is_top], color="tab:red", lw=1.2, label=f"top {top}")
+    twin.set_ylim(0, max(relevance.max() * 1.08, 1e-12))
+    twin.set_ylabel("relevance (normalised)")
+    twin.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.set_title(
+        f"{result.settings.get('label')}: spectral relevance — {result.split_text}",
+        fontsize=8.5, pad=42,
+    )
+    return ax
+
+
+def plot_eigenvalues(result, ax=None):
+    """Histogram of the first-layer eigenvalues, normalised to the largest (log y).
+
+    Parameters
+    ----------
+    result : RankingResult
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _new_axes("eigenvalues") if ax is None else ax
+    values = np.asarray(result.ranking["signed_eigenvalue"], float)
+    scale = np.max(np.abs(values)) if values.size and np.max(np.abs(values)) > 0 else 1.0
+    ax.hist(values / scale, bins=60, color="0.3", log=True)
+    ax.set_xlabel(r"$\lambda_i / \max_j |\lambda_j|$")
+    ax.set_ylabel("pixels")
+    seeds = result.settings.get("seeds") or [None]
+    ax.set_title(f"first-layer eigenvalues (seed {seeds[0]})", fontsize=9)
+    return ax
+
+
+def plot_curve(result, ax=None):
+    """Test MAE against the number of pixels kept: spectral vs random, masked and retrained.
+
+    Parameters
+    ----------
+    result : RankingResult
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _new_axes("curve") if ax is None else ax
+    curve = result.curve
+    k = np.asarray(curve["k"], float)
+    unit = result.settings.get("label_unit") or ""
+
+    def series(name):
+        return np.asarray(curve[name], float) if name in curve.colnames else np.full(k.shape, np.nan)
+
+    for column, spread, style, label in (
+        ("mae_retrained", None, dict(color="tab:blue", marker="o"), "top-k, retrained"),
+        ("mae_random", "mae_random_std", dict(color="tab:blue", marker="o", ls="--", mfc="none"), "random-k, retrained"),
+        ("mae_masked", None, dict(color="tab:red", marker="s"), "top-k, others masked (mean)"),
+        ("mae_masked_random", "mae_masked_random_std", dict(color="tab:red", marker="s", ls="--", mfc="none"),
+         "random-k, others masked"),
+    ):
+        y = series(column)
+        ok = np.isfinite(y)
+        if not ok.any():
+            continue
+        ax.plot(k[ok], y[ok], label=label, ms=4, lw=1.2, **style)
+        if spread is not None:
+            s = series(spread)
+            ax.fill_between(k[ok], (y - s)[ok], (y + s)[ok], color=style["color"], alpha=0.12, lw=0)
+    test_mae = result.metrics.get("test_mae")
+    if test_mae is not None:
+        ax.axhline(test_mae, color="0.4", lw=0.8, ls=":", label=f"all pixels ({test_mae:.3f})")
+    ax.set_xscale("log")
+    ax.set_xlabel("pixels kept (k)")
+    ax.set_ylabel(f"test MAE [{unit}]" if unit else "test MAE")
+    ax.set_title(f"{result.settings.get('label')}: error vs k", fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
+    return ax
+
+
+_PLOTTERS = {"relevance": plot_relevance, "eigenvalues": plot_eigenvalues, "curve": plot_curve}
+
+
+def figure_pngs(result, dpi=110):
+    """Render the three figures to PNG bytes.
+
+    Returns
+    -------
+    dict
+        ``{"relevance": bytes, "eigenvalues": bytes, "curve": bytes}``
+    """
+    pngs = {}
+    for name, plotter in _PLOTTERS.items():
+        ax = plotter(result)
+        buffer = io.BytesIO()
+        ax.figure.savefig(buffer, format="png", dpi=dpi)
+        pngs[name] = buffer.getvalue()
+    return pngs
+
+
+# ----------------------------------------------------------------------------- HTML
+def _fmt(value):
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "—"
+        return f"{value:.4g}"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _table_html(table, columns=None, max_rows=None, caption=None, css_class="data"):
+    columns = [c for c in (columns or table.colnames) if c in table.colnames]
+    head = []
+    for name in columns:
+        unit = getattr(table[name], "unit", None)
+        unit = "" if unit is None or str(unit) in ("", "dimensionless") else f" [{unit}]"
+        head.append(f"<th>{html.escape(name + unit)}</th>")
+    rows = []
+    n = len(table) if max_rows is None else min(len(table), max_rows)
+    for i in range(n):
+        cells = []
+        for name in columns:
+            value = table[name][i]
+            if isinstance(value, u.Quantity):
+                value = value.value
+            cells.append(f"<td>{html.escape(_fmt(value))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return (
+        f'<table class="{css_class}">{cap}<thead><tr>{"".join(head)}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _dict_rows(mapping):
+    from astropy.table import Table
+
+    keys = list(mapping)
+    return Table({"setting": keys, "value": [json.dumps(mapping[k]) if isinstance(mapping[k], (list, dict)) else _fmt(mapping[k]) for k in keys]})
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1180px;color:#222;padding:0 1em}
+h1{font-size:1.5em} h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;font-size:.82em;margin:.6em 0} th,td{border:1px solid #ccc;padding:.2em .5em;text-align:right}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} caption{text-align:left;font-weight:bold;padding:.3em 0}
+.figs img{max-width:100%;border:1px solid #eee;margin:.4em 0} .row{display:flex;gap:1em;flex-wrap:wrap}
+.ok{color:#1a7f37;font-weight:bold} .no{color:#c62828;font-weight:bold} .key td{font-size:1.05em}
+.note{color:#555;font-size:.88em} code{background:#f5f5f5;padding:0 .25em}
+"""
+
+
+def render_html(result, pngs=None):
+    """The report page as one HTML string (figures embedded as base64 PNG).
+
+    Parameters
+    ----------
+    result : RankingResult
+    pngs : dict, optional
+        From :func:`figure_pngs` (rendered here when omitted).
+
+    Returns
+    -------
+    str
+    """
+    from astropy.table import Table
+
+    pngs = figure_pngs(result) if pngs is None else pngs
+    s, m, p = result.settings, result.metrics, result.provenance
+    label = html.escape(str(s.get("label")))
+    unit = html.escape(str(s.get("label_unit") or ""))
+    top = int(s.get("top", 30))
+
+    def img(name, alt):
+        data = base64.b64encode(pngs[name]).decode("ascii")
+        return f'<img id="fig-{name}" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+    key = Table(
+        {
+            "quantity": [
+                "test MAE, all pixels" + (f" (mean of {s.get('n_seeds')} seeds' predictions)" if s.get("n_seeds", 1) > 1 else ""),
+                f"test MAE, top-{top} retrained",
+                f"test MAE, random-{top} retrained",
+                f"test MAE, top-{top} (others masked)",
+                "standard error of the test MAE",
+                f"index enrichment of the top-{top}: overall p-value",
+            ],
+            "value": [
+                _fmt(m.get("test_mae")), _fmt(m.get("topk_mae")), _fmt(m.get("topk_mae_random")),
+                _fmt(m.get("topk_mae_masked")), _fmt(m.get("test_mae_standard_error")),
+                _fmt(m.get("overall_p_value")) + f" ({m.get('n_permutations')} permutations)",
+            ],
+        }
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>stelrel ranking: {label}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Which pixels carry {label}? — stelrel report</h1>",
+        f'<p class="note">{html.escape(result.split_text)}. Data: {html.escape(str((p.get("data") or {}).get("source", "")))}'
+        f" ({html.escape(str((p.get('data') or {}).get('n_pixels', '')))} pixels). "
+        f"Created {html.escape(str(p.get('created')))} with stelrel {html.escape(str((p.get('versions') or {}).get('stellar_relevance')))}."
+        f" MAE in {unit or 'label units'}.</p>",
+        "<h2>Key numbers</h2>",
+        _table_html(key, css_class="data key"),
+    ]
+    stability = m.get("stability") or {}
+    if stability:
+        parts.append(
+            "<p>Stability across seeds (mean pairwise top-k overlap, ±"
+            f"{s.get('overlap_tolerance_pixels', 2)} pixels): "
+            + ", ".join(f"{html.escape(k)} = {v:.2f}" for k, v in stability.items())
+            + "</p>"
+        )
+    truth = m.get("ground_truth")
+    if truth:
+        parts.append(
+            f"<p>Ground truth (synthetic spectra): {truth['top_in_planted_lines']:.0%} of the top-{top} pixels lie on "
+            f"planted {label}-sensitive lines, which cover {truth['planted_pixel_share']:.1%} of the pixels; "
+            f"lines recovered: {len(truth['lines_recovered'])} of {truth['n_lines']} "
+            f"({html.escape(', '.join(truth['lines_recovered']))}).</p>"
+        )
+    claims = m.get("claims") or []
+    if claims:
+        parts.append("<h2>The paper's claims, checked on this run</h2>")
+        rows = "".join(
+            f"<tr><td>{html.escape(c['claim'])}</td><td>{html.escape(c['observed'])}</td>"
+            f"<td class=\"{'ok' if c['holds'] else 'no'}\">{'holds' if c['holds'] else 'does not hold'}</td></tr>"
+            for c in claims
+        )
+        parts.append(
+            '<table class="data claims"><thead><tr><th>claim</th><th>observed</th><th>verdict</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+        )
+    parts += [
+        "<h2>Figures</h2>",
+        '<div class="figs">',
+        img("relevance", f"relevance of each pixel for {label} over the mean spectrum, index bands shaded"),
+        '<div class="row">',
+        img("curve", "test MAE against the number of pixels kept, spectral vs random"),
+        img("eigenvalues", "histogram of the first-layer eigenvalues, log scale"),
+        "</div></div>",
+        f"<h2>Top-{top} pixels</h2>",
+        _table_html(result.ranking, ["rank", "wavelength", "relevance", "relevance_std", "signed_eigenvalue", "indices"],
+                    max_rows=top),
+        "<h2>Index bands</h2>",
+        _table_html(result.indices),
+        "<h2>Error vs k</h2>",
+        '<p class="note">Masked: the trained model with every pixel outside the k kept set to its training mean. '
+        "Retrained: a new model trained on the k pixels alone (same settings, seed "
+        f"{html.escape(str((s.get('seeds') or [None])[0]))}). Random: mean ± spread over random-k draws.</p>",
+        _table_html(result.curve),
+        "<h2>Provenance</h2>",
+        _table_html(_dict_rows(s), caption="settings"),
+        _table_html(_dict_rows({k: v for k, v in (p.get("split") or {}).items() if k != "test_ids"}), caption="split"),
+        _table_html(_dict_rows(p.get("data") or {}), caption="data"),
+        _table_html(_dict_rows(p.get("timings") or {}), caption="timings [s]"),
+        _table_html(_dict_rows(p.get("versions") or {}), caption="versions"),
+    ]
+    if m.get("seeds"):
+        parts.append(_table_html(Table(rows=[list(r.values()) for r in m["seeds"]], names=list(m["seeds"][0])),
+                                 caption="per seed"))
+    if p.get("command"):
+        parts.append(f"<p>Command: <code>{html.escape(str(p['command']))}</code></p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_html(result, path, pngs=None):
+    """Write :func:`render_html` to ``path`` atomically.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from .ranking import _atomic_write
+
+    text = render_html(result, pngs)
+    return _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
