@@ -1,0 +1,80 @@
+"""Label tables (CSV, ECSV, FITS) with a unique ID column."""
+
+import logging
+
+import numpy as np
+from astropy.io import ascii as astropy_ascii
+from astropy.table import Table
+
+from ..exceptions import DataError
+from ._common import existing_path, is_fits
+
+__all__ = ["read_labels"]
+
+log = logging.getLogger(__name__)
+
+_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits",
+            ".fits.gz": "fits", ".txt": "ascii", ".dat": "ascii"}
+
+
+def _guess_format(path):
+    name = path.name.lower()
+    for suffix in sorted(_FORMATS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return _FORMATS[suffix]
+    return "fits" if is_fits(path) else None
+
+
+def read_labels(path, id_column="ID", format=None):
+    """Read a label table and check its ID column.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV, ECSV or FITS (binary table) file.
+    id_column : str
+        The column that names each spectrum; renamed ``ID`` and converted to
+        str (in CSV files it is read as text, so leading zeros survive).
+    format : str, optional
+        An astropy ``Table.read`` format; guessed from the file name.
+
+    Returns
+    -------
+    `~astropy.table.Table`
+        With a unique str ``ID`` column first; units as stored (ECSV, FITS
+        TUNIT).
+
+    Raises
+    ------
+    DataError
+        A missing or unreadable file, no ``id_column``, empty or duplicate IDs.
+    """
+    path = existing_path(path)
+    fmt = format or _guess_format(path)
+    kwargs = {}
+    if fmt in ("ascii.csv", "ascii", "ascii.basic", "ascii.commented_header"):
+        kwargs["converters"] = {id_column: [astropy_ascii.convert_numpy(str)]}
+    try:
+        table = Table.read(path, format=fmt, **kwargs) if fmt else Table.read(path, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - every reader failure becomes a DataError
+        raise DataError(f"{path}: cannot read a label table ({fmt or 'format unknown'}): {exc}") from exc
+    if id_column not in table.colnames:
+        raise DataError(f"{path}: the label table has no {id_column!r} column "
+                        f"(columns: {', '.join(table.colnames) or 'none'})")
+    ids = np.array([str(v).strip() for v in np.ma.filled(table[id_column].astype(str), "")], dtype=str)
+    empty = np.flatnonzero(ids == "")
+    if empty.size:
+        raise DataError(f"{path}: column {id_column!r} is empty in rows {empty[:10].tolist()}")
+    unique, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        dups = {d: np.flatnonzero(ids == d).tolist() for d in unique[counts > 1][:5]}
+        raise DataError(f"{path}: duplicate IDs in column {id_column!r}: {dups} (ID -> rows, 0-based)")
+    if id_column != "ID":
+        if "ID" in table.colnames:
+            raise DataError(f"{path}: has both an 'ID' column and the ID column {id_column!r}")
+        table.rename_column(id_column, "ID")
+    table.replace_column("ID", ids)
+    table = table[["ID"] + [c for c in table.colnames if c != "ID"]]
+    table.meta["source"] = str(path)
+    log.info("read %d label rows (%s) from %s", len(table), ", ".join(table.colnames[1:]), path)
+    return table

@@ -1,0 +1,269 @@
+"""The project's own multi-spectrum FITS file (``spectra.fits``).
+
+Layout (see docs/spectra.md):
+
+- primary HDU ``FLUX``: image (n_spectra x n_pixels; FITS NAXIS1 = pixels),
+  1-D spectral WCS on axis 1: ``CTYPE1`` = ``'AWAV'`` (air) or ``'WAVE'``
+  (vacuum), ``CUNIT1``, ``CRVAL1``/``CDELT1``/``CRPIX1`` when the grid is
+  linear (and reproduces the wavelengths bit for bit), ``BUNIT``, ``FWHM``;
+  ``STMETA`` holds the whole ``meta`` dict as JSON (long-string keyword).
+- ``WAVELENGTH`` image HDU (1-D) when the grid is not exactly linear.
+- optional ``IVAR`` (float) and ``MASK`` (uint8, 1 = bad) image HDUs.
+- ``LABELS`` binary table, units in ``TUNITn`` (astropy generic strings, so
+  ``dex`` survives).
+"""
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.io import fits
+from astropy.table import Table
+from astropy.units import UnitsWarning
+
+from ..exceptions import DataError
+from ..spectra import SpectralSet
+from ._common import atomic_write, linear_grid, require_fits, wave_frame_from_ctype
+
+__all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION"]
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "stelrel-spectra"
+FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------- meta <-> JSON
+def _to_json(value):
+    if isinstance(value, u.Quantity):
+        return {"__quantity__": _to_json(value.value), "unit": value.unit.to_string()}
+    if isinstance(value, (u.UnitBase, u.FunctionUnitBase)):
+        return {"__unit__": value.to_string()}
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Table):
+        return None  # labels are stored in their own HDU
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+def _from_json(value):
+    if isinstance(value, dict):
+        if "__quantity__" in value:
+            return u.Quantity(value["__quantity__"], u.Unit(value["unit"]))
+        if "__unit__" in value:
+            return u.Unit(value["__unit__"])
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+def _unit_string(unit, where):
+    try:
+        return unit.to_string("fits")
+    except (ValueError, TypeError):
+        return unit.to_string()
+
+
+def _parse_unit(text):
+    text = (text or "").strip()
+    if not text:
+        return None
+    for fmt in ("generic", "fits"):
+        try:
+            return u.Unit(text, format=fmt)
+        except ValueError:
+            continue
+    return u.Unit(text, parse_strict="silent")
+
+
+# ------------------------------------------------------------------- writing
+def _is_linear(wavelength):
+    """(crval, cdelt) when ``crval + cdelt * i`` reproduces the grid exactly, else None."""
+    values = wavelength.value
+    crval = float(values[0])
+    cdelt = float((values[-1] - values[0]) / (values.size - 1))
+    rebuilt = crval + cdelt * (np.arange(values.size, dtype=float) + 1.0 - 1.0)
+    return (crval, cdelt) if np.array_equal(rebuilt, values) else None
+
+
+def _labels_hdu(labels):
+    table = Table()
+    units, descriptions = {}, {}
+    for name in labels.colnames:
+        column = labels[name]
+        data = np.ma.getdata(column)
+        table[name] = np.asarray(data)
+        if column.unit is not None:
+            units[name] = column.unit.to_string()
+        if column.description:
+            descriptions[name] = column.description
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnitsWarning)
+        hdu = fits.table_to_hdu(table)
+    for i, name in enumerate(table.colnames, start=1):
+        if name in units:
+            hdu.header[f"TUNIT{i}"] = units[name]
+    hdu.name = "LABELS"
+    return hdu, units, descriptions
+
+
+def write_packed(spectra, path, overwrite=False):
+    """Write a `SpectralSet` to the project's multi-spectrum FITS file.
+
+    Parameters
+    ----------
+    spectra : SpectralSet
+    path : str or Path
+    overwrite : bool
+        Replace an existing file (otherwise a FileExistsError).
+
+    Returns
+    -------
+    Path
+        The file written (atomically: a temporary file in the same folder,
+        then ``os.replace``).
+    """
+    if not isinstance(spectra, SpectralSet):
+        raise TypeError(f"write_packed expects a SpectralSet; got {type(spectra).__name__}")
+    wavelength = spectra.wavelength
+    frame_ctype = "AWAV" if spectra.wave_frame == "air" else "WAVE"
+    primary = fits.PrimaryHDU(data=spectra.flux)
+    header = primary.header
+    header["EXTNAME"] = ("FLUX", "flux, one spectrum per row")
+    header["FORMAT"] = (FORMAT_NAME, "stellar_relevance packed spectra")
+    header["FMTVERS"] = (FORMAT_VERSION, "format version")
+    header["WCSAXES"] = (1, "only axis 1 (pixels) has a world coordinate")
+    header["CTYPE1"] = (frame_ctype, f"wavelength in {spectra.wave_frame}")
+    header["CUNIT1"] = _unit_string(wavelength.unit, "CUNIT1")
+    linear = _is_linear(wavelength)
+    if linear is not None:
+        header["CRPIX1"] = 1.0
+        header["CRVAL1"] = linear[0]
+        header["CDELT1"] = linear[1]
+    bunit = _unit_string(spectra.flux_unit, "BUNIT")
+    if bunit:
+        header["BUNIT"] = bunit
+    header["FLUXUNIT"] = (spectra.flux_unit.to_string(), "flux unit (astropy generic)")
+    fwhm = spectra.meta.get("FWHM")
+    if isinstance(fwhm, u.Quantity) and fwhm.isscalar:
+        header["FWHM"] = (float(fwhm.to_value(u.AA)), "resolution FWHM (Angstrom)")
+    header["NSPEC"] = (len(spectra), "number of spectra")
+    hdus = [primary]
+    if linear is None:
+        wave_hdu = fits.ImageHDU(data=np.asarray(wavelength.value, dtype=float), name="WAVELENGTH")
+        wave_hdu.header["BUNIT"] = _unit_string(wavelength.unit, "BUNIT")
+        wave_hdu.header["CTYPE1"] = frame_ctype
+        hdus.append(wave_hdu)
+    if spectra.ivar is not None:
+        hdus.append(fits.ImageHDU(data=spectra.ivar, name="IVAR"))
+    if spectra.mask is not None:
+        hdus.append(fits.ImageHDU(data=spectra.mask.astype(np.uint8), name="MASK"))
+    labels_hdu, units, descriptions = _labels_hdu(spectra.labels)
+    hdus.append(labels_hdu)
+    meta = dict(spectra.meta)
+    meta["_labels"] = {"units": units, "descriptions": descriptions}
+    header["STMETA"] = (json.dumps(_to_json(meta), ensure_ascii=True, separators=(",", ":")), "meta (JSON)")
+    hdul = fits.HDUList(hdus)
+
+    def write(tmp):
+        hdul.writeto(tmp, overwrite=True, output_verify="exception")
+
+    path = atomic_write(path, write, overwrite=overwrite)
+    log.info("wrote %d spectra x %d pixels to %s", len(spectra), spectra.n_pixels, path)
+    return path
+
+
+# ------------------------------------------------------------------- reading
+def _flux_hdu(hdul, path):
+    if "FLUX" in hdul and hdul["FLUX"].data is not None:
+        return hdul["FLUX"]
+    for hdu in hdul:
+        if hdu.is_image and hdu.data is not None and hdu.data.ndim in (1, 2):
+            return hdu
+    raise DataError(f"{path}: no 2-D flux image (expected the primary HDU or an HDU named FLUX "
+                    "holding spectra x pixels)")
+
+
+def read_packed(path):
+    """Read the project's multi-spectrum FITS file into a `SpectralSet`.
+
+    Raises
+    ------
+    DataError
+        Not a FITS file, no flux image, no spectral axis (no ``WAVELENGTH``
+        HDU and no ``CRVAL1``/``CDELT1``), shapes that disagree, a bad grid.
+    """
+    path = require_fits(path)
+    with fits.open(path, memmap=False) as hdul:
+        flux_hdu = _flux_hdu(hdul, path)
+        hdu_name = flux_hdu.name or "PRIMARY"
+        where = f"{path}[{hdu_name}]"
+        header = flux_hdu.header
+        flux = np.asarray(flux_hdu.data)
+        flux = flux.astype(flux.dtype.newbyteorder("="), copy=False)
+        if flux.ndim == 1:
+            flux = flux[np.newaxis]
+        n_pixels = flux.shape[1]
+        frame = wave_frame_from_ctype(header.get("CTYPE1"), None)
+        if "WAVELENGTH" in hdul:
+            wave_hdu = hdul["WAVELENGTH"]
+            unit = _parse_unit(wave_hdu.header.get("BUNIT"))
+            if unit is None:
+                raise DataError(f"{path}[WAVELENGTH]: the wavelength grid has no unit (BUNIT)")
+            wavelength = np.asarray(wave_hdu.data, dtype=float).ravel() * unit
+            frame = frame or wave_frame_from_ctype(wave_hdu.header.get("CTYPE1"), None)
+            if wavelength.size != n_pixels:
+                raise DataError(f"{path}[WAVELENGTH]: {wavelength.size} wavelengths for {n_pixels} flux pixels")
+        else:
+            wavelength, _ = linear_grid(header, n_pixels, where)
+        if frame is None:
+            raise DataError(f"{where}: CTYPE1 = {header.get('CTYPE1')!r}; expected 'AWAV' (air) or 'WAVE' (vacuum)")
+        ivar = mask = None
+        if "IVAR" in hdul:
+            ivar = np.asarray(hdul["IVAR"].data)
+            ivar = ivar.astype(ivar.dtype.newbyteorder("="), copy=False)
+        if "MASK" in hdul:
+            mask = np.asarray(hdul["MASK"].data) != 0
+        meta_json = header.get("STMETA")
+        try:
+            meta = _from_json(json.loads(meta_json)) if meta_json else {}
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: the STMETA keyword is not valid JSON ({exc})") from exc
+        label_info = meta.pop("_labels", {"units": {}, "descriptions": {}})
+        labels = None
+        if "LABELS" in hdul:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UnitsWarning)
+                labels = Table.read(hdul["LABELS"], unit_parse_strict="silent")
+            ltab = hdul["LABELS"].header
+            labels.meta.clear()
+            for i, name in enumerate(labels.colnames, start=1):
+                data = labels[name]
+                if data.dtype.byteorder not in ("=", "|"):
+                    labels[name] = np.asarray(data).astype(data.dtype.newbyteorder("="))
+                labels[name].unit = _parse_unit(label_info["units"].get(name, ltab.get(f"TUNIT{i}")))
+                if name in label_info["descriptions"]:
+                    labels[name].description = label_info["descriptions"][name]
+    if "FWHM" not in meta and header.get("FWHM") is not None:
+        meta["FWHM"] = float(header["FWHM"]) * u.AA
+    flux_unit = _parse_unit(header.get("FLUXUNIT") or header.get("BUNIT")) or u.dimensionless_unscaled
+    meta["read_from"] = str(path)
+    try:
+        return SpectralSet(wavelength, flux, ivar=ivar, mask=mask, labels=labels, wave_frame=frame,
+                           meta=meta, flux_unit=flux_unit)
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from exc
