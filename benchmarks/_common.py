@@ -153,15 +153,18 @@ def write_json(path, payload, overwrite=True):
     path : str or Path
     payload : dict
     overwrite : bool
-        If False and ``path`` exists, raise ``FileExistsError``.
+        If False and ``path`` exists, raise ``FileExistsError``; if True, a
+        note naming the replaced file goes to stderr (never silent).
 
     Returns
     -------
     Path
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass another --output or remove it")
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass another --output or remove it")
+        print(f"note: replacing existing {path}", file=sys.stderr)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_to_builtin(payload), indent=2, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
