@@ -1,0 +1,184 @@
+"""match_indices: fractions, enrichment, circular-shift p-values, bad input."""
+
+import time
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from stellar_relevance import load_catalog, match_indices
+from stellar_relevance.exceptions import DataError, DataWarning
+
+WAVE = (3540.5 + 0.9 * np.arange(4300)) * u.AA
+
+
+def quiet(name, frame="air"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return load_catalog(name, frame=frame)
+
+
+def bump(centre, width=2.0, height=1.0):
+    return height * np.exp(-0.5 * ((WAVE.value - centre) / width) ** 2)
+
+
+def peaked_relevance(seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.exponential(0.01, WAVE.size) + bump(5176.0, 2.0, 3.0) + bump(5266.0, 2.0, 2.0)
+
+
+def test_peaks_in_mgb_and_fe5270_are_found():
+    rel = peaked_relevance()
+    bins, idx = match_indices(WAVE, rel, quiet("lick"), top=20)
+    assert list(bins["rank"]) == list(range(1, 21))
+    assert np.all(np.diff(bins["relevance"]) <= 0)
+    assert bins["wavelength"].unit == u.AA
+    # the 20 most relevant pixels sit on the two bumps
+    assert all(("Mgb" in s) or ("Fe5270" in s) for s in bins["indices"])
+    assert "Mgb" in bins["indices"][0] and "Mg2" in bins["indices"][0]  # overlapping bands
+    by_name = {r["name"]: r for r in idx}
+    assert by_name["Mgb"]["n_top_bins"] + by_name["Fe5270"]["n_top_bins"] == 20
+    assert by_name["Mgb"]["enrichment"] > 3 and by_name["Fe5270"]["enrichment"] > 2
+    assert by_name["Mgb"]["p_value"] <= 0.02 and by_name["Fe5270"]["p_value"] <= 0.03
+    assert by_name["TiO2"]["p_value"] > 0.3
+    # only two independent features moved together by each shift: p ~ 0.05, not ~0.001
+    assert idx.meta["overall_p_value"] < 0.1
+    assert idx.meta["overall_expected"] < 6
+    assert idx.meta["overall_statistic"] == 20
+    assert idx.meta["n_permutations"] == 1000 and idx.meta["top"] == 20
+    assert idx.meta["random_state"] == 0
+    # p-values have the permutation-test form (1 + k) / (1 + n)
+    k = idx["p_value"] * 1001 - 1
+    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+
+
+def test_fractions_and_enrichment_by_hand():
+    rel = peaked_relevance(5)
+    bins, idx = match_indices(WAVE, rel, quiet(["Hb", "Fe5015"]), top=5, n_permutations=50)
+    for r in idx:
+        inside = (WAVE >= r["band_lower"]) & (WAVE <= r["band_upper"])
+        assert r["n_pixels"] == inside.sum()
+        assert r["relevance_fraction"] == pytest.approx(rel[inside].sum() / rel.sum(), rel=1e-12)
+        assert r["enrichment"] == pytest.approx(
+            (rel[inside].sum() / rel.sum()) / (inside.sum() / WAVE.size), rel=1e-12)
+    np.testing.assert_allclose(bins["relevance_fraction"], bins["relevance"] / rel.sum())
+
+
+def test_p_values_equal_explicit_np_roll_loop():
+    rel = peaked_relevance(7)
+    n_perm, seed = 200, 42
+    catalog = quiet(["Mgb", "Fe5270", "Hb", "D4000"])
+    bins, idx = match_indices(WAVE, rel, catalog, top=15, n_permutations=n_perm,
+                              random_state=seed)
+    # the same shifts, applied one by one with np.roll
+    shifts = np.random.default_rng(seed).integers(1, WAVE.size, size=n_perm)
+    masks = {}
+    for r in catalog:
+        if r["kind"] == "bandhead":
+            masks[r["name"]] = (((WAVE >= r["blue_lower"]) & (WAVE <= r["blue_upper"]))
+                                | ((WAVE >= r["red_lower"]) & (WAVE <= r["red_upper"])))
+        else:
+            masks[r["name"]] = (WAVE >= r["band_lower"]) & (WAVE <= r["band_upper"])
+    union = np.any(list(masks.values()), axis=0)
+    top = np.argsort(-rel, kind="stable")[:15]
+    observed_overall = union[top].sum()
+    null_overall = []
+    counts = dict.fromkeys(masks, 0)
+    for s in shifts:
+        rolled = np.roll(rel, s)
+        for name, m in masks.items():
+            counts[name] += rolled[m].sum() >= rel[m].sum() - 1e-9 * rel.sum()
+        null_overall.append(union[np.argsort(-rolled, kind="stable")[:15]].sum())
+    for r in idx:
+        assert r["p_value"] == pytest.approx((1 + counts[r["name"]]) / (1 + n_perm)), r["name"]
+    expected = (1 + np.sum(np.array(null_overall) >= observed_overall)) / (1 + n_perm)
+    assert idx.meta["overall_statistic"] == observed_overall
+    assert idx.meta["overall_p_value"] == pytest.approx(expected)
+
+
+def test_flat_relevance_gives_no_enrichment():
+    rel = np.ones(WAVE.size)
+    bins, idx = match_indices(WAVE, rel, quiet("lick"), top=10, n_permutations=100)
+    np.testing.assert_allclose(idx["enrichment"], 1.0)
+    np.testing.assert_allclose(idx["p_value"], 1.0)  # every shift ties with the observed
+
+
+def test_same_seed_same_result_other_seed_differs():
+    rel = peaked_relevance(2) + bump(4400.0, 6.0, 0.5)
+    a = match_indices(WAVE, rel, quiet("lick"), n_permutations=300, random_state=3)[1]
+    b = match_indices(WAVE, rel, quiet("lick"), n_permutations=300, random_state=3)[1]
+    c = match_indices(WAVE, rel, quiet("lick"), n_permutations=300, random_state=4)[1]
+    np.testing.assert_array_equal(a["p_value"], b["p_value"])
+    assert a.meta["overall_p_value"] == b.meta["overall_p_value"]
+    assert not np.array_equal(a["p_value"], c["p_value"])
+
+
+def test_off_grid_indices_excluded_with_warning():
+    rel = peaked_relevance()
+    with pytest.warns(DataWarning, match=r"CaII1: band 8484.00-8513.00 A is not inside the grid"):
+        bins, idx = match_indices(WAVE, rel, quiet(["Mgb", "CaII1", "Hb"]), n_permutations=20)
+    assert list(idx["name"]) == ["Mgb", "Hb"]  # the order asked for
+    assert set(idx.meta["excluded"]) == {"CaII1"}
+
+
+def test_vacuum_frame_converts_catalogue():
+    rel = peaked_relevance()
+    _, air = match_indices(WAVE, rel, quiet(["Mgb"]), n_permutations=10)
+    _, vac = match_indices(WAVE, rel, quiet(["Mgb"]), n_permutations=10, wave_frame="vacuum")
+    shift = (vac["band_lower"][0] - air["band_lower"][0]).to_value(u.AA)
+    assert shift == pytest.approx(1.44, abs=0.02)
+    assert vac.meta["wave_frame"] == "vacuum"
+
+
+def test_input_not_modified():
+    rel = peaked_relevance()
+    before = rel.copy()
+    catalog = quiet("lick")
+    cat_before = catalog.copy()
+    match_indices(WAVE, rel, catalog, n_permutations=10)
+    np.testing.assert_array_equal(rel, before)
+    assert np.all(catalog["band_lower"] == cat_before["band_lower"])
+
+
+@pytest.mark.parametrize("relevance, message", [
+    (np.ones(4299), "relevance has 4299 values but the wavelength grid has 4300 pixels"),
+    (np.r_[np.ones(4299), -1.0], "1 negative value.*first at pixel 4299"),
+    (np.r_[np.nan, np.ones(4299)], "1 non-finite value.*first at pixel 0"),
+    (np.zeros(4300), "zero everywhere"),
+    (np.ones((2, 2150)), "must be 1-D"),
+])
+def test_bad_relevance(relevance, message):
+    with pytest.raises(DataError, match=message):
+        match_indices(WAVE, relevance, quiet("lick"))
+
+
+def test_bad_parameters():
+    rel = np.ones(WAVE.size)
+    with pytest.raises(ValueError, match=r"top must be an integer between 1 and the number of pixels \(4300\)"):
+        match_indices(WAVE, rel, quiet("lick"), top=4301)
+    with pytest.raises(ValueError, match="top must be"):
+        match_indices(WAVE, rel, quiet("lick"), top=0)
+    with pytest.raises(ValueError, match="n_permutations must be a positive integer"):
+        match_indices(WAVE, rel, quiet("lick"), n_permutations=0)
+    with pytest.raises(DataError, match="Quantity with a length unit"):
+        match_indices(WAVE.value, rel, quiet("lick"))
+    with pytest.raises(DataError, match="not strictly increasing"):
+        match_indices(WAVE[::-1], rel, quiet("lick"))
+    with pytest.raises(ValueError, match="unknown catalogue 'nope'; valid names"):
+        match_indices(WAVE, rel, "nope")
+
+
+def test_vectorised_permutation_test_is_fast():
+    rel = peaked_relevance()
+    catalog = quiet("all")
+    on_grid = [r["name"] for r in catalog
+               if r["blue_lower"] > WAVE[0] and r["red_upper"] < WAVE[-1]][:40]
+    catalog = quiet(on_grid)
+    assert len(catalog) == 40
+    match_indices(WAVE, rel, catalog, n_permutations=10)  # warm-up
+    t0 = time.perf_counter()
+    _, idx = match_indices(WAVE, rel, catalog, n_permutations=1000)
+    elapsed = time.perf_counter() - t0
+    assert len(idx) == 40
+    assert elapsed < 1.0, f"1000 permutations x 40 indices took {elapsed:.2f} s"
