@@ -75,7 +75,7 @@ def _as_labels(labels, n_spectra, where="labels"):
     unique, counts = np.unique(ids, return_counts=True)
     if np.any(counts > 1):
         dup = unique[counts > 1]
-        rows = {d: np.flatnonzero(ids == d).tolist() for d in dup[:5]}
+        rows = {str(d): np.flatnonzero(ids == d).tolist() for d in dup[:5]}
         raise DataError(f"{where}: duplicate IDs in the 'ID' column: {rows} (ID -> rows)")
     labels.replace_column("ID", ids)
     return labels
@@ -167,7 +167,7 @@ class SpectralSet:
         empty = ~finite.any(axis=1)
         if empty.any():
             rows = np.flatnonzero(empty)
-            ids = [self.labels["ID"][i] for i in rows[:10]]
+            ids = [str(self.labels["ID"][i]) for i in rows[:10]]
             raise DataError(
                 f"{len(rows)} spectra have no finite flux value (all NaN/inf): rows {rows[:10].tolist()}, IDs {ids}"
             )

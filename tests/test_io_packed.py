@@ -179,3 +179,15 @@ def test_all_nan_spectrum_and_duplicate_ids(tmp_path):
         read_packed(tmp_path / "nan.fits")
     with pytest.raises(DataError, match=r"dup.fits: .*duplicate IDs.*star000"):
         read_packed(tmp_path / "dup.fits")
+
+
+def test_single_foreign_1d_fits(tmp_path):
+    """A 1-D spectrum with a linear WCS but no CTYPE1 (a MILES file) reads as one spectrum, air assumed."""
+    hdu = fits.PrimaryHDU(np.linspace(1, 2, 20))
+    hdu.header["CRVAL1"], hdu.header["CDELT1"], hdu.header["CRPIX1"] = 3540.5, 0.9, 1
+    hdu.header["FWHM"] = 2.5
+    hdu.writeto(tmp_path / "MILES_res2.50_star_m0001V.fits")
+    with pytest.warns(DataWarning, match="assumed air"):
+        s = read_spectra(tmp_path / "MILES_res2.50_star_m0001V.fits")
+    assert len(s) == 1 and s.n_pixels == 20 and s.wave_frame == "air"
+    assert s.wavelength[1] == 3541.4 * u.AA and s.meta["FWHM"] == 2.5 * u.AA

@@ -44,13 +44,16 @@ def check_one(spec, where):
 
 
 def common_grid(spectra):
-    """A log-linear grid inside the overlap of all spectra, step = the coarsest median step."""
+    """A log-linear grid inside the overlap of all spectra, step = the coarsest mean log step."""
     lo = max(s.wavelength.to_value(u.AA)[0] for s in spectra)
     hi = min(s.wavelength.to_value(u.AA)[-1] for s in spectra)
     if not hi > lo:
         raise DataError("the spectra do not overlap in wavelength: "
                         + ", ".join(f"{s.id} {s.wavelength[0]:.1f}-{s.wavelength[-1]:.1f}" for s in spectra[:10]))
-    step = max(float(np.median(np.diff(np.log10(s.wavelength.to_value(u.AA))))) for s in spectra)
+    # mean log step of each input (robust to float32 loglam), rounded to 4 significant digits
+    # so that SDSS/LAMOST grids get their nominal 1e-4 dex back; the coarsest one wins
+    step = max(float(np.log10(s.wavelength[-1] / s.wavelength[0])) / (s.wavelength.size - 1) for s in spectra)
+    step = float(f"{step:.4g}")
     # stay one step inside the overlap so every output bin is covered by input bins
     start, stop = np.log10(lo) + step, np.log10(hi) - step
     n = int(np.floor((stop - start) / step)) + 1
@@ -120,7 +123,7 @@ def combine(spectra, labels, *, reader, wave_frame, flux_unit, id_column="ID", g
         for i, s in enumerate(spectra):
             if not np.isfinite(flux[i]).any() or mask[i].all():
                 raise DataError(f"{s.source}: no good pixel on the common grid after resampling")
-    table = join_labels(ids, labels, reader, warn, id_column="ID") if labels is not None else None
+    table = join_labels(ids, labels, reader, warn, id_column="ID")
     meta = dict(meta or {})
     meta.update(reader=reader, files=[s.source for s in spectra], resampled=resampled,
                 warnings=list(warn.messages))

@@ -67,7 +67,7 @@ def read_labels(path, id_column="ID", format=None):
         raise DataError(f"{path}: column {id_column!r} is empty in rows {empty[:10].tolist()}")
     unique, first, counts = np.unique(ids, return_index=True, return_counts=True)
     if np.any(counts > 1):
-        dups = {d: np.flatnonzero(ids == d).tolist() for d in unique[counts > 1][:5]}
+        dups = {str(d): np.flatnonzero(ids == d).tolist() for d in unique[counts > 1][:5]}
         raise DataError(f"{path}: duplicate IDs in column {id_column!r}: {dups} (ID -> rows, 0-based)")
     if id_column != "ID":
         if "ID" in table.colnames:

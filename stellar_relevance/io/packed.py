@@ -24,7 +24,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.units import UnitsWarning
 
-from ..exceptions import DataError
+from ..exceptions import DataError, DataWarning
 from ..spectra import SpectralSet
 from ._common import atomic_write, linear_grid, require_fits, wave_frame_from_ctype
 
@@ -238,7 +238,9 @@ def read_packed(path):
         else:
             wavelength, _ = linear_grid(header, n_pixels, where)
         if frame is None:
-            raise DataError(f"{where}: CTYPE1 = {header.get('CTYPE1')!r}; expected 'AWAV' (air) or 'WAVE' (vacuum)")
+            warnings.warn(f"{where}: CTYPE1 = {header.get('CTYPE1')!r} does not say air ('AWAV') or vacuum "
+                          "('WAVE'); assumed air", DataWarning, stacklevel=2)
+            frame = "air"
         ivar = mask = None
         if "IVAR" in hdul:
             ivar = np.asarray(hdul["IVAR"].data)
