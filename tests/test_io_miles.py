@@ -282,3 +282,20 @@ def test_real_reduced_table_agrees(miles_dir):
     assert reduced.meta["counts"]["with_feh"] == full.meta["counts"]["with_feh"]
     for name in ("TEFF", "LOGG", "FEH"):
         np.testing.assert_array_equal(np.asarray(reduced.labels[name]), np.asarray(full.labels[name]))
+
+
+def test_unreadable_and_gridless_files_are_skipped(tmp_path):
+    for number in (1, 2):
+        star(tmp_path, number)
+    (tmp_path / "MILES_res2.50_star_m0003V.fits").write_text("not a FITS file at all")
+    fits.PrimaryHDU(np.ones(N_PIX)).writeto(tmp_path / "MILES_res2.50_star_m0004V.fits")  # no CRVAL1
+    fits.PrimaryHDU(np.ones((2, N_PIX))).writeto(tmp_path / "s0005.fits")  # 2-D
+    (tmp_path / "MILES_params.db").write_text(
+        "#MILES  Teff  log g   [Fe/H]\n  0001  5000   4.50    -0.10\n  0002  4000   1.50     0.20\n")
+    with pytest.warns(DataWarning) as record:
+        s = read_miles(tmp_path)
+    joined = " | ".join(messages(record))
+    assert "MILES_res2.50_star_m0003V.fits: not readable as FITS" in joined
+    assert "MILES_res2.50_star_m0004V.fits: no wavelength grid in the header (CRVAL1/CDELT1); skipped" in joined
+    assert "s0005.fits: primary HDU holds (2, 50), not a 1-D spectrum; skipped" in joined
+    assert list(s.ids) == ["m0001", "m0002"]

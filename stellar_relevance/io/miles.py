@@ -263,7 +263,11 @@ def _find_files(folder, include_omitted, warn):
 
 
 def _read_files(files, warn):
-    """Read every file once (header + data, no memmap); keep those on the common grid."""
+    """Read every file once (header + data, no memmap).
+
+    Returns the grid key of each file (None when unusable), the grid and FWHM
+    header cards, and the flux arrays.
+    """
     grids, headers, data = [], [], []
     for number, path in files:
         try:
@@ -275,19 +279,21 @@ def _read_files(files, warn):
             grids.append(None), headers.append(None), data.append(None)
             continue
         key = None
+        cards = {k: header.get(k) for k in ("CRVAL1", "CDELT1", "CD1_1", "CRPIX1", "CUNIT1", "FWHM")}
+        cdelt = cards["CDELT1"] if cards["CDELT1"] is not None else cards["CD1_1"]
         if flux is None or flux.ndim != 1:
             warn(f"{path}: primary HDU holds {None if flux is None else flux.shape}, not a 1-D spectrum; skipped")
-        elif header.get("CRVAL1") is None or header.get("CDELT1", header.get("CD1_1")) is None:
+        elif cards["CRVAL1"] is None or cdelt is None:
             warn(f"{path}: no wavelength grid in the header (CRVAL1/CDELT1); skipped")
         else:
             try:
-                unit = header_unit(header, "CUNIT1", where=str(path))
+                unit = header_unit(cards, "CUNIT1", where=str(path))
             except DataError as exc:
                 warn(f"{exc}; skipped")
             else:
-                key = (float(header["CRVAL1"]), float(header.get("CDELT1", header.get("CD1_1"))),
-                       float(header.get("CRPIX1", 1.0)), int(flux.size), unit.to_string())
-        grids.append(key), headers.append(header), data.append(flux)
+                crpix = cards["CRPIX1"] if cards["CRPIX1"] is not None else 1.0
+                key = (float(cards["CRVAL1"]), float(cdelt), float(crpix), int(flux.size), unit.to_string())
+        grids.append(key), headers.append(cards), data.append(flux)
     return grids, headers, data
 
 
@@ -370,12 +376,13 @@ def read_miles(folder, params=None, include_omitted=False):
         keep_rows[row] = False
     mask = ~finite
     padded = []
-    for row in range(len(selected)):
-        nonzero = np.flatnonzero(flux[row] != 0)
-        if nonzero.size and (nonzero[0] > 0 or nonzero[-1] < n_pixels - 1):
-            mask[row, : nonzero[0]] = True
-            mask[row, nonzero[-1] + 1:] = True
-            padded.append(f"{file_names[row]} ({nonzero[0] + n_pixels - 1 - nonzero[-1]} px)")
+    nonzero = flux != 0
+    first = nonzero.argmax(axis=1)
+    last = n_pixels - 1 - nonzero[:, ::-1].argmax(axis=1)
+    for row in np.flatnonzero(nonzero.any(axis=1) & ((first > 0) | (last < n_pixels - 1))):
+        mask[row, : first[row]] = True
+        mask[row, last[row] + 1:] = True
+        padded.append(f"{file_names[row]} ({first[row] + n_pixels - 1 - last[row]} px)")
     if padded:
         warn(f"{folder}: {len(padded)} spectra have exact-zero padding at an end of the grid; "
              f"those pixels are masked: {_list(padded)}")
