@@ -285,3 +285,27 @@ def test_real_miles_indices_follow_teff_and_metallicity(miles_dir):
         assert spearmanr(feh[solar], r[name].value[solar])[0] > 0.5, name
     # Mgb also depends on Teff and gravity within this window: weaker but positive
     assert spearmanr(feh[solar], r["Mgb"].value[solar])[0] > 0.2
+
+
+def test_real_spectral_set_in_both_frames():
+    from stellar_relevance import SpectralSet
+
+    flux = np.vstack([1.0 - gaussian_line(MILES_WAVE, 5176.0, 2.0, ew) for ew in (1.0, 2.0)])
+    air = SpectralSet(MILES_WAVE * u.AA, flux, labels=Table({"ID": ["a", "b"]}))
+    r_air = measure_indices(air, quiet_catalog(["Mgb", "Hb"]))
+    assert list(r_air["ID"]) == ["a", "b"]
+    np.testing.assert_allclose(r_air["Mgb"].value, [1.0, 2.0], atol=1e-3)
+    r_vac = measure_indices(air.to_frame("vacuum"), quiet_catalog(["Mgb", "Hb"]))
+    assert r_vac.meta["wave_frame"] == "vacuum"
+    np.testing.assert_allclose(r_vac["Mgb"].value, r_air["Mgb"].value, rtol=1e-3)
+
+
+@pytest.mark.parametrize("scale", [1e-17, 0.3, 250.0])
+def test_indices_do_not_depend_on_flux_scale(scale):
+    rng = np.random.default_rng(11)
+    flux = 1.0 - gaussian_line(MILES_WAVE, 5176.0, 2.0, 2.0) + rng.normal(0, 0.01, MILES_WAVE.size)
+    table = quiet_catalog("optical")
+    ref = measure_indices((MILES_WAVE * u.AA, flux), table)
+    scaled = measure_indices((MILES_WAVE * u.AA, flux * scale * u.erg / u.s / u.cm**2 / u.AA), table)
+    for name in ref.colnames:
+        np.testing.assert_allclose(scaled[name].value, ref[name].value, rtol=1e-9, atol=1e-12)
