@@ -206,6 +206,11 @@ def validate_catalog(table, *, source="catalogue", warn_overlaps=True):
                 raise DataError(f"{where}: {band} band is not ordered: {band}_lower {lo} must "
                                 f"be < {band}_upper {hi} Angstrom")
         if bandhead:
+            integrand = _optional(row, "integrand") or "flambda"
+            order = _optional(row, "ratio_order") or "r_b"
+            if integrand not in ("fnu", "flambda") or order not in ("r_b", "b_r"):
+                raise DataError(f"{where}: bandhead needs integrand fnu/flambda and ratio_order "
+                                f"r_b/b_r, got {integrand!r}, {order!r}")
             if edges["blue_lower"] >= edges["red_lower"]:
                 unusual.append(f"{name} (blue band redder than red band)")
             continue
@@ -229,6 +234,11 @@ def validate_catalog(table, *, source="catalogue", warn_overlaps=True):
             DataWarning, stacklevel=3,
         )
     return unusual
+
+
+def _optional(row, column):
+    """A string cell that older or hand-made catalogues may lack ("" then)."""
+    return str(row[column]) if column in row.colnames else ""
 
 
 def to_frame(table, frame):
@@ -456,10 +466,10 @@ def _measure_one(row, wave, edges, flux):
                 f"bands span {lo:.3f}-{hi:.3f} A, beyond the grid {edges[0]:.3f}-{edges[-1]:.3f} A")
     with np.errstate(invalid="ignore", divide="ignore"):
         if bandhead:
-            integrand = str(row["integrand"]) or "flambda"
+            integrand = _optional(row, "integrand") or "flambda"
             blue = _band_mean(edges, wave, flux, e["blue_lower"], e["blue_upper"], integrand)
             red = _band_mean(edges, wave, flux, e["red_lower"], e["red_upper"], integrand)
-            values = red / blue if str(row["ratio_order"]) != "b_r" else blue / red
+            values = blue / red if _optional(row, "ratio_order") == "b_r" else red / blue
             cont = np.minimum(blue, red)
         else:
             blue = _band_mean(edges, wave, flux, e["blue_lower"], e["blue_upper"])

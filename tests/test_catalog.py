@@ -256,3 +256,15 @@ def test_rebuild_cli_refuses_silent_overwrite(reference_dir, tmp_path):
     assert build_catalog.main(["--reference-dir", str(reference_dir),
                                "--output-dir", str(tmp_path), "--force"]) == 0
     assert not target.read_text().endswith("# edited\n")
+
+
+def test_user_bandhead_rows_are_checked():
+    table = load("bandhead")
+    table["integrand"][1] = "fnx"
+    with pytest.raises(DataError, match="row 1, index 'D4000': bandhead needs integrand fnu/flambda"):
+        validate_catalog(table)
+    table = load("bandhead")
+    table["band_lower"][0] = 4000 * u.AA  # a bandhead keeps NaN central band; a half-set one is not checked
+    table["blue_upper"][0] = 3000 * u.AA
+    with pytest.raises(DataError, match="index 'Dn4000': blue band is not ordered"):
+        validate_catalog(table)
