@@ -264,7 +264,7 @@ def test_user_bandhead_rows_are_checked():
     with pytest.raises(DataError, match="row 1, index 'D4000': bandhead needs integrand fnu/flambda"):
         validate_catalog(table)
     table = load("bandhead")
-    table["band_lower"][0] = 4000 * u.AA  # a bandhead keeps NaN central band; a half-set one is not checked
+    table["band_lower"][0] = 4000 * u.AA  # ignored for bandheads
     table["blue_upper"][0] = 3000 * u.AA
     with pytest.raises(DataError, match="index 'Dn4000': blue band is not ordered"):
         validate_catalog(table)
