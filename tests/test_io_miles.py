@@ -299,3 +299,15 @@ def test_unreadable_and_gridless_files_are_skipped(tmp_path):
     assert "MILES_res2.50_star_m0004V.fits: no wavelength grid in the header (CRVAL1/CDELT1); skipped" in joined
     assert "s0005.fits: primary HDU holds (2, 50), not a 1-D spectrum; skipped" in joined
     assert list(s.ids) == ["m0001", "m0002"]
+
+
+def test_duplicate_parameter_rows_keep_the_first(tmp_path):
+    for number in (1, 2):
+        star(tmp_path, number)
+    (tmp_path / "MILES_params.db").write_text(
+        "#MILES  Teff  log g   [Fe/H]\n  0001  5000   4.50    -0.10\n  0002  4000   1.50     0.20\n"
+        "  0001  5100   4.40    -0.20\n")
+    with pytest.warns(DataWarning, match=r"more than one line; the first line is used: 0001 \(lines \[2, 4\]\)"):
+        s = read_miles(tmp_path)
+    assert s["m0001"].labels["TEFF"][0] == 5000
+    assert s.meta["counts"]["warned_rows"] == 1

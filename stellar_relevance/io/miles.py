@@ -353,12 +353,9 @@ def read_miles(folder, params=None, include_omitted=False):
         raise DataError(f"{folder}: none of the {len(files)} MILES files has a readable 1-D spectrum with a grid")
     reference = valid.most_common(1)[0][0]
     for (number, path), grid in zip(files, grids):
-        if grid is None:
-            continue
-        if grid != reference:
+        if grid is not None and grid != reference:
             warn(f"{path}: grid (CRVAL1, CDELT1, CRPIX1, NAXIS1, CUNIT1) = {grid} differs from the "
                  f"library's {reference}; excluded")
-            continue
     selected = [i for i, g in enumerate(grids) if g == reference]
     crval, cdelt, crpix, n_pixels, unit = reference
     wavelength = (crval + cdelt * (np.arange(n_pixels, dtype=float) + 1.0 - crpix)) * u.Unit(unit)
@@ -397,9 +394,9 @@ def read_miles(folder, params=None, include_omitted=False):
     if dup:
         rows = [f"{n:04d} (lines {table['LINE'][table['MILES'] == n].tolist()})" for n in dup]
         warn(f"{params.name}: MILES numbers on more than one line; the first line is used: {_list(rows)}")
-        first = np.unique(table["MILES"], return_index=True)[1]
+        first_rows = np.unique(table["MILES"], return_index=True)[1]
         warned_lines |= {int(x) for n in dup for x in table["LINE"][table["MILES"] == n][1:]}
-        table = table[np.sort(first)]
+        table = table[np.sort(first_rows)]
     by_number = {int(n): i for i, n in enumerate(table["MILES"])}
     loaded = set(numbers[keep_rows].tolist())
     orphan_params = [f"{table['MILES'][i]:04d} (line {table['LINE'][i]}"
