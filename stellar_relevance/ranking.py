@@ -710,7 +710,7 @@ def rank_spectra(
     max_epochs=1000,
     min_epochs=300,
     n_iter_no_change=100,
-    batch_size=32,
+    batch_size=128,
     learning_rate=1e-3,
     eigenvalue_penalty=1e-2,
     eigenvector_penalty=1e-4,
@@ -723,9 +723,10 @@ def rank_spectra(
     catalog="optical",
     ks=DEFAULT_KS,
     retrain_ks=None,
-    retrain_max_epochs=None,
+    retrain_max_epochs=300,
+    retrain_min_epochs=0,
     n_random=5,
-    n_random_retrained=None,
+    n_random_retrained=2,
     n_permutations=1000,
     min_labels=20,
     device="auto",
@@ -767,11 +768,13 @@ def rank_spectra(
         k values of the curve (ints or ``"all"``).
     retrain_ks : sequence or None
         k values retrained (default: all of ``ks``); ``()`` skips retraining.
-    retrain_max_epochs : int or None
-        Epochs for the retrained models (default ``max_epochs``).
+    retrain_max_epochs, retrain_min_epochs : int or None
+        Epoch limits of the models retrained on k pixels (None: as the main
+        model). They need no sparse relevance, only their best validation
+        error, so they stop early.
     n_random, n_random_retrained : int
-        Random-k draws for the masked and retrained curves (the latter
-        defaults to ``n_random``).
+        Random-k draws for the masked and retrained curves (None: as
+        ``n_random``).
     n_permutations : int
         Permutations in the index-match test.
     min_labels : int
@@ -887,7 +890,9 @@ def rank_spectra(
     retrain_params = dict(params, verbose=0)
     if retrain_max_epochs is not None:
         retrain_params["max_epochs"] = int(retrain_max_epochs)
-        retrain_params["min_epochs"] = int(min(params["min_epochs"], retrain_max_epochs))
+    if retrain_min_epochs is not None:
+        retrain_params["min_epochs"] = int(retrain_min_epochs)
+    retrain_params["min_epochs"] = min(retrain_params["min_epochs"], retrain_params["max_epochs"])
 
     def make_model():
         return SpectralRelevanceRegressor(**retrain_params, random_state=seeds[0])
@@ -1003,6 +1008,7 @@ def rank_spectra(
         "ks": ks_int,
         "retrain_ks": retrain_list,
         "retrain_max_epochs": retrain_params["max_epochs"],
+        "retrain_min_epochs": retrain_params["min_epochs"],
         "n_random": int(n_random),
         "n_random_retrained": n_random_retrained,
         "n_permutations": int(n_permutations),

@@ -1,0 +1,176 @@
+"""Figures and the self-contained HTML page (stellar_relevance.report), on an in-memory result."""
+
+import base64
+import re
+import shutil
+import subprocess
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.table import QTable, Table
+
+from stellar_relevance.ranking import RankingResult
+from stellar_relevance.report import figure_pngs, plot_curve, plot_eigenvalues, plot_relevance, render_html, write_html
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture()
+def fake_result():
+    """A hand-made result: 400 pixels, relevance peaked at two 'lines', two index bands."""
+    rng = np.random.default_rng(0)
+    wave = (4800 + 1.0 * np.arange(400)) * u.AA
+    relevance = rng.uniform(0, 1e-4, 400)
+    relevance[[60, 61, 190]] = [0.2, 0.1, 0.3]
+    relevance /= relevance.sum()
+    order = np.argsort(-relevance, kind="stable")
+    ranking = QTable(
+        {
+            "rank": np.arange(1, 401),
+            "pixel": order,
+            "wavelength": wave[order],
+            "relevance": relevance[order],
+            "relevance_std": np.zeros(400),
+            "signed_eigenvalue": rng.normal(0, 0.1, 400)[order],
+            "mean_flux": (1 - 0.3 * np.exp(-0.5 * ((wave.value - 4861) / 2) ** 2))[order],
+            "indices": np.where(np.isin(order, [60, 61]), "Hb", "").astype(str),
+        }
+    )
+    indices = QTable(
+        {
+            "name": ["Hb", "Fe5015"],
+            "display_name": ["Hβ", "Fe5015"],
+            "band_lower": [4847.875, 4977.750] * u.AA,
+            "band_upper": [4876.625, 5054.000] * u.AA,
+            "n_top_bins": [2, 0],
+            "enrichment": [12.0, 0.4],
+            "p_value": [0.002, 0.9],
+        }
+    )
+    curve = Table(
+        {
+            "k": [5, 30, 400],
+            "mae_masked": [0.5, 0.3, 0.2],
+            "mae_masked_random": [0.7, 0.6, 0.2],
+            "mae_masked_random_std": [0.05, 0.04, 0.0],
+            "mae_retrained": [0.3, 0.22, 0.21],
+            "mae_random": [0.5, 0.4, 0.21],
+            "mae_random_std": [0.03, 0.02, 0.0],
+        }
+    )
+    metrics = {
+        "test_mae": 0.2, "topk_mae": 0.22, "topk_mae_random": 0.4, "topk_mae_masked": 0.3,
+        "overall_p_value": 0.003, "n_permutations": 1000, "test_mae_standard_error": 0.02,
+        "stability": {"top30_overlap": 0.85},
+        "claims": [
+            {"claim": "no top-30 pixel in H-alpha", "observed": "0 top-30 pixels in H-alpha", "holds": True},
+            {"claim": "minimum near 30 pixels", "observed": "minimum at k=400", "holds": False},
+        ],
+        "seeds": [{"seed": 0, "test_mae": 0.2, "best_epoch": 310, "n_epochs": 410, "seconds": 30.0}],
+    }
+    settings = {"label": "FEH", "label_unit": "dex", "top": 30, "seeds": [0], "n_seeds": 1, "random_state": 0,
+                "wave_frame": "air", "hidden_layer_sizes": (200, 50, 50)}
+    provenance = {"split": {"n_train": 700, "n_validation": 78, "n_test": 87, "n_with_label": 865},
+                  "data": {"source": "test <fixture> & co", "n_pixels": 400},
+                  "versions": {"stellar_relevance": "0.test"}, "timings": {"train": 1.5},
+                  "created": "2026-01-01T00:00:00+00:00", "command": "stelrel rank x --out y"}
+    return RankingResult(ranking, indices, curve, metrics, settings, provenance)
+
+
+def test_plots_draw_what_the_result_holds(fake_result):
+    ax = plot_relevance(fake_result)
+    assert ax.get_xlim() == (4800.0, 5199.0)
+    texts = {t.get_text() for t in ax.texts}
+    assert {"Hβ", "Fe5015"} <= texts  # the index bands are labelled
+    assert len(ax.patches) == 2  # ... and shaded
+    ax = plot_eigenvalues(fake_result)
+    assert ax.get_yscale() == "log"
+    ax = plot_curve(fake_result)
+    assert ax.get_xscale() == "log"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert any("retrained" in label for label in labels) and any("random" in label for label in labels)
+
+
+def test_figure_pngs(fake_result):
+    pngs = figure_pngs(fake_result)
+    assert set(pngs) == {"relevance", "eigenvalues", "curve"}
+    for data in pngs.values():
+        assert data[:8] == PNG_MAGIC and len(data) > 5000
+
+
+def test_html_is_self_contained(fake_result, tmp_path):
+    path = write_html(fake_result, tmp_path / "report.html")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    text = path.read_text(encoding="utf-8")
+    images = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(images) == 3
+    assert all(base64.b64decode(img)[:8] == PNG_MAGIC for img in images)
+    # nothing is fetched from anywhere
+    assert not re.search(r'(src|href)="(https?:)?//', text)
+    assert "<table" in text and text.count("<table") >= 5
+    # the split, the numbers, the claims and the provenance are stated
+    assert "700 train / 78 validation / 87 test" in text
+    assert "does not hold" in text and "holds" in text
+    assert "0.003" in text and "stelrel rank x --out y" in text
+    # user text is escaped
+    assert "test &lt;fixture&gt; &amp; co" in text
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_report_renders_in_headless_chromium(fake_result, tmp_path):
+    """Open the page in a real browser with no network and check figures and tables are in the DOM."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium binary found (install Debian's `chromium` package to run this check)")
+    page = write_html(fake_result, tmp_path / "report.html")
+    profile = tmp_path / "profile"
+    common = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+    ]
+    # the DOM after the page loaded: images decoded from data: URIs, tables present
+    script_page = tmp_path / "check.html"
+    script_page.write_text(
+        page.read_text(encoding="utf-8").replace(
+            "</body>",
+            "<script>window.addEventListener('load',function(){var imgs=document.images,ok=0;"
+            "for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>100)ok++;}"
+            "document.body.setAttribute('data-decoded',ok);"
+            "document.body.setAttribute('data-tables',document.querySelectorAll('table tbody tr').length);});"
+            "</script></body>",
+        ),
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [*common, "--virtual-time-budget=5000", "--dump-dom", script_page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 3
+    assert 'data-decoded="3"' in html, "the browser did not decode the three embedded figures"
+    rows = int(re.search(r'data-tables="(\d+)"', html).group(1))
+    assert rows >= 30
+    assert "Top-30 pixels" in html and "Index bands" in html
+
+    shot = tmp_path / "shot.png"
+    done = subprocess.run(
+        [*common, f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_render_html_does_not_need_models(fake_result):
+    assert fake_result.estimator is None
+    text = render_html(fake_result)
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
