@@ -28,6 +28,7 @@ _EXPORTS = {
     "read_spectra": "io",
     "read_sdss": "io",
     "read_lamost": "io",
+    "read_labels": "io",
     "load_catalog": "indices",
     "catalog_names": "indices",
     "measure_indices": "indices",
