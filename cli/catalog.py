@@ -12,8 +12,13 @@ from ._common import handle_errors
 @handle_errors
 def catalog(name, frame):
     """List the catalogues, or the indices of catalogue NAME with their bands."""
+    import warnings
+
+    from stellar_relevance.exceptions import DataWarning
     from stellar_relevance.indices import catalog_names, load_catalog
 
+    # sidebands that touch the central band are published that way (Trager et al. 1998); not news here
+    warnings.filterwarnings("ignore", message=".*sideband", category=DataWarning)
     names = list(catalog_names())
     if name is None:
         for cat in names:

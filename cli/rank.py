@@ -1,9 +1,10 @@
 """``stelrel rank``: spectra in, ranked pixels, index match and report out."""
 
-import sys
+import shlex
 import time
 
 import click
+from click.core import ParameterSource
 
 from ._common import handle_errors, load_spectra, setup_output
 
@@ -24,6 +25,24 @@ def _int_list(text, what, allow_all=False):
             raise click.BadParameter(f"{text!r}: {value} is not a positive integer", param_hint=what)
         items.append(value)
     return tuple(items)
+
+
+def _command_line(ctx):
+    """The command as typed (the options given on the command line), for the provenance."""
+    parts = ["stelrel", ctx.info_name]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Argument):
+            parts.append(str(value))
+        elif getattr(param, "is_flag", False):
+            parts.append(param.opts[0])
+        else:
+            if isinstance(value, tuple):
+                value = ",".join(str(v) for v in value)
+            parts += [param.opts[0], str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def _hidden(ctx, param, value):
@@ -65,6 +84,8 @@ def _catalog(ctx, param, value):
               help="Input scaling; 'standard' is known to mislead on normalised spectra.")
 @click.option("--ks", default=None, callback=_ks, help="k values of the error-vs-k curve, e.g. 5,10,30,all.")
 @click.option("--retrain-ks", default=None, callback=_ks, help="k values retrained on the top-k alone (default: all of --ks but 'all').")
+@click.option("--retrain-epochs", default=None, type=click.IntRange(min=1),
+              help="Maximum epochs of the models retrained on k pixels (default min(300, --epochs)).")
 @click.option("--random-draws", default=None, type=click.IntRange(min=0), help="Random-k draws per k (default 5 masked, 2 retrained).")
 @click.option("--permutations", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Permutations in the index-match test.")
@@ -75,7 +96,7 @@ def _catalog(ctx, param, value):
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or progress messages.")
 @handle_errors
 def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
-         retrain_ks, random_draws, permutations, device, threads, overwrite, quiet):
+         retrain_ks, retrain_epochs, random_draws, permutations, device, threads, overwrite, quiet):
     """Rank the pixels of SPECTRA by relevance for a label and write a report.
 
     SPECTRA is a packed spectra.fits, a MILES-style folder, the word `miles`
@@ -91,7 +112,7 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
     loaded = time.perf_counter() - start
     given = {
         "max_epochs": epochs, "min_epochs": min_epochs, "batch_size": batch_size, "hidden_layer_sizes": hidden,
-        "ks": ks, "retrain_ks": retrain_ks,
+        "ks": ks, "retrain_ks": retrain_ks, "retrain_max_epochs": retrain_epochs,
     }
     options = {k: v for k, v in given.items() if v is not None}
     if random_draws is not None:
@@ -100,7 +121,7 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
         data, label, n_seeds=n_seeds, random_state=seed, top=top, catalog=catalog, input_scaling=scaling,
         n_permutations=permutations, device=device, n_threads=threads, progress=not quiet, **options,
     )
-    result.provenance["command"] = "stelrel rank " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["rank"] else None
+    result.provenance["command"] = _command_line(click.get_current_context())
     result.provenance["timings"]["load"] = round(loaded, 2)
     result.provenance["timings"]["wall_before_saving"] = round(time.perf_counter() - start, 2)
     result.save(out, overwrite=overwrite)

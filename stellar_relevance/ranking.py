@@ -723,7 +723,7 @@ def rank_spectra(
     catalog="optical",
     ks=DEFAULT_KS,
     retrain_ks=None,
-    retrain_max_epochs=300,
+    retrain_max_epochs=None,
     retrain_min_epochs=0,
     n_random=5,
     n_random_retrained=2,
@@ -769,9 +769,9 @@ def rank_spectra(
     retrain_ks : sequence or None
         k values retrained (default: all of ``ks``); ``()`` skips retraining.
     retrain_max_epochs, retrain_min_epochs : int or None
-        Epoch limits of the models retrained on k pixels (None: as the main
-        model). They need no sparse relevance, only their best validation
-        error, so they stop early.
+        Epoch limits of the models retrained on k pixels (defaults:
+        ``min(300, max_epochs)`` and 0). They need no sparse relevance, only
+        their best validation error, so they may stop early.
     n_random, n_random_retrained : int
         Random-k draws for the masked and retrained curves (None: as
         ``n_random``).
@@ -888,8 +888,7 @@ def rank_spectra(
     timings["curve_masked"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     retrain_params = dict(params, verbose=0)
-    if retrain_max_epochs is not None:
-        retrain_params["max_epochs"] = int(retrain_max_epochs)
+    retrain_params["max_epochs"] = int(min(300, max_epochs) if retrain_max_epochs is None else retrain_max_epochs)
     if retrain_min_epochs is not None:
         retrain_params["min_epochs"] = int(retrain_min_epochs)
     retrain_params["min_epochs"] = min(retrain_params["min_epochs"], retrain_params["max_epochs"])
