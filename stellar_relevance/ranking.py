@@ -320,8 +320,9 @@ class RankingResult:
     def split_text(self):
         """One line stating the split, written into every output."""
         p = self.provenance.get("split", {})
+        kind = "given test IDs" if self.settings.get("test_ids_given") else "seeded split"
         return (
-            f"seeded split (random_state={self.settings.get('random_state')}): "
+            f"{kind} (random_state={self.settings.get('random_state')}): "
             f"{p.get('n_train')} train / {p.get('n_validation')} validation / {p.get('n_test')} test spectra"
         )
 
@@ -717,6 +718,7 @@ def rank_spectra(
     input_scaling="center",
     test_fraction=0.1,
     validation_fraction=0.1,
+    test_ids=None,
     n_seeds=1,
     random_state=0,
     top=30,
@@ -755,6 +757,10 @@ def rank_spectra(
     test_fraction, validation_fraction : float
         Test share of the labelled spectra (stratified on the label) and the
         estimator's validation share of the rest.
+    test_ids : sequence of str, optional
+        IDs of the spectra to hold out as the test set instead of a seeded
+        split (e.g. one fold of a cross-validation); overrides
+        ``test_fraction``.
     n_seeds : int
         Models trained with seeds ``random_state, random_state+1, ...``.
     random_state : int
@@ -818,7 +824,19 @@ def rank_spectra(
     n_pixels = X.shape[1]
     if top > n_pixels:
         raise ValueError(f"top={top} exceeds the {n_pixels} pixels of the spectra")
-    train_idx, test_idx = _split_indices(y, test_fraction, random_state)
+    if test_ids is None:
+        train_idx, test_idx = _split_indices(y, test_fraction, random_state)
+    else:
+        wanted = {str(i) for i in test_ids}
+        is_test = np.isin(subset.ids, list(wanted))
+        unknown = wanted - set(subset.ids[is_test])
+        if unknown:
+            raise DataError(f"test_ids: {len(unknown)} IDs are not among the spectra with label {label!r}: "
+                            f"{sorted(unknown)[:5]}")
+        test_idx, train_idx = np.flatnonzero(is_test), np.flatnonzero(~is_test)
+        if len(test_idx) < 2 or len(train_idx) < 10:
+            raise DataError(f"test_ids leave {len(test_idx)} test and {len(train_idx)} training spectra; "
+                            "need at least 2 and 10")
     X_train, y_train, X_test, y_test = X[train_idx], y[train_idx], X[test_idx], y[test_idx]
     unit = subset.labels[label].unit
     label_unit = "" if unit is None else unit.to_string()
@@ -970,6 +988,7 @@ def rank_spectra(
         "seeds": seed_records,
         "stability": stability,
         "label_std_test": float(np.std(y_test)),
+        "paper_index_counts": alias_counts,
     }
     metrics["claims"] = _paper_claims(label, None, alias_counts, curve, metrics, top, n_pixels)
     lines = subset.meta.get("planted_lines")
@@ -1013,7 +1032,8 @@ def rank_spectra(
         "n_permutations": int(n_permutations),
         "masked_fill": "training mean of each pixel",
         "overlap_tolerance_pixels": OVERLAP_TOLERANCE,
-        "stratified_split": True,
+        "stratified_split": test_ids is None,
+        "test_ids_given": test_ids is not None,
         "wave_frame": subset.wave_frame,
     }
     est0 = estimators[0]
