@@ -95,8 +95,8 @@ def test_penalty_value_and_validation():
     with torch.no_grad():
         layer.eigenvalues.copy_(torch.tensor([1.0, 2.0, 3.0]))
         layer.eigenvectors.fill_(0.5)
-    assert math.isclose(float(layer.penalty(0.1, 0.01)), 0.1 * 14 + 0.01 * 6 * 0.25, rel_tol=1e-6)
-    assert math.isclose(float(layer.penalty()), 1e-2 * 14 + 1e-4 * 1.5, rel_tol=1e-6)
+    assert math.isclose(float(layer.penalty(0.1, 0.01).detach()), 0.1 * 14 + 0.01 * 6 * 0.25, rel_tol=1e-6)
+    assert math.isclose(float(layer.penalty().detach()), 1e-2 * 14 + 1e-4 * 1.5, rel_tol=1e-6)
     with pytest.raises(ValueError, match="penalties must be >= 0"):
         layer.penalty(-1.0, 0.0)
 
