@@ -70,13 +70,21 @@ def plot_relevance(result, ax=None):
         upper = u.Quantity(indices["band_upper"], u.AA).value
         n_top = np.asarray(indices["n_top_bins"]) if "n_top_bins" in indices.colnames else np.zeros(len(indices))
         names = indices["display_name"] if "display_name" in indices.colnames else indices["name"]
-        for lo, hi, n, name in zip(lower, upper, n_top, names):
+        labels = []  # [centre, names, any_hit]: bands with (nearly) the same centre share one label
+        for lo, hi, n, name in sorted(zip(lower, upper, n_top, names), key=lambda row: row[0] + row[1]):
             if hi < wave[0] or lo > wave[-1]:
                 continue
             hit = n > 0
+            centre = 0.5 * (lo + hi)
             ax.axvspan(lo, hi, color="tab:orange" if hit else "0.85", alpha=0.45 if hit else 0.6, lw=0, zorder=0)
+            if labels and centre - labels[-1][0] < 0.004 * (wave[-1] - wave[0]):
+                labels[-1][1].append(str(name))
+                labels[-1][2] |= hit
+            else:
+                labels.append([centre, [str(name)], hit])
+        for centre, group, hit in labels:
             ax.text(
-                0.5 * (lo + hi), 1.0, str(name), transform=ax.get_xaxis_transform(), rotation=90,
+                centre, 1.0, "/".join(group), transform=ax.get_xaxis_transform(), rotation=90,
                 ha="center", va="bottom", fontsize=6.5, color="tab:red" if hit else "0.35",
                 fontweight="bold" if hit else "normal",
             )
@@ -92,7 +100,7 @@ def plot_relevance(result, ax=None):
     twin.legend(loc="upper right", fontsize=8, frameon=False)
     ax.set_title(
         f"{result.settings.get('label')}: spectral relevance — {result.split_text}",
-        fontsize=8.5, pad=42,
+        fontsize=8.5, pad=48,
     )
     return ax
 
