@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import platform
-import sys
 import tempfile
 import time
 import warnings
@@ -600,7 +599,7 @@ def _select(spectra, label, min_labels):
     return subset, X, y
 
 
-def _paper_claims(label, ranking_top_wave, catalog_counts, curve, metrics, top, n_pixels):
+def _paper_claims(label, catalog_counts, curve, metrics, top):
     """Check the paper's MILES claims against this run (numbers included)."""
     claims = []
     k = np.asarray(curve["k"])
@@ -863,6 +862,10 @@ def rank_spectra(
     seeds = [int(random_state) + i for i in range(int(n_seeds))]
     estimators, seed_records = [], []
     t0 = time.perf_counter()
+    logger.info(
+        "%s: %d spectra with the label, %d train+validation / %d test; training %d model(s)",
+        label, len(subset), len(train_idx), len(test_idx), len(seeds),
+    )
     for seed in seeds:
         t_seed = time.perf_counter()
         est = SpectralRelevanceRegressor(**params, random_state=seed).fit(X_train, y_train)
@@ -902,6 +905,7 @@ def rank_spectra(
     masked = topk_curve(
         order, ks_int, X_train, y_train, X_test, y_test,
         fitted=ensemble, metric=_mae, n_random=n_random, random_state=random_state, protocols=("masked",),
+        verbose=1 if progress else 0,
     )
     timings["curve_masked"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -916,10 +920,12 @@ def rank_spectra(
 
     retrained = None
     if retrain_list:
+        logger.info("retraining on the top-k and random-k pixels: %d models of at most %d epochs",
+                    len(retrain_list) * (1 + n_random_retrained), retrain_params["max_epochs"])
         retrained = topk_curve(
             order, retrain_list, X_train, y_train, X_test, y_test,
             make_model=make_model, metric=_mae, n_random=n_random_retrained, random_state=random_state,
-            protocols=("retrained",),
+            protocols=("retrained",), verbose=1 if progress else 0,
         )
     timings["curve_retrained"] = time.perf_counter() - t0
     curve = _curve_table(ks_int, masked, retrained, n_pixels, seed_records[0]["test_mae"], test_mae,
@@ -990,7 +996,7 @@ def rank_spectra(
         "label_std_test": float(np.std(y_test)),
         "paper_index_counts": alias_counts,
     }
-    metrics["claims"] = _paper_claims(label, None, alias_counts, curve, metrics, top, n_pixels)
+    metrics["claims"] = _paper_claims(label, alias_counts, curve, metrics, top)
     lines = subset.meta.get("planted_lines")
     if lines is not None:
         from .synthetic_spectra import planted_mask
@@ -1057,7 +1063,7 @@ def rank_spectra(
         "versions": _versions(),
         "timings": {k: round(v, 2) for k, v in timings.items()},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("stelrel") else None,
+        "command": None,  # the CLI fills in the command line
     }
     result = RankingResult(ranking, indices, curve, metrics, settings, provenance, estimators, wavelength=wavelength)
     logger.info("%r", result)
