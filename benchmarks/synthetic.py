@@ -381,6 +381,10 @@ def parse_args(argv=None):
                         help="'tuned' (this benchmark's recipe) or 'paper' (the paper's)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+seeds-1")
     parser.add_argument("--max-epochs", type=int, default=None, help="override max_epochs for every set")
+    parser.add_argument("--eigenvalue-penalty", type=float, default=None, help="override c_lambda for every set")
+    parser.add_argument("--eigenvector-penalty", type=float, default=None, help="override c_psi for every set")
+    parser.add_argument("--learning-rate", type=float, default=None, help="override the learning rate for every set")
+    parser.add_argument("--activation", default=None, help="override the activation for every set")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every run")
     return parser.parse_args(argv)
 
@@ -394,7 +398,17 @@ def main(argv=None):
         sys.exit("--seeds must be >= 1")
     seeds = list(range(args.first_seed, args.first_seed + n_seeds))
     xor_dims = args.xor_dims or (list(QUICK_XOR_DIMS) if args.quick else list(XOR_DIMS))
-    overrides = {"max_epochs": args.max_epochs} if args.max_epochs else None
+    overrides = {
+        key: value
+        for key, value in (
+            ("max_epochs", args.max_epochs),
+            ("eigenvalue_penalty", args.eigenvalue_penalty),
+            ("eigenvector_penalty", args.eigenvector_penalty),
+            ("learning_rate", args.learning_rate),
+            ("activation", args.activation),
+        )
+        if value is not None
+    }
     settings = resolve_settings(args.settings, args.quick, overrides)
 
     started = time.perf_counter()
@@ -408,7 +422,8 @@ def main(argv=None):
     total = time.perf_counter() - started
 
     command = "python benchmarks/synthetic.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(f"## Synthetic validation ({args.settings} settings{', quick' if args.quick else ''}; "
+    print(f"## Synthetic validation ({args.settings} settings{', quick' if args.quick else ''}"
+          f"{'; overrides ' + str(overrides) if overrides else ''}; "
           f"seeds {seeds[0]}..{seeds[-1]}; {total:.0f} s)\n")
     print(markdown_table(rows, TABLE_COLUMNS))
 
@@ -433,6 +448,7 @@ def main(argv=None):
         "command": command.strip(),
         "quick": bool(args.quick),
         "settings_name": args.settings,
+        "overrides": overrides,
         "settings": {s: settings[s] for s in args.sets},
         "seeds": seeds,
         "xor_dims": xor_dims if "xor" in args.sets else [],
