@@ -144,6 +144,7 @@ def test_metrics_settings_and_split(result, synthetic):
     assert p["versions"]["torch"] == torch.__version__
     claims = {c["claim"]: c for c in m["claims"]}
     assert any("H-alpha" in c for c in claims)
+    assert any("eigenvalues peak close to zero" in c for c in claims)
     assert all(isinstance(c["holds"], bool) for c in m["claims"])
 
 
