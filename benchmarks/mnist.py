@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import add_common_args, atomic_savefig, environment, markdown_table, write_json
+from peers import prune_and_finetune, prune_schedule
 
 logger = logging.getLogger("benchmarks.mnist")
 
@@ -97,87 +98,6 @@ def relevance_summary(clf):
     }
 
 
-def prune_and_finetune(clf, X_train, y_train, X_test, y_test, schedule, epochs, seed):
-    """Prune inputs in stages and fine-tune the net after each stage.
-
-    At each stage keep the ``k`` most relevant of the inputs still alive, set
-    the eigenvalue of every other input to 0 and freeze it there (a gradient
-    mask; the L2 decay of a zero stays zero), then train ``epochs`` more
-    epochs with the same penalties (best validation epoch kept). A pruned
-    input contributes nothing, whatever its value, so the pruned net scored
-    on the full test images *is* the masked protocol on its k pixels.
-
-    Returns
-    -------
-    stages : list of dict
-        ``k``, ``accuracy`` (test), ``epochs``, ``seconds``.
-    pruned : estimator
-        A copy of ``clf`` carrying the final pruned network.
-    keep : numpy.ndarray
-        The final k pixels.
-    """
-    import torch
-
-    from stellar_relevance import train
-    from stellar_relevance.evaluation import mask_features
-
-    pruned = copy.deepcopy(clf)
-    net = pruned.network_
-    spectral = net.spectral
-    n_features = X_train.shape[1]
-    Xs = (np.asarray(X_train, dtype=np.float64) - clf.input_offset_) / clf.input_scale_
-    target = np.searchsorted(clf.classes_, y_train)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(Xs))
-    n_val = max(1, int(round(0.1 * len(Xs))))
-    val, tr = order[:n_val], order[n_val:]
-    xt = torch.as_tensor(Xs, dtype=torch.float32)
-    yt = torch.as_tensor(target, dtype=torch.long)
-    mask = torch.ones(n_features)
-    handle = spectral.eigenvalues.register_hook(lambda grad: grad * mask)
-    stages = []
-    keep = np.arange(n_features)
-    try:
-        for k in schedule:
-            started = time.perf_counter()
-            with torch.no_grad():
-                rel = (spectral.relevance() * mask).numpy()
-            keep = np.argsort(-rel, kind="stable")[:k]
-            mask.zero_()
-            mask[torch.as_tensor(keep)] = 1.0
-            with torch.no_grad():
-                spectral.eigenvalues.mul_(mask)
-            torch.manual_seed(seed + k)
-            result = train(
-                net, xt[tr], yt[tr], xt[val], yt[val],
-                loss_fn=torch.nn.CrossEntropyLoss(),
-                learning_rate=clf.learning_rate,
-                eigenvalue_penalty=clf.eigenvalue_penalty,
-                eigenvector_penalty=clf.eigenvector_penalty,
-                max_epochs=epochs, batch_size=clf.batch_size,
-                early_stopping=True, n_iter_no_change=epochs,
-                generator=torch.Generator().manual_seed(seed + k),
-            )
-            assert int((spectral.eigenvalues.detach() != 0).sum()) <= k
-            acc = float(np.mean(pruned.predict(mask_features(X_test, keep, clf.feature_means_)) == y_test))
-            stages.append({"k": int(k), "accuracy": acc, "epochs": result.stopped_epoch,
-                           "seconds": time.perf_counter() - started})
-            logger.info("pruned to %d pixels: test accuracy %.4f", k, acc)
-    finally:
-        handle.remove()
-    return stages, pruned, keep
-
-
-def prune_schedule(n_features, k_final):
-    """Halve the live inputs until ``k_final``: 784 -> 392 -> ... -> k_final."""
-    schedule, k = [], n_features
-    while k // 2 > k_final:
-        k //= 2
-        schedule.append(k)
-    schedule.append(k_final)
-    return schedule
-
-
 def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads):
     from sklearn.metrics import accuracy_score
 
@@ -232,9 +152,23 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads):
     # masked protocol on a net pruned down to the claim's k
     schedule = prune_schedule(n_features, k_claim)
     t0 = time.perf_counter()
-    stages, pruned, keep = prune_and_finetune(clf, Xa, ya, Xb, yb, schedule, cfg["prune_epochs"], seed)
+    from stellar_relevance.evaluation import mask_features
+
+    scored = {}
+
+    def on_stage(k, model, keep):
+        pred = model.predict(mask_features(Xb, keep, clf.feature_means_))
+        scored[k] = float(np.mean(pred == yb))
+        logger.info("%s pruned to %d pixels: test accuracy %.4f", name, k, scored[k])
+
+    _, pruned_ranking, stages = prune_and_finetune(clf, Xa, ya, schedule, cfg["prune_epochs"],
+                                                   random_state=seed, on_stage=on_stage)
+    for stage in stages:
+        stage["accuracy"] = scored[stage["k"]]
+    keep = pruned_ranking[:k_claim]
     out["pruned"] = {"schedule": schedule, "epochs_per_stage": cfg["prune_epochs"], "stages": stages,
-                     "final_pixels": keep.tolist(), "seconds": time.perf_counter() - t0}
+                     "final_pixels": keep.tolist(), "ranking_top100": pruned_ranking[:100].tolist(),
+                     "seconds": time.perf_counter() - t0}
     out["at_claim"]["pruned_masked"] = stages[-1]["accuracy"]
 
     # the paper's learning rate (1e-4), claim k only

@@ -52,6 +52,8 @@ __all__ = [
     "rank_random",
     "run_peers",
     "DenseNet",
+    "prune_schedule",
+    "prune_and_finetune",
 ]
 
 logger = logging.getLogger(__name__)
@@ -167,6 +169,7 @@ def rank_lassonet(
     task,
     *,
     hidden_dims=(100,),
+    lambda_start="auto",
     path_multiplier=1.02,
     n_iters=(1000, 100),
     patience=(100, 10),
@@ -181,8 +184,11 @@ def rank_lassonet(
     ----------
     X, y : numpy.ndarray
     task : {"classification", "regression"}
-    hidden_dims, path_multiplier, n_iters, patience, M, batch_size
-        Passed to LassoNet (its defaults, except ``verbose=0``).
+    hidden_dims, lambda_start, path_multiplier, n_iters, patience, M, batch_size
+        Passed to LassoNet (its defaults, except ``verbose=0``). With
+        ``lambda_start="auto"`` LassoNet searches the first penalty of the
+        path itself; that search is timed on its own
+        (``details["lambda_start_seconds"]``) and included in ``seconds``.
     input_scaling : {"standard", "center", "none"}
         How X is scaled before LassoNet sees it.
     random_state : int
@@ -201,9 +207,26 @@ def rank_lassonet(
     import torch
     from lassonet import LassoNetClassifier, LassoNetRegressor
 
-    cls = LassoNetClassifier if task == "classification" else LassoNetRegressor
+    base = LassoNetClassifier if task == "classification" else LassoNetRegressor
+    search = {"seconds": 0.0}
+
+    class cls(base):  # times LassoNet's automatic lambda_start search
+        def _init_model(self, X, y):
+            super()._init_model(X, y)
+            inner = self.model.lambda_start
+
+            def timed(*args, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return inner(*args, **kwargs)
+                finally:
+                    search["seconds"] += time.perf_counter() - t0
+
+            self.model.lambda_start = timed
+
     settings = dict(
         hidden_dims=tuple(hidden_dims),
+        lambda_start=lambda_start,
         path_multiplier=path_multiplier,
         n_iters=tuple(n_iters),
         patience=tuple(patience),
@@ -219,6 +242,7 @@ def rank_lassonet(
             yy = (yy - yy.mean()) / (yy.std() or 1.0)
         model = cls(
             hidden_dims=tuple(hidden_dims),
+            lambda_start=lambda_start,
             path_multiplier=path_multiplier,
             n_iters=tuple(n_iters),
             patience=tuple(patience),
@@ -231,7 +255,10 @@ def rank_lassonet(
         )
         path = model.path(Xs, yy, return_state_dicts=False, disable_lambda_warning=True)
         scores = model.feature_importances_.numpy().astype(float)
-    details = dict(settings, path_length=len(path), n_never_dropped=int(np.isposinf(scores).sum()))
+    details = dict(settings, path_length=len(path), n_never_dropped=int(np.isposinf(scores).sum()),
+                   lambda_start_used=float(getattr(model, "lambda_start_", lambda_start)),
+                   lambda_start_seconds=search["seconds"],
+                   last_lambda=float(path[-1].lambda_))
     return PeerResult(
         "lassonet",
         ranking=ranking_from_scores(scores),
@@ -386,14 +413,14 @@ class DenseNet:
             target_all = np.searchsorted(self.classes_, np.asarray(y))
         total = np.zeros(X.shape[1])
         for start in range(0, len(Xs), batch_size):
-            xb = torch.as_tensor(Xs[start : start + batch_size])
+            xb = torch.as_tensor(Xs[start : start + batch_size]).requires_grad_(True)
             target = (
                 torch.as_tensor(target_all[start : start + batch_size], dtype=torch.long)
                 if self.task == "classification"
                 else 0
             )
             if method == "integrated_gradients":
-                attr = algo.attribute(xb, baselines=torch.zeros_like(xb), target=target, n_steps=n_steps)
+                attr = algo.attribute(xb, baselines=torch.zeros_like(xb.detach()), target=target, n_steps=n_steps)
             else:
                 attr = algo.attribute(xb, target=target, abs=True)
             total += attr.detach().abs().sum(dim=0).numpy()
@@ -414,6 +441,7 @@ def rank_dense_attributions(
     network=None,
     ig_steps=32,
     n_repeats=5,
+    max_attribution_rows=None,
     random_state=0,
 ):
     """Train one plain dense net, then rank by IG, saliency and permutation importance.
@@ -431,6 +459,9 @@ def rank_dense_attributions(
         Riemann steps of Integrated Gradients.
     n_repeats : int
         Repeats of permutation importance.
+    max_attribution_rows : int, optional
+        Average IG / saliency over a seeded subsample of at most this many
+        training rows (None: all of them).
     random_state : int
 
     Returns
@@ -476,8 +507,14 @@ def rank_dense_attributions(
                 scores = imp.importances_mean
                 extra = {"n_repeats": n_repeats, "n_rows": len(y_va)}
             else:
-                scores = net.attribute(X, y, method, n_steps=ig_steps)
-                extra = {"n_steps": ig_steps} if method == "integrated_gradients" else {}
+                rows = np.arange(len(y))
+                if max_attribution_rows is not None and len(rows) > max_attribution_rows:
+                    rows = np.sort(np.random.default_rng(random_state).choice(
+                        len(rows), max_attribution_rows, replace=False))
+                scores = net.attribute(np.asarray(X)[rows], np.asarray(y)[rows], method, n_steps=ig_steps)
+                extra = {"n_rows": len(rows)}
+                if method == "integrated_gradients":
+                    extra["n_steps"] = ig_steps
         results.append(
             PeerResult(
                 method,
@@ -511,7 +548,7 @@ def rank_univariate(X, y, task, *, methods=("f_test", "mutual_info"), random_sta
         with _Clock() as clock, warnings.catch_warnings():
             # constant features (blank MNIST border) give F = nan: ranked last
             warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.filterwarnings("ignore", message="Features .* are constant")
+            warnings.filterwarnings("ignore", message=r"(?s)Features .* are constant")
             if method == "f_test":
                 fn = f_classif if task == "classification" else f_regression
                 scores = fn(X, y)[0]
@@ -554,7 +591,7 @@ def rank_random(n_features, random_state=0):
 
 
 def run_peers(X, y, task, names=tuple(PEERS), *, random_state=0, lassonet=None, dense=None,
-              ig_steps=32, n_repeats=5):
+              ig_steps=32, n_repeats=5, max_attribution_rows=None):
     """Run the named peers on (X, y).
 
     Parameters
@@ -568,7 +605,8 @@ def run_peers(X, y, task, names=tuple(PEERS), *, random_state=0, lassonet=None, 
         Keyword arguments of :func:`rank_lassonet`.
     dense : dict, optional
         :class:`DenseNet` settings for the attribution peers.
-    ig_steps, n_repeats : int
+    ig_steps, n_repeats, max_attribution_rows : int
+        See :func:`rank_dense_attributions`.
 
     Returns
     -------
@@ -586,6 +624,7 @@ def run_peers(X, y, task, names=tuple(PEERS), *, random_state=0, lassonet=None, 
         logger.info("dense net + %s ...", dense_methods)
         for r in rank_dense_attributions(X, y, task, methods=dense_methods, network=dense,
                                          ig_steps=ig_steps, n_repeats=n_repeats,
+                                         max_attribution_rows=max_attribution_rows,
                                          random_state=random_state):
             out[r.name] = r
     uni = [n for n in names if n in ("f_test", "mutual_info")]
@@ -597,3 +636,125 @@ def run_peers(X, y, task, names=tuple(PEERS), *, random_state=0, lassonet=None, 
     if "random" in names:
         out["random"] = rank_random(np.asarray(X).shape[1], random_state=random_state)
     return [out[n] for n in names]
+
+
+# --------------------------------------------------------------------------
+# the spectral net, pruned in stages (a spectral variant, not a peer)
+# --------------------------------------------------------------------------
+def prune_schedule(n_features, k_final):
+    """Halve the live inputs until ``k_final``: e.g. 784 -> 392 -> 196 -> 98 -> 50."""
+    schedule, k = [], int(n_features)
+    while k // 2 > k_final:
+        k //= 2
+        schedule.append(k)
+    schedule.append(int(k_final))
+    return schedule
+
+
+def prune_and_finetune(model, X, y, schedule, epochs, *, random_state=0, on_stage=None):
+    """Prune a fitted spectral estimator's inputs in stages, fine-tuning after each.
+
+    At each stage keep the ``k`` most relevant inputs still alive, set the
+    eigenvalue of every other input to 0 and freeze it there (a gradient mask;
+    the L2 decay of a zero stays zero), then train ``epochs`` more epochs with
+    the estimator's own learning rate, penalties and batch size on a seeded
+    90/10 split of (X, y), keeping the best validation epoch. A pruned input
+    contributes nothing whatever its value, so the pruned model scored on
+    full inputs is the masked protocol on its k inputs.
+
+    Parameters
+    ----------
+    model : SpectralRelevanceClassifier or SpectralRelevanceRegressor
+        Fitted; not modified (a deep copy is pruned).
+    X, y : numpy.ndarray
+        The training data the model was fitted on.
+    schedule : list of int
+        Decreasing numbers of inputs to keep.
+    epochs : int
+        Fine-tuning epochs per stage.
+    random_state : int
+    on_stage : callable, optional
+        ``on_stage(k, pruned_model, keep)`` after each stage (e.g. to score it).
+
+    Returns
+    -------
+    pruned : estimator
+        The copy carrying the pruned network (``relevance_`` / ``ranking_``
+        not updated; use ``ranking``).
+    ranking : numpy.ndarray
+        All inputs by elimination order: the final k by their final
+        relevance, then those pruned at the last stage, ..., then those pruned
+        first (each block by its relevance when pruned).
+    stages : list of dict
+        ``k``, ``epochs``, ``seconds``, ``val_loss`` per stage.
+    """
+    import copy
+
+    import torch
+
+    from stellar_relevance import train
+
+    pruned = copy.deepcopy(model)
+    net = pruned.network_
+    spectral = net.spectral
+    n_features = np.asarray(X).shape[1]
+    Xs = (np.asarray(X, dtype=np.float64) - model.input_offset_) / model.input_scale_
+    if hasattr(model, "classes_"):
+        target = torch.as_tensor(np.searchsorted(model.classes_, y), dtype=torch.long)
+        loss_fn = torch.nn.CrossEntropyLoss()
+    else:
+        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        target = torch.as_tensor((y2 - model.target_offset_) / model.target_scale_, dtype=torch.float32)
+        loss_fn = model._loss_fn()
+    order = np.random.default_rng(random_state).permutation(len(Xs))
+    n_val = max(1, int(round(0.1 * len(Xs))))
+    val, tr = torch.as_tensor(order[:n_val]), torch.as_tensor(order[n_val:])
+    xt = torch.as_tensor(Xs, dtype=torch.float32)
+    mask = torch.ones(n_features)
+    handle = spectral.eigenvalues.register_hook(lambda grad: grad * mask)
+    stages, blocks = [], []
+    alive = np.arange(n_features)
+    n_threads = getattr(model, "n_threads", None)
+    previous = torch.get_num_threads()
+    if n_threads:
+        torch.set_num_threads(n_threads)
+    try:
+        for k in schedule:
+            started = time.perf_counter()
+            with torch.no_grad():
+                rel = spectral.relevance().numpy().copy()
+            alive_sorted = alive[np.argsort(-rel[alive], kind="stable")]
+            keep, dropped = alive_sorted[:k], alive_sorted[k:]
+            blocks.append(dropped)
+            alive = keep
+            mask.zero_()
+            mask[torch.as_tensor(keep)] = 1.0
+            with torch.no_grad():
+                spectral.eigenvalues.mul_(mask)
+            torch.manual_seed(random_state + k)
+            result = train(
+                net, xt[tr], target[tr], xt[val], target[val],
+                loss_fn=loss_fn,
+                learning_rate=model.learning_rate,
+                eigenvalue_penalty=model.eigenvalue_penalty,
+                eigenvector_penalty=model.eigenvector_penalty,
+                max_epochs=epochs, batch_size=model.batch_size,
+                early_stopping=True, n_iter_no_change=epochs,
+                generator=torch.Generator().manual_seed(random_state + k),
+            )
+            if int((spectral.eigenvalues.detach() != 0).sum()) > k:
+                raise RuntimeError("pruned eigenvalues moved away from zero")
+            best = [r["val_loss"] for r in result.history if r["epoch"] == result.best_epoch]
+            stages.append({"k": int(k), "epochs": int(result.stopped_epoch),
+                           "val_loss": best[0] if best else None,
+                           "seconds": time.perf_counter() - started})
+            if on_stage is not None:
+                on_stage(int(k), pruned, keep)
+    finally:
+        handle.remove()
+        torch.set_num_threads(previous)
+    with torch.no_grad():
+        rel = spectral.relevance().numpy()
+    final = alive[np.argsort(-rel[alive], kind="stable")]
+    ranking = np.concatenate([final] + blocks[::-1]).astype(int)
+    return pruned, ranking, stages
