@@ -298,3 +298,9 @@ def test_real_mnist_md5_values_match_readme(mnist_dir):
     for name in (IMAGES + ".gz", LABELS + ".gz"):
         digest = hashlib.md5((mnist_dir / name).read_bytes()).hexdigest()
         assert digest == MNIST_MD5[name]
+
+
+def test_datasets_reexports_the_reader():
+    from stellar_relevance import datasets, mnist
+
+    assert datasets.load_mnist is mnist.load_mnist
