@@ -75,6 +75,9 @@ def main(argv=None):
                         "or sdss-mangadap's copy)")
     parser.add_argument("--folds", type=int, default=5, help="number of folds (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the folds and the models (default 0)")
+    parser.add_argument("--min-epochs", type=int, default=None,
+                        help="checkpoint no earlier than this epoch (default: rank_spectra's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: rank_spectra's)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -96,6 +99,10 @@ def main(argv=None):
     if args.quick:
         settings = dict(max_epochs=15, min_epochs=8, ks=(5, 30, 300, "all"), retrain_ks=(30,), n_random=1,
                         n_random_retrained=1, n_permutations=200)
+    if args.min_epochs is not None:
+        settings["min_epochs"] = args.min_epochs
+    if args.batch_size is not None:
+        settings["batch_size"] = args.batch_size
     _, y = spectra.to_xy("FEH")
     folds = folds_of(y, args.folds, args.seed)
     if args.quick:

@@ -591,9 +591,24 @@ def _select(spectra, label, min_labels):
             f"(e.g. IDs {[str(subset.ids[i]) for i in bad_rows[:5]]}); the network needs finite flux at every pixel"
         )
     if subset.mask is not None and subset.mask.any():
+        # masked pixels (e.g. MILES zero padding) are not flux: fill them with the mean of the good values
+        mask = subset.mask
+        good = np.where(mask, np.nan, X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fill = np.nanmean(good, axis=0)
+        fill = np.where(np.isfinite(fill), fill, np.nanmean(X, axis=0))
+        rows = np.flatnonzero(mask.any(axis=1))
+        X = np.where(mask, fill[None, :], X)
+        wave = u.Quantity(subset.wavelength, u.AA).value
+        details = "; ".join(
+            f"{subset.ids[i]} ({int(mask[i].sum())} px, {wave[mask[i]].min():.1f}-{wave[mask[i]].max():.1f} A)"
+            for i in rows[:10]
+        )
         warnings.warn(
-            f"{int(subset.mask.any(axis=1).sum())} spectra have masked pixels; their flux is used as delivered",
-            UserWarning,
+            f"{len(rows)} spectra have masked pixels, filled with the mean flux of the other spectra at those "
+            f"pixels: {details}{' ...' if len(rows) > 10 else ''}",
+            DataWarning,
             stacklevel=3,
         )
     return subset, X, y

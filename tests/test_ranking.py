@@ -183,6 +183,22 @@ def test_standard_scaling_warns(synthetic):
                                                                     retrain_ks=(), catalog=None))
 
 
+def test_masked_pixels_are_filled_and_named(synthetic):
+    from stellar_relevance.exceptions import DataWarning
+
+    small = synthetic[np.arange(60)]
+    flux = small.flux.copy()
+    mask = np.zeros(flux.shape, bool)
+    mask[4, -3:] = True
+    flux[4, -3:] = 0.0  # zero padding, as in MILES m0742
+    padded = SpectralSet(small.wavelength, flux, mask=mask, labels=small.labels)
+    with pytest.warns(DataWarning, match=r"1 spectra have masked pixels, filled .*SYN00005 \(3 px, 7407.8-7409.6 A\)"):
+        res = rank_spectra(padded, "FEH", **dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(), catalog=None))
+    # the mean spectrum of the training stars is not pulled down by the padding
+    last = res.ranking["mean_flux"][res.ranking["pixel"] == small.n_pixels - 1][0]
+    assert abs(last - small.flux[:, -1].mean()) < 0.05
+
+
 def test_non_finite_flux_is_refused(synthetic):
     small = synthetic[np.arange(40)]
     flux = small.flux.copy()
