@@ -435,6 +435,10 @@ class RankingResult:
                 tables[name] = reader.read(path, format="ascii.ecsv")
             except Exception as exc:  # noqa: BLE001 - re-raised with the file named
                 raise DataError(f"{path}: not a readable ECSV table ({exc})") from exc
+        indices_col = tables["ranking"]["indices"] if "indices" in tables["ranking"].colnames else None
+        if indices_col is not None and hasattr(indices_col, "filled"):
+            # ECSV writes "" for pixels outside every band; astropy reads it back as masked
+            tables["ranking"]["indices"] = indices_col.filled("")
         path = directory / "summary.json"
         try:
             summary = json.loads(path.read_text())

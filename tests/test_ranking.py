@@ -229,6 +229,7 @@ def test_save_load_roundtrip(result, tmp_path):
     assert np.array_equal(loaded.ranking["pixel"], result.ranking["pixel"])
     assert loaded.metrics["test_mae"] == pytest.approx(result.metrics["test_mae"])
     assert loaded.split_text == result.split_text
+    assert list(loaded.ranking["indices"]) == list(result.ranking["indices"])  # "" stays "", not masked
     assert loaded.estimator is None
 
 
