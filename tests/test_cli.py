@@ -262,3 +262,18 @@ def test_pack_a_miles_folder(tmp_path):
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()} == digests
     again = CliRunner().invoke(cli, ["pack", str(folder), "-o", str(target)])
     assert again.exit_code == 1 and "overwrite" in _error_line(again).lower()
+
+
+def test_rank_miles_keyword_finds_the_library(miles_dir, tmp_path, monkeypatch):
+    """`stelrel rank miles` on the real library (found through $STELREL_MILES_DIR), short training."""
+    monkeypatch.setenv("STELREL_MILES_DIR", str(miles_dir))
+    out = tmp_path / "miles"
+    result = CliRunner().invoke(cli, ["rank", "miles", "--out", str(out), "--epochs", "2", "--min-epochs", "1",
+                                      "--batch-size", "256", "--ks", "30,all", "--retrain-ks", "30",
+                                      "--random-draws", "1", "--permutations", "50", "--quiet"])
+    assert result.exit_code == 0, result.output
+    # the reader's quirks are reported, one line each
+    assert "Warning: " in result.output and "m0742" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["split"]["n_with_label"] > 900
+    assert summary["data"]["n_pixels"] == 4300
