@@ -24,12 +24,14 @@ Usage::
     python benchmarks/synthetic.py --quick          # CI: 2 seeds, small sets
     python benchmarks/synthetic.py --sets xor --xor-dims 512,2048
     python benchmarks/synthetic.py --settings paper # the paper's own settings
+    python benchmarks/synthetic.py --combine a.json b.json --output all.json
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import sys
 import time
@@ -241,13 +243,17 @@ def _stat(values, fn):
 def summarise(records):
     """One summary row per (set, n_features)."""
     rows = []
-    keys = sorted({(r["set"], r["n_features"]) for r in records}, key=lambda k: (SETS.index(k[0]), k[1]))
-    for set_name, d in keys:
-        group = [r for r in records if r["set"] == set_name and r["n_features"] == d]
+    keys = sorted(
+        {(r["set"], r["n_features"], r["epochs"]) for r in records},
+        key=lambda k: (SETS.index(k[0]), k[1], k[2]),
+    )
+    for set_name, d, epochs in keys:
+        group = [r for r in records if (r["set"], r["n_features"], r["epochs"]) == (set_name, d, epochs)]
         aucs = [r.get("auc") for r in group]
         row = {
             "set": set_name,
             "d": d,
+            "epochs": epochs,
             "seeds": len(group),
             "auc_mean": _stat(aucs, np.mean),
             "auc_min": _stat(aucs, np.min),
@@ -269,7 +275,7 @@ def summarise(records):
 
 
 TABLE_COLUMNS = [
-    ("set", "set"), ("d", "d"), ("seeds", "seeds"),
+    ("set", "set"), ("d", "d"), ("epochs", "epochs"), ("seeds", "seeds"),
     ("auc_mean", "AUC mean"), ("auc_min", "AUC min"), ("auc_eq_1", "AUC=1"),
     ("spearman_mean", "Spearman mean"), ("spearman_min", "Spearman min"),
     ("pairs_ok", "pairs > noise"), ("top2_mean", "top-2 frac"), ("both_found", "both in top 2"),
@@ -354,14 +360,19 @@ def plot_xor(rows, path):
     import matplotlib.pyplot as plt
 
     rows = [r for r in rows if r["set"] == "xor"]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot([r["d"] for r in rows], [r["top2_mean"] for r in rows], "o-", label="top-2 fraction")
-    ax.plot([r["d"] for r in rows], [r["accuracy_mean"] for r in rows], "s--", label="test accuracy")
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for i, epochs in enumerate(sorted({r["epochs"] for r in rows})):
+        part = [r for r in rows if r["epochs"] == epochs]
+        color = f"C{i}"
+        ax.plot([r["d"] for r in part], [r["top2_mean"] for r in part], "o-", color=color,
+                label=f"top-2 fraction, {epochs} epochs")
+        ax.plot([r["d"] for r in part], [r["accuracy_mean"] for r in part], "s--", color=color,
+                alpha=0.6, label=f"test accuracy, {epochs} epochs")
     ax.set_xscale("log", base=2)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("number of features d (2 informative)")
     ax.set_title("XOR, n = 1000")
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
@@ -402,84 +413,119 @@ def parse_args(argv=None):
     parser.add_argument("--eigenvector-penalty", type=float, default=None, help="override c_psi for every set")
     parser.add_argument("--learning-rate", type=float, default=None, help="override the learning rate for every set")
     parser.add_argument("--activation", default=None, help="override the activation for every set")
+    parser.add_argument("--combine", nargs="+", type=Path, default=None, metavar="JSON",
+                        help="no training: merge the runs of earlier result files, re-tabulate and re-plot into --output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every run")
     return parser.parse_args(argv)
+
+
+def _combine(paths):
+    """Runs and provenance from earlier JSON results of this benchmark."""
+    records, sources = [], []
+    for path in paths:
+        try:
+            payload = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            sys.exit(f"--combine: cannot read {path}: {exc}")
+        if payload.get("benchmark") != "synthetic" or "runs" not in payload:
+            sys.exit(f"--combine: {path} is not a result of benchmarks/synthetic.py")
+        records.extend(payload["runs"])
+        sources.append({
+            "file": Path(path).name,
+            "command": payload.get("command"),
+            "settings_name": payload.get("settings_name"),
+            "overrides": payload.get("overrides"),
+            "settings": payload.get("settings"),
+            "total_seconds": payload.get("total_seconds"),
+            "environment": payload.get("environment"),
+        })
+    return records, sources
+
+
+def _figures(records, rows, output):
+    """Write the PNG figures next to ``output``; returns {name: file name}."""
+    stem = output.with_suffix("")
+    figures = {}
+    by_set = {s: [r for r in records if r["set"] == s] for s in SETS}
+    for name in ("independent", "independent_wellposed"):
+        if by_set[name]:
+            figures[f"fig3_{name}"] = f"{stem.name}_fig3_{name}.png"
+            plot_independent(by_set[name], output.parent / figures[f"fig3_{name}"], title=name.replace("_", " "))
+    if by_set["correlated"]:
+        figures["fig4_correlated"] = f"{stem.name}_fig4_correlated.png"
+        plot_correlated(by_set["correlated"], output.parent / figures["fig4_correlated"])
+    if by_set["xor"]:
+        figures["xor"] = f"{stem.name}_xor.png"
+        plot_xor(rows, output.parent / figures["xor"])
+    return figures
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     torch.set_num_threads(args.threads)
-    n_seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 10)
-    if n_seeds < 1:
-        sys.exit("--seeds must be >= 1")
-    seeds = list(range(args.first_seed, args.first_seed + n_seeds))
-    xor_dims = args.xor_dims or (list(QUICK_XOR_DIMS) if args.quick else list(XOR_DIMS))
-    overrides = {
-        key: value
-        for key, value in (
-            ("max_epochs", args.max_epochs),
-            ("eigenvalue_penalty", args.eigenvalue_penalty),
-            ("eigenvector_penalty", args.eigenvector_penalty),
-            ("learning_rate", args.learning_rate),
-            ("activation", args.activation),
-        )
-        if value is not None
-    }
-    settings = resolve_settings(args.settings, args.quick, overrides)
-
+    command = "python benchmarks/synthetic.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    output = Path(args.output)
     started = time.perf_counter()
-    records = []
-    for set_name in args.sets:
-        dims = xor_dims if set_name == "xor" else [None]
-        for d in dims:
-            for seed in seeds:
-                records.append(run_one(set_name, seed, settings[set_name], args.threads, d))
+    if args.combine:
+        records, sources = _combine(args.combine)
+        seeds = sorted({r["seed"] for r in records})
+        payload = {"benchmark": "synthetic", "command": command.strip(), "combined_from": sources}
+        heading = f"combined from {', '.join(src['file'] for src in sources)}"
+    else:
+        n_seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 10)
+        if n_seeds < 1:
+            sys.exit("--seeds must be >= 1")
+        seeds = list(range(args.first_seed, args.first_seed + n_seeds))
+        xor_dims = args.xor_dims or (list(QUICK_XOR_DIMS) if args.quick else list(XOR_DIMS))
+        overrides = {
+            key: value
+            for key, value in (
+                ("max_epochs", args.max_epochs),
+                ("eigenvalue_penalty", args.eigenvalue_penalty),
+                ("eigenvector_penalty", args.eigenvector_penalty),
+                ("learning_rate", args.learning_rate),
+                ("activation", args.activation),
+            )
+            if value is not None
+        }
+        settings = resolve_settings(args.settings, args.quick, overrides)
+        records = []
+        for set_name in args.sets:
+            dims = xor_dims if set_name == "xor" else [None]
+            for d in dims:
+                for seed in seeds:
+                    records.append(run_one(set_name, seed, settings[set_name], args.threads, d))
+        payload = {
+            "benchmark": "synthetic",
+            "command": command.strip(),
+            "quick": bool(args.quick),
+            "settings_name": args.settings,
+            "overrides": overrides,
+            "settings": {s: settings[s] for s in args.sets},
+            "xor_dims": xor_dims if "xor" in args.sets else [],
+            "split": "80 % train (of which the estimator holds out 10 % as validation) / 20 % test, seeded per run",
+        }
+        heading = (f"{args.settings} settings{', quick' if args.quick else ''}"
+                   f"{'; overrides ' + str(overrides) if overrides else ''}")
     rows = summarise(records)
     total = time.perf_counter() - started
 
-    command = "python benchmarks/synthetic.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(f"## Synthetic validation ({args.settings} settings{', quick' if args.quick else ''}"
-          f"{'; overrides ' + str(overrides) if overrides else ''}; "
-          f"seeds {seeds[0]}..{seeds[-1]}; {total:.0f} s)\n")
+    print(f"## Synthetic validation ({heading}; seeds {seeds[0]}..{seeds[-1]}; {total:.0f} s)\n")
     print(markdown_table(rows, TABLE_COLUMNS))
-
-    figures = {}
-    output = Path(args.output)
-    if not args.no_figures:
-        stem = output.with_suffix("")
-        by_set = {s: [r for r in records if r["set"] == s] for s in SETS}
-        for name in ("independent", "independent_wellposed"):
-            if by_set[name]:
-                figures[f"fig3_{name}"] = f"{stem}_fig3_{name}.png"
-                plot_independent(by_set[name], figures[f"fig3_{name}"], title=name.replace("_", " "))
-        if by_set["correlated"]:
-            figures["fig4_correlated"] = str(stem) + "_fig4_correlated.png"
-            plot_correlated(by_set["correlated"], figures["fig4_correlated"])
-        if by_set["xor"]:
-            figures["xor"] = str(stem) + "_xor.png"
-            plot_xor(rows, figures["xor"])
-
-    payload = {
-        "benchmark": "synthetic",
-        "command": command.strip(),
-        "quick": bool(args.quick),
-        "settings_name": args.settings,
-        "overrides": overrides,
-        "settings": {s: settings[s] for s in args.sets},
+    figures = {} if args.no_figures else _figures(records, rows, output)
+    payload.update({
         "seeds": seeds,
-        "xor_dims": xor_dims if "xor" in args.sets else [],
-        "split": "80 % train (of which the estimator holds out 10 % as validation) / 20 % test, seeded per run",
         "total_seconds": total,
         "environment": environment(),
         "summary": rows,
         "runs": records,
         "figures": figures,
-    }
+    })
     write_json(output, payload)
     print(f"\nJSON: {output}")
-    for path in figures.values():
-        print(f"figure: {path}")
+    for name in figures.values():
+        print(f"figure: {output.parent / name}")
     return payload
 
 

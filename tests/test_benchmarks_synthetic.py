@@ -106,10 +106,24 @@ def test_quick_run_writes_json_table_and_figures(tmp_path):
     assert set(payload["figures"]) == {
         "fig3_independent", "fig3_independent_wellposed", "fig4_correlated", "xor"
     }
-    for path in payload["figures"].values():
-        path = Path(path)
-        assert path.parent == output.parent
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in payload["figures"].values():
+        # file names, relative to the JSON's folder
+        assert Path(name).name == name
+        assert (output.parent / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # --combine re-tabulates earlier results without training
+    combined = tmp_path / "combined.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--combine", str(output), "--no-figures", "--output", str(combined)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    merged = json.loads(combined.read_text())
+    assert merged["summary"] == payload["summary"] or all(
+        a["auc_mean"] == b["auc_mean"] for a, b in zip(merged["summary"], payload["summary"])
+    )
+    assert merged["combined_from"][0]["file"] == "synthetic.json"
+    assert len(merged["runs"]) == len(payload["runs"])
 
 
 def test_same_seed_same_relevance(synthetic_module):
