@@ -5,6 +5,7 @@ User mistakes never end in a traceback: library errors (``StelrelError``,
 ``Error: ...`` and exit code 1; click's usage errors exit with 2.
 """
 
+import contextlib
 import functools
 import logging
 import warnings
@@ -48,17 +49,34 @@ def handle_errors(func):
     return wrapper
 
 
-def setup_output(quiet):
-    """Logging to stderr (warnings only when quiet); warnings as one line each."""
+@contextlib.contextmanager
+def cli_output(quiet):
+    """Messages for one command: the library's log on stderr, each warning as one line.
+
+    Everything is restored on exit (handlers, levels, warning filters), so
+    running commands in-process (tests, notebooks) leaves no global state.
+    """
     level = logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", force=True)
-    logging.getLogger("stellar_relevance").setLevel(level)
+    logger = logging.getLogger("stellar_relevance")
+    handler = logging.StreamHandler(click.get_text_stream("stderr"))
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
 
     def show(message, category, filename, lineno, file=None, line=None):
         click.echo(f"Warning: {' '.join(str(message).split())}", err=True)
 
-    warnings.showwarning = show
-    warnings.simplefilter("default")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = show
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 def load_spectra(spectra, seed=0):

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import handle_errors, load_spectra, setup_output
+from ._common import cli_output, handle_errors, load_spectra
 
 
 @click.command()
@@ -15,8 +15,8 @@ def pack(folder, output, overwrite, quiet):
     """Pack the spectra of FOLDER (a MILES-style folder, or `miles`) into one FITS file."""
     from stellar_relevance.io import write_packed
 
-    setup_output(quiet)
-    spectra = load_spectra(folder)
-    write_packed(spectra, output, overwrite=overwrite)
-    if not quiet:
-        click.echo(f"wrote {len(spectra)} spectra x {spectra.n_pixels} pixels to {output}")
+    with cli_output(quiet):
+        spectra = load_spectra(folder)
+        write_packed(spectra, output, overwrite=overwrite)
+        if not quiet:
+            click.echo(f"wrote {len(spectra)} spectra x {spectra.n_pixels} pixels to {output}")

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import handle_errors, load_spectra, setup_output
+from ._common import cli_output, handle_errors, load_spectra
 
 
 @click.command()
@@ -20,23 +20,23 @@ def predict(model, spectra, output, overwrite, quiet):
 
     from stellar_relevance.ranking import _atomic_write, load_model, predict_labels
 
-    setup_output(quiet)
-    payload = load_model(model)
-    data = load_spectra(spectra)
-    values = predict_labels(payload, data)
-    label = payload["label"]
-    table = Table({"ID": np.asarray(data.ids, dtype=str), f"{label}_pred": values})
-    table[f"{label}_pred"].unit = payload.get("label_unit") or None
-    if label in data.label_names and data.labels[label].dtype.kind in "biuf":
-        table[label] = data.labels[label]
-    table.meta = {"model": str(model), "label": label, "model_split": payload.get("split")}
-    if output is None:
-        table.write(click.get_text_stream("stdout"), format="ascii.ecsv")
-        return
-    from pathlib import Path
+    with cli_output(quiet):
+        payload = load_model(model)
+        data = load_spectra(spectra)
+        values = predict_labels(payload, data)
+        label = payload["label"]
+        table = Table({"ID": np.asarray(data.ids, dtype=str), f"{label}_pred": values})
+        table[f"{label}_pred"].unit = payload.get("label_unit") or None
+        if label in data.label_names and data.labels[label].dtype.kind in "biuf":
+            table[label] = data.labels[label]
+        table.meta = {"model": str(model), "label": label, "model_split": payload.get("split")}
+        if output is None:
+            table.write(click.get_text_stream("stdout"), format="ascii.ecsv")
+            return
+        from pathlib import Path
 
-    if Path(output).exists() and not overwrite:
-        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-    _atomic_write(output, lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True))
-    if not quiet:
-        click.echo(f"wrote {len(table)} predictions of {label} to {output}")
+        if Path(output).exists() and not overwrite:
+            raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+        _atomic_write(output, lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True))
+        if not quiet:
+            click.echo(f"wrote {len(table)} predictions of {label} to {output}")

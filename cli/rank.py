@@ -6,7 +6,7 @@ import time
 import click
 from click.core import ParameterSource
 
-from ._common import handle_errors, load_spectra, setup_output
+from ._common import cli_output, handle_errors, load_spectra
 
 
 def _int_list(text, what, allow_all=False):
@@ -105,31 +105,31 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
     """
     from stellar_relevance.ranking import check_output_dir, rank_spectra
 
-    setup_output(quiet)
-    start = time.perf_counter()
-    check_output_dir(out, overwrite=overwrite)  # fail before hours of work, not after
-    data = load_spectra(spectra, seed=seed)
-    loaded = time.perf_counter() - start
-    given = {
-        "max_epochs": epochs, "min_epochs": min_epochs, "batch_size": batch_size, "hidden_layer_sizes": hidden,
-        "ks": ks, "retrain_ks": retrain_ks, "retrain_max_epochs": retrain_epochs,
-    }
-    options = {k: v for k, v in given.items() if v is not None}
-    if random_draws is not None:
-        options["n_random"] = options["n_random_retrained"] = random_draws
-    result = rank_spectra(
-        data, label, n_seeds=n_seeds, random_state=seed, top=top, catalog=catalog, input_scaling=scaling,
-        n_permutations=permutations, device=device, n_threads=threads, progress=not quiet, **options,
-    )
-    result.provenance["command"] = _command_line(click.get_current_context())
-    result.provenance["timings"]["load"] = round(loaded, 2)
-    result.provenance["timings"]["wall_before_saving"] = round(time.perf_counter() - start, 2)
-    result.save(out, overwrite=overwrite)
-    if not quiet:
-        m = result.metrics
-        click.echo(f"{label}: test MAE {m['test_mae']:.4f} with all pixels ({result.split_text})")
-        if m.get("topk_mae") is not None:
-            click.echo(f"top-{top} retrained: MAE {m['topk_mae']:.4f} (random-{top}: {m.get('topk_mae_random') or float('nan'):.4f})")
-        if m.get("overall_p_value") is not None:
-            click.echo(f"index enrichment of the top-{top}: p = {m['overall_p_value']:.4g}")
-        click.echo(f"wrote {out}/report.html in {time.perf_counter() - start:.0f} s")
+    with cli_output(quiet):
+        start = time.perf_counter()
+        check_output_dir(out, overwrite=overwrite)  # fail before hours of work, not after
+        data = load_spectra(spectra, seed=seed)
+        loaded = time.perf_counter() - start
+        given = {
+            "max_epochs": epochs, "min_epochs": min_epochs, "batch_size": batch_size, "hidden_layer_sizes": hidden,
+            "ks": ks, "retrain_ks": retrain_ks, "retrain_max_epochs": retrain_epochs,
+        }
+        options = {k: v for k, v in given.items() if v is not None}
+        if random_draws is not None:
+            options["n_random"] = options["n_random_retrained"] = random_draws
+        result = rank_spectra(
+            data, label, n_seeds=n_seeds, random_state=seed, top=top, catalog=catalog, input_scaling=scaling,
+            n_permutations=permutations, device=device, n_threads=threads, progress=not quiet, **options,
+        )
+        result.provenance["command"] = _command_line(click.get_current_context())
+        result.provenance["timings"]["load"] = round(loaded, 2)
+        result.provenance["timings"]["wall_before_saving"] = round(time.perf_counter() - start, 2)
+        result.save(out, overwrite=overwrite)
+        if not quiet:
+            m = result.metrics
+            click.echo(f"{label}: test MAE {m['test_mae']:.4f} with all pixels ({result.split_text})")
+            if m.get("topk_mae") is not None:
+                click.echo(f"top-{top} retrained: MAE {m['topk_mae']:.4f} (random-{top}: {m.get('topk_mae_random') or float('nan'):.4f})")
+            if m.get("overall_p_value") is not None:
+                click.echo(f"index enrichment of the top-{top}: p = {m['overall_p_value']:.4g}")
+            click.echo(f"wrote {out}/report.html in {time.perf_counter() - start:.0f} s")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from ._common import handle_errors, setup_output
+from ._common import cli_output, handle_errors
 
 
 @click.command()
@@ -18,13 +18,13 @@ def report(directory, output, quiet):
     from stellar_relevance.ranking import FIGURE_FILES, RankingResult, _atomic_write
     from stellar_relevance.report import figure_pngs, write_html
 
-    setup_output(quiet)
-    result = RankingResult.load(directory)
-    pngs = figure_pngs(result)
-    if output is None:
-        for name, data in pngs.items():
-            _atomic_write(Path(directory) / FIGURE_FILES[name], lambda tmp, d=data: Path(tmp).write_bytes(d))
-        output = Path(directory) / "report.html"
-    path = write_html(result, output, pngs)
-    if not quiet:
-        click.echo(f"wrote {path}")
+    with cli_output(quiet):
+        result = RankingResult.load(directory)
+        pngs = figure_pngs(result)
+        if output is None:
+            for name, data in pngs.items():
+                _atomic_write(Path(directory) / FIGURE_FILES[name], lambda tmp, d=data: Path(tmp).write_bytes(d))
+            output = Path(directory) / "report.html"
+        path = write_html(result, output, pngs)
+        if not quiet:
+            click.echo(f"wrote {path}")

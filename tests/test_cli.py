@@ -277,3 +277,17 @@ def test_rank_miles_keyword_finds_the_library(miles_dir, tmp_path, monkeypatch):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["split"]["n_with_label"] > 900
     assert summary["data"]["n_pixels"] == 4300
+
+
+def test_commands_leave_no_global_state(ranked, tmp_path):
+    import logging
+    import warnings
+
+    logger = logging.getLogger("stellar_relevance")
+    before = (list(logger.handlers), logger.level, logger.propagate, list(warnings.filters), warnings.showwarning)
+    out, _ = ranked
+    assert CliRunner().invoke(cli, ["report", str(out), "-o", str(tmp_path / "r.html")]).exit_code == 0
+    assert CliRunner().invoke(cli, ["catalog", "lick"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["report", str(tmp_path)]).exit_code == 1
+    after = (list(logger.handlers), logger.level, logger.propagate, list(warnings.filters), warnings.showwarning)
+    assert after == before
