@@ -848,7 +848,6 @@ def rank_spectra(
             "this is known to crowd the top pixels into the flux-normalisation window (5400-5630 A for MILES) "
             "instead of the absorption features. 'center' (the default) keeps the flux units."
         )
-        logger.warning(msg)
         warnings.warn(msg, UserWarning, stacklevel=2)
 
     subset, X, y = _select(spectra, label, min_labels)
