@@ -36,6 +36,10 @@ _EXPORTS = {
     # pipeline
     "rank_spectra": "ranking",
     "RankingResult": "ranking",
+    "load_model": "ranking",
+    "predict_labels": "ranking",
+    "make_synthetic_spectra": "synthetic_spectra",
+    "atomic_write": "atomic",
     # errors
     "StelrelError": "exceptions",
     "DataError": "exceptions",

@@ -36,6 +36,7 @@ import numpy as np
 from astropy.table import QTable, Table
 
 from ._version import __version__
+from .atomic import atomic_write
 from .exceptions import DataError, DataWarning, StelrelError
 
 __all__ = ["rank_spectra", "RankingResult", "check_output_dir", "DEFAULT_KS", "OUTPUT_FILES", "load_model"]
@@ -116,18 +117,8 @@ def _jsonable(value):
 
 
 def _atomic_write(path, write):
-    """Call ``write(tmp_path)`` on a temp file in ``path``'s folder, then os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Atomic write into an output folder already cleared by :func:`check_output_dir`."""
+    return atomic_write(path, write, overwrite=True)
 
 
 def check_output_dir(directory, overwrite=False):

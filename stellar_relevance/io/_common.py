@@ -1,8 +1,6 @@
 """Helpers shared by the readers: file checks, FITS grids, label joins, warnings."""
 
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -10,6 +8,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
+from ..atomic import atomic_write  # noqa: F401  (re-exported for the readers)
 from ..exceptions import DataError, DataWarning
 
 log = logging.getLogger(__name__)
@@ -168,26 +167,3 @@ def join_labels(ids, labels, source, warn, id_column="ID"):
         out[name].unit = column.unit
         out[name].description = column.description
     return out
-
-
-def atomic_write(path, write, overwrite=False):
-    """Call ``write(tmp_path)`` and move the result onto ``path`` atomically.
-
-    The temporary file lives in the same folder; an existing ``path`` is only
-    replaced when ``overwrite`` is true.
-    """
-    path = Path(path).expanduser()
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it")
-    if not path.parent.exists():
-        raise DataError(f"{path}: the folder {path.parent} does not exist")
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
