@@ -71,7 +71,7 @@ def test_quick_run_writes_json_table_and_figures(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # the Markdown table on stdout
-    assert "| set | d | seeds | AUC mean |" in proc.stdout
+    assert "| set | d | epochs | seeds | AUC mean |" in proc.stdout
     for name in ("independent", "independent_wellposed", "correlated", "xor"):
         assert f"| {name} |" in proc.stdout
 
