@@ -1,5 +1,6 @@
 """The MNIST and peer-comparison benchmarks: peer rankers on small data, both scripts in --quick mode."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -61,15 +62,22 @@ def test_dense_attributions_find_the_signal():
         ig_steps=8, n_repeats=2, max_attribution_rows=300, random_state=0,
     )
     assert [r.name for r in results] == ["integrated_gradients", "saliency", "permutation"]
+    has_captum = importlib.util.find_spec("captum") is not None
     for r in results:
+        if r.name != "permutation" and not has_captum:
+            # without the bench extra the captum peers are skipped, with the reason
+            assert r.ranking is None and "captum" in r.skipped
+            continue
         assert r.skipped is None
         assert r.ranking[0] == 3, r.name
         assert 7 in r.ranking[:3], r.name
         assert r.seconds >= r.details["train_seconds"] > 0
-    assert results[0].details["n_rows"] == 300
+    if has_captum:
+        assert results[0].details["n_rows"] == 300
 
 
 def test_dense_net_regression():
+    pytest.importorskip("captum", reason="captum (bench extra) not installed")
     rng = np.random.default_rng(1)
     X = rng.normal(size=(500, 6)).astype(np.float32)
     y = 3.0 * X[:, 2] - X[:, 4]
