@@ -395,6 +395,9 @@ def main(argv=None):
         rows_cap = min(args.max_attribution_rows, 300) if args.quick else args.max_attribution_rows
         results.append(run_dataset(ds, args.methods, n_seeds, args.lassonet_seeds, args.threads,
                                    rows_cap, n_repeats=2 if args.quick else 5))
+        # partial results survive an interrupted long run
+        write_json(args.output.with_name(args.output.stem + ".partial.json"),
+                   {"benchmark": "compare", "partial": True, "results": results})
 
     rows = []
     for res in results:
@@ -428,6 +431,9 @@ def main(argv=None):
         payload["figure"] = str(plot_curves(results, args.output.with_name(args.output.stem + "_topk.png")))
     write_json(args.output, payload)
     print(f"wrote {args.output}")
+    partial = args.output.with_name(args.output.stem + ".partial.json")
+    if partial.exists():
+        partial.unlink()
     return 0
 
 
