@@ -18,7 +18,7 @@ def _run(script, *args, env=None):
 
 
 def test_every_example_is_tested():
-    assert {p.name for p in EXAMPLES.glob("*.py")} == {"rank_synthetic.py", "rank_miles.py"}
+    assert {p.name for p in EXAMPLES.glob("*.py")} == {"rank_synthetic.py", "rank_miles.py", "feature_selection.py"}
 
 
 def test_rank_synthetic(tmp_path):
@@ -39,3 +39,11 @@ def test_rank_miles_skips_politely_without_data(tmp_path):
     done = _run("rank_miles.py", "--quick", "--miles", str(tmp_path / "no-miles-here"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("skipping: MILES not available")
+
+
+def test_feature_selection():
+    done = _run("feature_selection.py", "--quick")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ROC-AUC relevant vs irrelevant" in done.stdout
+    accuracy = float(done.stdout.split("3-fold CV accuracy: ")[1].split()[0])
+    assert accuracy > 0.9
