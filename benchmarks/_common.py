@@ -145,6 +145,13 @@ def _to_builtin(obj):
     return obj
 
 
+def _default_mode():
+    """File mode a plain ``open()`` would give (0o666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_json(path, payload, overwrite=True):
     """Write ``payload`` as indented JSON, atomically.
 
@@ -171,6 +178,7 @@ def write_json(path, payload, overwrite=True):
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, _default_mode())  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -187,6 +195,7 @@ def atomic_savefig(fig, path, **kwargs):
     os.close(fd)
     try:
         fig.savefig(tmp, **kwargs)
+        os.chmod(tmp, _default_mode())  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
