@@ -320,7 +320,8 @@ def plot_curves(results, path):
     done = [r for r in results if "curves" in r]
     fig, axes = plt.subplots(1, len(done), figsize=(4.6 * len(done), 4), squeeze=False)
     for ax, res in zip(axes[0], done):
-        for i, (method, pts) in enumerate(res["curves"].items()):
+        for method, pts in res["curves"].items():
+            i = ALL_METHODS.index(method)  # one colour per method in every panel
             style = "-" if method == "spectral" else "--"
             lw = 2.2 if method == "spectral" else 1.0
             ax.plot([p["k"] for p in pts], [p["score"] for p in pts], style, lw=lw, marker="o", ms=3,
@@ -333,7 +334,7 @@ def plot_curves(results, path):
         ax.set_xlabel("k (top features)")
         ax.set_ylabel(res["score_kind"].split(" (")[0])
         ax.set_title(f"{res['name']} ({res['n_train']}/{res['n_test']})", fontsize=9)
-    axes[0, 0].legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
