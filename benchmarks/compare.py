@@ -55,7 +55,7 @@ logger = logging.getLogger("benchmarks.compare")
 
 SHARED_DATA = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 ALL_DATASETS = ("mnist", "correlated", "xor512", "xor2048", "miles")
-ALL_METHODS = ("spectral", "spectral_pruned") + tuple(peer_methods.PEERS)
+ALL_METHODS = ("spectral", "spectral_pruned", "spectral_early") + tuple(peer_methods.PEERS)
 
 
 class Skip(Exception):
@@ -196,18 +196,22 @@ def recovery(ranking, relevant):
     return float(np.isin(ranking[: len(true)], true).mean()), int(positions.max() + 1)
 
 
-def rank_spectral(ds, seed, threads):
+def rank_spectral(ds, seed, threads, early=False):
+    """One spectral training; ``early``: stop like the dense net (50 epochs without improvement)."""
     from stellar_relevance import SpectralRelevanceClassifier, SpectralRelevanceRegressor
 
     cls = SpectralRelevanceClassifier if ds["task"] == "classification" else SpectralRelevanceRegressor
+    settings = dict(ds["spectral"])
+    if early:
+        settings["n_iter_no_change"] = ds["dense"]["n_iter_no_change"]
     t0, c0 = time.perf_counter(), time.process_time()
-    model = cls(**ds["spectral"], n_threads=threads, random_state=seed).fit(ds["X_train"], ds["y_train"])
+    model = cls(**settings, n_threads=threads, random_state=seed).fit(ds["X_train"], ds["y_train"])
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     own = float(model.score(ds["X_test"], ds["y_test"]))
     result = peer_methods.PeerResult(
-        "spectral", ranking=np.asarray(model.ranking_), scores=np.asarray(model.relevance_),
-        seconds=seconds, cpu_seconds=cpu,
-        details={"settings": ds["spectral"], "n_epochs": int(model.n_epochs_),
+        "spectral_early" if early else "spectral", ranking=np.asarray(model.ranking_),
+        scores=np.asarray(model.relevance_), seconds=seconds, cpu_seconds=cpu,
+        details={"settings": settings, "n_epochs": int(model.n_epochs_), "best_epoch": int(model.best_epoch_),
                  "own_test_score": own, "own_score_kind": "accuracy" if ds["task"] == "classification" else "R2"},
     )
     return result, model
@@ -254,6 +258,9 @@ def run_dataset(ds, methods, n_seeds, lassonet_seeds, threads, max_attribution_r
             if "spectral_pruned" in methods:
                 logger.info("%s seed %d: spectral, pruned to k", ds["name"], seed)
                 runs["spectral_pruned"].append(rank_spectral_pruned(ds, result, model, seed))
+        if "spectral_early" in methods:
+            logger.info("%s seed %d: spectral, early stopping", ds["name"], seed)
+            runs["spectral_early"].append(rank_spectral(ds, seed, threads, early=True)[0])
         names = [p for p in peers if p != "lassonet" or seed < lassonet_seeds]
         logger.info("%s seed %d: %s", ds["name"], seed, ", ".join(names))
         for result in peer_methods.run_peers(

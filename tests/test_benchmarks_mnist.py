@@ -182,7 +182,7 @@ def test_compare_benchmark_quick(tmp_path):
     assert set(by_name) == {"correlated", "xor512"}
     for name, res in by_name.items():
         rows = {row["method"]: row for row in res["summary"]}
-        assert set(rows) == {"spectral", "spectral_pruned", *peers.PEERS}
+        assert set(rows) == {"spectral", "spectral_pruned", "spectral_early", *peers.PEERS}
         for method, row in rows.items():
             if "skipped" in row:
                 assert row["skipped"], method  # a reason, never silence
