@@ -71,7 +71,7 @@ def _split(X, y, stratify, seed, test_size=0.2):
 
 def load_dataset(name, quick, split_seed):
     """Arrays, truth and per-method settings of one data set."""
-    spectral_cls = dict(learning_rate=1e-3, max_epochs=300, batch_size=500, n_iter_no_change=300)
+    spectral_cls = dict(early_stopping=True, learning_rate=1e-3, max_epochs=300, batch_size=500, n_iter_no_change=300)
     lassonet = dict(hidden_dims=(100,), path_multiplier=1.02, n_iters=(1000, 100), patience=(100, 10),
                     input_scaling="center")
     dense = dict(hidden_layer_sizes=(100, 100, 50), learning_rate=1e-3, max_epochs=300, batch_size=500,

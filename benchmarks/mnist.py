@@ -51,11 +51,11 @@ EXPERIMENTS = {
 }
 
 FULL = dict(
-    spectral=dict(learning_rate=1e-3, max_epochs=300, batch_size=500, n_iter_no_change=300,
+    spectral=dict(early_stopping=True, learning_rate=1e-3, max_epochs=300, batch_size=500, n_iter_no_change=300,
                   eigenvalue_penalty=1e-2, eigenvector_penalty=1e-4),
-    paper=dict(learning_rate=1e-4, max_epochs=500, batch_size=500, n_iter_no_change=500,
+    paper=dict(early_stopping=True, learning_rate=1e-4, max_epochs=500, batch_size=500, n_iter_no_change=500,
                eigenvalue_penalty=1e-2, eigenvector_penalty=1e-4),
-    retrain=dict(learning_rate=1e-3, max_epochs=200, batch_size=500, n_iter_no_change=20),
+    retrain=dict(early_stopping=True, learning_rate=1e-3, max_epochs=200, batch_size=500, n_iter_no_change=20),
     ks_binary=[1, 2, 3, 5, 8, 10, 14, 20, 30, 50, 75, 100, 150, 200, 300, 784],
     ks_all=[5, 10, 20, 50, 100, 200, 784],
     n_random_binary=5,
@@ -64,10 +64,10 @@ FULL = dict(
     n_examples=4,
 )
 QUICK = dict(
-    spectral=dict(learning_rate=1e-3, max_epochs=30, batch_size=500, n_iter_no_change=30,
+    spectral=dict(early_stopping=True, learning_rate=1e-3, max_epochs=30, batch_size=500, n_iter_no_change=30,
                   eigenvalue_penalty=1e-2, eigenvector_penalty=1e-4),
     paper=None,
-    retrain=dict(learning_rate=1e-3, max_epochs=30, batch_size=500, n_iter_no_change=10),
+    retrain=dict(early_stopping=True, learning_rate=1e-3, max_epochs=30, batch_size=500, n_iter_no_change=10),
     ks_binary=[5, 14, 20, 784],
     ks_all=[20, 50],
     n_random_binary=2,
