@@ -197,3 +197,24 @@ def test_predict_errors(informative_data):
     clf = SpectralRelevanceClassifier(**FAST).fit(X[:200], y[:200])
     with pytest.raises(ValueError, match="12 features"):
         clf.predict(X[:5, :10])
+
+
+def test_early_stopping_that_restores_epoch_one_warns(informative_data, monkeypatch):
+    import stellar_relevance.estimators as estimators
+    from stellar_relevance.training import TrainingResult
+
+    def never_improves(network, *args, **kwargs):  # what train() reports when epoch 1 stays best
+        return TrainingResult(history=[{"epoch": e} for e in range(1, 6)], best_epoch=1, stopped_epoch=5)
+
+    monkeypatch.setattr(estimators, "train", never_improves)
+    X, y, _ = informative_data
+    clf = SpectralRelevanceClassifier(**{**FAST, "early_stopping": True})
+    with pytest.warns(UserWarning, match="never improved after epoch 1"):
+        clf.fit(X[:300], y[:300])
+    assert clf.best_epoch_ == 1
+
+
+def test_early_stopping_is_off_by_default(informative_data):
+    X, y, _ = informative_data
+    clf = SpectralRelevanceClassifier(**{**FAST, "max_epochs": 7}).fit(X[:200], y[:200])
+    assert clf.n_epochs_ == clf.best_epoch_ == 7
