@@ -26,9 +26,10 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from stellar_relevance.atomic import atomic_write
 
 __all__ = [
     "add_common_args",
@@ -145,13 +146,6 @@ def _to_builtin(obj):
     return obj
 
 
-def _default_mode():
-    """File mode a plain ``open()`` would give (0o666 less the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def write_json(path, payload, overwrite=True):
     """Write ``payload`` as indented JSON, atomically.
 
@@ -174,34 +168,15 @@ def write_json(path, payload, overwrite=True):
         print(f"note: replacing existing {path}", file=sys.stderr)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_to_builtin(payload), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, _default_mode())  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)
 
 
 def atomic_savefig(fig, path, **kwargs):
     """Save a matplotlib figure atomically (temp file, then ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, **kwargs)
-        os.chmod(tmp, _default_mode())  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    kwargs.setdefault("format", path.suffix.lstrip(".") or None)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, **kwargs), overwrite=True)
 
 
 def _fmt(value, floatfmt):
