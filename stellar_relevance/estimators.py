@@ -205,7 +205,7 @@ class _SpectralRelevanceBase(BaseEstimator):
                 verbose=self.verbose,
                 description=type(self).__name__,
             )
-        if self.early_stopping and len(val_index) and result.best_epoch <= 1 < result.stopped_epoch:
+        if self.early_stopping and len(val_index) and result.best_epoch <= 1 < result.stopped_epoch < self.max_epochs:
             warnings.warn(
                 f"{type(self).__name__}: the validation loss never improved after epoch 1 "
                 f"(stopped at epoch {result.stopped_epoch}); the weights and relevance restored are those "
