@@ -240,19 +240,8 @@ def rank_lassonet(
         yy = np.asarray(y)
         if task == "regression":
             yy = (yy - yy.mean()) / (yy.std() or 1.0)
-        model = cls(
-            hidden_dims=tuple(hidden_dims),
-            lambda_start=lambda_start,
-            path_multiplier=path_multiplier,
-            n_iters=tuple(n_iters),
-            patience=tuple(patience),
-            M=M,
-            batch_size=batch_size,
-            verbose=0,
-            random_state=random_state,
-            torch_seed=random_state,
-            device=torch.device("cpu"),
-        )
+        lassonet_args = {key: value for key, value in settings.items() if key != "input_scaling"}
+        model = cls(**lassonet_args, verbose=0, torch_seed=random_state, device=torch.device("cpu"))
         path = model.path(Xs, yy, return_state_dicts=False, disable_lambda_warning=True)
         scores = model.feature_importances_.numpy().astype(float)
     details = dict(settings, path_length=len(path), n_never_dropped=int(np.isposinf(scores).sum()),
