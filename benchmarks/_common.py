@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 from stellar_relevance.atomic import atomic_write
+from stellar_relevance.provenance import jsonable, machine, versions
 
 __all__ = [
     "add_common_args",
@@ -83,14 +82,6 @@ def add_common_args(parser, default_output, default_seeds=10):
     return parser
 
 
-def _version(module_name):
-    try:
-        module = __import__(module_name)
-    except Exception:  # pragma: no cover - missing optional package
-        return None
-    return getattr(module, "__version__", None)
-
-
 def environment():
     """Versions and machine facts to store with every benchmark result.
 
@@ -98,52 +89,9 @@ def environment():
     -------
     dict
     """
-    env = {
-        "stellar_relevance": _version("stellar_relevance"),
-        "torch": _version("torch"),
-        "numpy": _version("numpy"),
-        "sklearn": _version("sklearn"),
-        "scipy": _version("scipy"),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-    try:
-        import torch
-
-        env["torch_threads"] = torch.get_num_threads()
-        env["cuda"] = bool(torch.cuda.is_available())
-    except Exception:  # pragma: no cover
-        pass
+    env = {**versions(), **machine()}
     env["time_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return env
-
-
-def _to_builtin(obj):
-    """Convert numpy / Path objects so that ``json`` can write them."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
-    if isinstance(obj, dict):
-        return {str(k): _to_builtin(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_to_builtin(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if np is not None:
-        if isinstance(obj, np.ndarray):
-            return _to_builtin(obj.tolist())
-        if isinstance(obj, np.bool_):
-            return bool(obj)
-        if isinstance(obj, np.integer):
-            return int(obj)
-        if isinstance(obj, np.floating):
-            obj = float(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None  # JSON has no NaN / inf
-    return obj
 
 
 def write_json(path, payload, overwrite=True):
@@ -167,7 +115,7 @@ def write_json(path, payload, overwrite=True):
             raise FileExistsError(f"{path} exists; pass another --output or remove it")
         print(f"note: replacing existing {path}", file=sys.stderr)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_to_builtin(payload), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(jsonable(payload), indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)
 
 

@@ -81,7 +81,7 @@ def load_dataset(name, quick, split_seed):
         # which alone costs about a minute on 784 features
         lassonet.update(lambda_start=1.0, path_multiplier=1.5, n_iters=(100, 20), patience=(10, 5))
     if name == "mnist":
-        from stellar_relevance.mnist import internal_split, load_mnist
+        from stellar_relevance.datasets.mnist import internal_split, load_mnist
 
         folder = Path(os.environ.get("STELREL_MNIST_DIR", SHARED_DATA / "mnist"))
         if not (folder / "t10k-images-idx3-ubyte.gz").exists() and not (folder / "t10k-images-idx3-ubyte").exists():

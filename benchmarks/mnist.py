@@ -101,7 +101,7 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads):
     from sklearn.metrics import accuracy_score
 
     from stellar_relevance import SpectralRelevanceClassifier, topk_curve
-    from stellar_relevance.mnist import select_digits, validate_k
+    from stellar_relevance.datasets.mnist import select_digits, validate_k
 
     digits, k_claim, claim = EXPERIMENTS[name]
     Xa, ya = select_digits(X_train, y_train, digits)
@@ -298,7 +298,7 @@ def main(argv=None):
     import torch
     from threadpoolctl import threadpool_limits
 
-    from stellar_relevance.mnist import internal_split, load_mnist
+    from stellar_relevance.datasets.mnist import internal_split, load_mnist
 
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)

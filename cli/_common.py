@@ -89,7 +89,7 @@ def load_spectra(spectra, seed=0):
             from stellar_relevance.io import load_miles
 
             return load_miles()
-        from stellar_relevance.synthetic_spectra import make_synthetic_spectra
+        from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
 
         return make_synthetic_spectra(random_state=seed)
     path = Path(spectra)

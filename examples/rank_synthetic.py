@@ -15,7 +15,7 @@ import tempfile
 import torch
 
 from stellar_relevance import rank_spectra
-from stellar_relevance.synthetic_spectra import make_synthetic_spectra
+from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
 
 
 def main(argv=None):

@@ -38,7 +38,7 @@ _EXPORTS = {
     "RankingResult": "ranking",
     "load_model": "ranking",
     "predict_labels": "ranking",
-    "make_synthetic_spectra": "synthetic_spectra",
+    "make_synthetic_spectra": "datasets",
     "atomic_write": "atomic",
     # errors
     "StelrelError": "exceptions",

@@ -38,6 +38,8 @@ from astropy.table import QTable, Table
 from ._version import __version__
 from .atomic import atomic_write
 from .exceptions import DataError, DataWarning, StelrelError
+from .provenance import jsonable as _jsonable
+from .provenance import versions as _versions
 
 __all__ = ["rank_spectra", "RankingResult", "check_output_dir", "DEFAULT_KS", "OUTPUT_FILES", "load_model"]
 
@@ -73,49 +75,6 @@ OVERLAP_TOLERANCE = 2
 
 
 # ----------------------------------------------------------------------------- helpers
-def _versions():
-    import astropy
-    import numpy
-    import sklearn
-
-    try:
-        import torch
-
-        torch_version = torch.__version__
-    except ImportError:  # pragma: no cover - torch is a dependency
-        torch_version = None
-    return {
-        "stellar_relevance": __version__,
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "astropy": astropy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "torch": torch_version,
-        "platform": platform.platform(),
-    }
-
-
-def _jsonable(value):
-    """Plain Python types for json.dump (numpy scalars/arrays, Quantities, Paths)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, u.Quantity):
-        return {"value": _jsonable(value.value), "unit": value.unit.to_string()}
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def _atomic_write(path, write):
     """Atomic write into an output folder already cleared by :func:`check_output_dir`."""
     return atomic_write(path, write, overwrite=True)
@@ -1021,7 +980,7 @@ def rank_spectra(
     metrics["claims"] = _paper_claims(label, alias_counts, curve, metrics, top, estimators[0].eigenvalues_)
     lines = subset.meta.get("planted_lines")
     if lines is not None:
-        from .synthetic_spectra import planted_mask
+        from .datasets.synthetic_spectra import planted_mask
 
         truth = planted_mask(wavelength, lines, label=label)
         hits = truth[order[:top]]

@@ -78,7 +78,7 @@ def test_quick_run_writes_json_table_and_figures(tmp_path):
     payload = json.loads(output.read_text())
     assert payload["quick"] is True and payload["seeds"] == [0, 1]
     env = payload["environment"]
-    for key in ("stellar_relevance", "torch", "numpy", "sklearn", "python", "platform"):
+    for key in ("stellar_relevance", "torch", "numpy", "scikit-learn", "python", "platform"):
         assert env[key], key
     assert len(payload["runs"]) == 2 * 4
     rows = {row["set"]: row for row in payload["summary"]}

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from stellar_relevance.cli.main import cli
 from stellar_relevance.io import write_packed
 from stellar_relevance.spectra import SpectralSet
-from stellar_relevance.synthetic_spectra import make_synthetic_spectra
+from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
 
 torch.set_num_threads(1)
 

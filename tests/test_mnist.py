@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stellar_relevance.exceptions import DataError, DataWarning
-from stellar_relevance.mnist import (
+from stellar_relevance.datasets.mnist import (
     MNIST_MD5,
     internal_split,
     load_mnist,
@@ -300,7 +300,8 @@ def test_real_mnist_md5_values_match_readme(mnist_dir):
         assert digest == MNIST_MD5[name]
 
 
-def test_datasets_reexports_the_reader():
-    from stellar_relevance import datasets, mnist
+def test_datasets_package_exports_the_reader():
+    from stellar_relevance import datasets
+    from stellar_relevance.datasets import mnist
 
     assert datasets.load_mnist is mnist.load_mnist

@@ -48,6 +48,9 @@ def test_wheel_installs_everything_under_the_package(tmp_path):
     tops = {name.split("/")[0] for name in names}
     assert tops <= {"stellar_relevance", wheel.name.split("-py3")[0] + ".dist-info"}, tops
     assert "stellar_relevance/cli/main.py" in names
+    # every subpackage of the source tree is in the wheel (pyproject lists them by hand)
+    for init in (REPO / "stellar_relevance").rglob("__init__.py"):
+        assert init.relative_to(REPO).as_posix() in names, init
     catalogues = [n for n in names if n.startswith("stellar_relevance/catalogs/") and n.endswith(".ecsv")]
     assert any(n.endswith("lick.ecsv") for n in catalogues), catalogues
     entry_points = zipfile.ZipFile(wheel).read(

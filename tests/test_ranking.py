@@ -19,7 +19,7 @@ from stellar_relevance.ranking import (
     rank_spectra,
 )
 from stellar_relevance.spectra import SpectralSet
-from stellar_relevance.synthetic_spectra import (
+from stellar_relevance.datasets.synthetic_spectra import (
     make_synthetic_spectra,
     miles_grid,
     planted_lines,

@@ -25,6 +25,7 @@ from astropy.table import Table
 from astropy.units import UnitsWarning
 
 from ..exceptions import DataError, DataWarning
+from ..provenance import from_jsonable, jsonable
 from ..spectra import SpectralSet
 from ._common import atomic_write, linear_grid, require_fits, wave_frame_from_ctype
 
@@ -37,40 +38,6 @@ FORMAT_VERSION = 1
 
 
 # --------------------------------------------------------------- meta <-> JSON
-def _to_json(value):
-    if isinstance(value, u.Quantity):
-        return {"__quantity__": _to_json(value.value), "unit": value.unit.to_string()}
-    if isinstance(value, (u.UnitBase, u.FunctionUnitBase)):
-        return {"__unit__": value.to_string()}
-    if isinstance(value, dict):
-        return {str(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Table):
-        return None  # labels are stored in their own HDU
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return repr(value)
-
-
-def _from_json(value):
-    if isinstance(value, dict):
-        if "__quantity__" in value:
-            return u.Quantity(value["__quantity__"], u.Unit(value["unit"]))
-        if "__unit__" in value:
-            return u.Unit(value["__unit__"])
-        return {k: _from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_json(v) for v in value]
-    return value
-
-
 def _unit_string(unit, where):
     try:
         return unit.to_string("fits")
@@ -183,7 +150,7 @@ def write_packed(spectra, path, overwrite=False):
     hdus.append(labels_hdu)
     meta = dict(spectra.meta)
     meta["_labels"] = {"units": units, "descriptions": descriptions}
-    header["STMETA"] = (json.dumps(_to_json(meta), ensure_ascii=True, separators=(",", ":")), "meta (JSON)")
+    header["STMETA"] = (json.dumps(jsonable(meta, tagged=True), ensure_ascii=True, separators=(",", ":")), "meta (JSON)")
     hdul = fits.HDUList(hdus)
 
     def write(tmp):
@@ -249,7 +216,7 @@ def read_packed(path):
             mask = np.asarray(hdul["MASK"].data) != 0
         meta_json = header.get("STMETA")
         try:
-            meta = _from_json(json.loads(meta_json)) if meta_json else {}
+            meta = from_jsonable(json.loads(meta_json)) if meta_json else {}
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: the STMETA keyword is not valid JSON ({exc})") from exc
         label_info = meta.pop("_labels", {"units": {}, "descriptions": {}})

@@ -1,4 +1,4 @@
-"""Synthetic data sets with a known answer, and the MNIST reader.
+"""Synthetic classification sets with a known answer (paper Sec. 3.1-3.2, XOR).
 
 The three generators reproduce the validation sets of the spectral
 relevance paper (Sec. 3.1 and 3.2) and the high-dimensional XOR problem of
@@ -345,10 +345,3 @@ def make_xor(n_samples=1000, n_features=32, shuffle_features=False, random_state
         ),
     )
     return X, y, truth
-
-
-# The MNIST reader lives in its own module; re-exported here as the
-# architecture's contract promises (``stellar_relevance.datasets.load_mnist``).
-from .mnist import load_mnist  # noqa: E402, F401
-
-__all__ += ["load_mnist"]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._paths import MNIST_ENV, env_dir
-from .exceptions import DataError, DataWarning
+from .._paths import MNIST_ENV, env_dir
+from ..exceptions import DataError, DataWarning
 
 __all__ = [
     "MNIST_FILES",

@@ -156,7 +156,7 @@ def make_synthetic_spectra(n_spectra=600, snr=100.0, n_nuisance=40, random_state
         ``ID``, ``TEFF`` (K), ``LOGG`` (dex), ``FEH`` (dex);
         ``meta["planted_lines"]`` holds the ground truth.
     """
-    from .spectra import SpectralSet
+    from ..spectra import SpectralSet
 
     if n_spectra < 1:
         raise ValueError(f"n_spectra must be at least 1, got {n_spectra}")
@@ -216,7 +216,7 @@ def make_synthetic_spectra(n_spectra=600, snr=100.0, n_nuisance=40, random_state
     meta = {
         "FWHM": 2.5 * u.AA,
         "source": "synthetic",
-        "reader": "stellar_relevance.synthetic_spectra.make_synthetic_spectra",
+        "reader": "stellar_relevance.datasets.make_synthetic_spectra",
         "random_state": random_state,
         "snr": snr,
         "planted_lines": lines,
