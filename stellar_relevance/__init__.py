@@ -44,6 +44,7 @@ _EXPORTS = {
     "StelrelError": "exceptions",
     "DataError": "exceptions",
     "DataWarning": "exceptions",
+    "ParameterError": "exceptions",
 }
 
 __all__ = ["__version__", "datasets", *_EXPORTS]

@@ -19,3 +19,27 @@ class DataError(StelrelError, ValueError):
 
 class DataWarning(UserWarning):
     """Input data had a quirk that was handled; the message says how."""
+
+
+class ParameterError(StelrelError, ValueError):
+    """A parameter value the library cannot use (out of range, inconsistent).
+
+    Parameters
+    ----------
+    parameter : str
+        The Python name of the parameter (``"retrain_ks"``); the command-line
+        interface maps it to its option (``--retrain-ks``) in the message.
+    message : str
+        What is wrong and what is expected, without the parameter's name.
+
+    Examples
+    --------
+    >>> err = ParameterError("min_epochs", "must not exceed epochs (3), got 50")
+    >>> err.parameter, str(err)
+    ('min_epochs', 'min_epochs must not exceed epochs (3), got 50')
+    """
+
+    def __init__(self, parameter, message):
+        self.parameter = parameter
+        self.message = message
+        super().__init__(f"{parameter} {message}")
