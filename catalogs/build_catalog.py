@@ -34,18 +34,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import logging
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 from astropy.table import QTable, Table
 
+from stellar_relevance.atomic import atomic_write
 from stellar_relevance.exceptions import DataError
+from stellar_relevance.indices import BAND_COLUMNS, FRAME_METHOD  # the catalogue's columns and air<->vacuum formula
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,6 @@ REFERENCE_FILES = ("lickindx.par", "extindx.par", "bhbasic.par", "ls_indices_ful
 #: two definitions are the same index when every band edge agrees to this (Angstrom, air)
 MERGE_TOLERANCE = 0.02
 
-#: air <-> vacuum formula used everywhere (specutils.utils.wcs_utils)
-FRAME_METHOD = "Morton2000"
-
-BAND_COLUMNS = ("blue_lower", "blue_upper", "band_lower", "band_upper", "red_lower", "red_upper")
 
 # --------------------------------------------------------------------------
 # original papers
@@ -475,10 +472,6 @@ def merge_entries(entries, tolerance=MERGE_TOLERANCE):
     return groups
 
 
-def _normalise(text):
-    return re.sub(r"[^0-9a-z]", "", text.lower())
-
-
 def build_tables(reference_dir):
     """Build every named subset as a QTable.
 
@@ -568,24 +561,21 @@ def _to_table(rows, subset, description, checksums):
     return table
 
 
-def _write_atomic(table, path, force):
+def _write_table(table, path, force):
+    """Write one subset as ECSV (atomically); False when an identical file is already there."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        # plain Table: units sit in the column header instead of __serialized_columns__
-        Table(table).write(tmp, format="ascii.ecsv", overwrite=True)
-        os.chmod(tmp, 0o644)
-        if path.exists() and not force:
-            if Path(tmp).read_bytes() == path.read_bytes():
-                return False
+    buffer = io.StringIO()
+    # plain Table: units sit in the column header instead of __serialized_columns__
+    Table(table).write(buffer, format="ascii.ecsv")
+    text = buffer.getvalue()
+    if path.exists():
+        if path.read_text() == text:
+            return False
+        if not force:
             raise FileExistsError(f"{path} exists and differs from the rebuilt catalogue; "
                                   f"pass --force to overwrite it")
-        os.replace(tmp, path)
-        return True
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)
+    return True
 
 
 def write_tables(tables, output_dir, force=False):
@@ -595,7 +585,7 @@ def write_tables(tables, output_dir, force=False):
     written = []
     for subset, table in tables.items():
         path = output_dir / f"{subset}.ecsv"
-        if _write_atomic(table, path, force):
+        if _write_table(table, path, force):
             written.append(path)
     return written
 

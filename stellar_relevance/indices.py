@@ -21,6 +21,7 @@ import numpy as np
 from astropy.table import QTable
 
 from .exceptions import DataError, DataWarning
+from .spectra import as_wavelength
 
 log = logging.getLogger(__name__)
 
@@ -287,25 +288,14 @@ def as_catalog(catalog, frame):
 # the grid
 # --------------------------------------------------------------------------
 def check_wavelength(wavelength, what="wavelength"):
-    """Validate a wavelength grid; return it as a float array in Angstrom."""
-    if not isinstance(wavelength, u.Quantity):
-        raise DataError(f"{what} must be an astropy Quantity with a length unit (e.g. "
-                        f"values * u.AA); got a unit-less {type(wavelength).__name__}")
-    if wavelength.unit.physical_type != "length":
-        raise DataError(f"{what} has unit {wavelength.unit}; expected a length unit such as "
-                        f"Angstrom")
-    wave = np.asarray(wavelength.to_value(u.AA), dtype=float)
-    if wave.ndim != 1 or wave.size < 2:
-        raise DataError(f"{what} must be 1-D with at least 2 pixels, got shape {wave.shape}")
-    if not np.all(np.isfinite(wave)):
-        bad = int(np.flatnonzero(~np.isfinite(wave))[0])
-        raise DataError(f"{what} has a non-finite value at pixel {bad}")
-    step = np.diff(wave)
-    if np.any(step <= 0):
-        bad = int(np.flatnonzero(step <= 0)[0])
-        raise DataError(f"{what} is not strictly increasing: pixel {bad + 1} "
-                        f"({wave[bad + 1]} A) <= pixel {bad} ({wave[bad]} A)")
-    return wave
+    """Validate a wavelength grid (:func:`stellar_relevance.spectra.as_wavelength`); return it in Angstrom.
+
+    Returns
+    -------
+    ndarray
+        The grid as float64 values in Angstrom.
+    """
+    return as_wavelength(wavelength, what).to_value(u.AA)
 
 
 def pixel_edges(wave):

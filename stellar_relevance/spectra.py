@@ -15,7 +15,7 @@ from astropy.table import Table
 
 from .exceptions import DataError, DataWarning
 
-__all__ = ["SpectralSet", "WAVE_FRAMES"]
+__all__ = ["SpectralSet", "WAVE_FRAMES", "as_wavelength"]
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,38 @@ log = logging.getLogger(__name__)
 WAVE_FRAMES = ("air", "vacuum")
 
 
-def _as_wavelength(wavelength, where="wavelength"):
-    """Validate a 1-D, strictly increasing wavelength Quantity (length unit)."""
+def as_wavelength(wavelength, where="wavelength"):
+    """Validate a wavelength grid: 1-D, finite, strictly increasing, with a length unit.
+
+    The one wavelength validator of the package: `SpectralSet`, the index
+    measurement (:mod:`.indices`, :mod:`.matching`) and the survey readers all
+    call it.
+
+    Parameters
+    ----------
+    wavelength : `~astropy.units.Quantity`
+        The grid (pixel centres).
+    where : str
+        What to name in an error (a file, an argument).
+
+    Returns
+    -------
+    `~astropy.units.Quantity`
+        The grid as a float64 Quantity in its own unit.
+
+    Raises
+    ------
+    DataError
+        A unit-less array, a unit that is not a length, fewer than 2 pixels,
+        a non-finite value or a step that is not positive (the message names
+        the pixel).
+
+    Examples
+    --------
+    >>> import numpy as np, astropy.units as u
+    >>> as_wavelength(np.array([4000.0, 4001.0]) * u.AA)
+    <Quantity [4000., 4001.] Angstrom>
+    """
     if not isinstance(wavelength, u.Quantity):
         raise DataError(
             f"{where}: the wavelength grid has no unit; expected an astropy Quantity "
@@ -117,7 +147,7 @@ class SpectralSet:
 
     def __init__(self, wavelength, flux, ivar=None, mask=None, labels=None,
                  wave_frame="air", meta=None, *, flux_unit=None):
-        self.wavelength = _as_wavelength(wavelength)
+        self.wavelength = as_wavelength(wavelength)
         if isinstance(flux, u.Quantity):
             if flux_unit is not None and u.Unit(flux_unit) != flux.unit:
                 flux = flux.to(flux_unit, equivalencies=u.spectral_density(self.wavelength))

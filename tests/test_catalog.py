@@ -268,3 +268,14 @@ def test_user_bandhead_rows_are_checked():
     table["blue_upper"][0] = 3000 * u.AA
     with pytest.raises(DataError, match="index 'Dn4000': blue band is not ordered"):
         validate_catalog(table)
+
+
+def test_build_catalog_shares_the_package_facts():
+    # one place per fact: band columns and the air<->vacuum formula come from indices,
+    # the atomic write from stellar_relevance.atomic (no private copy)
+    from stellar_relevance import atomic, indices
+
+    assert build_catalog.BAND_COLUMNS is indices.BAND_COLUMNS
+    assert build_catalog.FRAME_METHOD is indices.FRAME_METHOD
+    assert build_catalog.atomic_write is atomic.atomic_write
+    assert not hasattr(build_catalog, "_write_atomic") and not hasattr(build_catalog, "_normalise")

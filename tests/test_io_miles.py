@@ -295,7 +295,7 @@ def test_unreadable_and_gridless_files_are_skipped(tmp_path):
     with pytest.warns(DataWarning) as record:
         s = read_miles(tmp_path)
     joined = " | ".join(messages(record))
-    assert "MILES_res2.50_star_m0003V.fits: not readable as FITS" in joined
+    assert "MILES_res2.50_star_m0003V.fits: not a FITS file" in joined
     assert "MILES_res2.50_star_m0004V.fits: no wavelength grid in the header (CRVAL1/CDELT1); skipped" in joined
     assert "s0005.fits: primary HDU holds (2, 50), not a 1-D spectrum; skipped" in joined
     assert list(s.ids) == ["m0001", "m0002"]

@@ -112,7 +112,7 @@ def test_sdss_bad_input(tmp_path):
             tmp_path / "spec-noaxis.fits")
     with pytest.raises(DataError, match=r"spec-nan.fits\[COADD\]: the flux is all NaN"):
         read_sdss([tmp_path / "spec-nan.fits"])
-    with pytest.raises(DataError, match=r"spec-flat.fits\[COADD\]: .*not strictly increasing at pixel 10"):
+    with pytest.raises(DataError, match=r"spec-flat.fits\[COADD\]: .*not strictly increasing: pixel 10"):
         read_sdss([tmp_path / "spec-flat.fits"])
     with pytest.raises(DataError, match=r"spec-noaxis.fits\[COADD\]: no spectral axis: no 'loglam'"):
         read_sdss([tmp_path / "spec-noaxis.fits"])

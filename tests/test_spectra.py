@@ -179,3 +179,20 @@ def test_air_vacuum_conversion():
         warnings.simplefilter("error")
         same = s.to_frame("air")
     assert same is not s and u.allclose(same.wavelength, s.wavelength)
+
+
+def test_one_wavelength_validator():
+    # SpectralSet, the index measurement and the survey readers share one validator and its messages
+    from stellar_relevance.indices import check_wavelength
+    from stellar_relevance.spectra import as_wavelength
+
+    bad = np.array([4000.0, 4001.0, 4001.0, 4002.0]) * u.AA
+    with pytest.raises(DataError) as a:
+        SpectralSet(bad, np.ones((1, 4)))
+    with pytest.raises(DataError) as b:
+        check_wavelength(bad, "wavelength")
+    assert str(a.value) == str(b.value) == (
+        "wavelength: the wavelength grid is not strictly increasing: pixel 2 (4001 Angstrom) "
+        "does not exceed pixel 1 (4001 Angstrom)")
+    np.testing.assert_allclose(check_wavelength(np.array([1.0, 2.0]) * u.nm), [10.0, 20.0], rtol=1e-15)
+    assert as_wavelength(np.array([1, 2]) * u.nm).dtype == float

@@ -2,10 +2,13 @@
 
 import logging
 import warnings
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from astropy import units as u
+from astropy.io import fits
 from astropy.table import Table
 
 from ..atomic import atomic_write  # noqa: F401  (re-exported for the readers)
@@ -57,6 +60,84 @@ def require_fits(path):
     return path
 
 
+#: astropy warnings that mean the file is cut short or damaged (raised as DataError by `open_fits`)
+_DAMAGED = ("truncated", "not a multiple of 2880", "not multiple of 2880", "corrupted")
+
+
+def _damage(message):
+    text = str(message)
+    return any(word in text for word in _DAMAGED)
+
+
+@contextmanager
+def open_fits(path, what="FITS file"):
+    """Open a FITS file for reading; a damaged file becomes one `DataError` naming it.
+
+    All HDU headers are read at once (``lazy_load_hdus=False``), so a file cut
+    short shows up here, not later as numpy's "cannot reshape array of size
+    ... into shape ...". astropy's truncation warning, a gzip stream that
+    ends early, an invalid header (e.g. a bad ``TFORMn``) and a data array
+    shorter than its header says all raise ``DataError("<path>: ...")``,
+    also when they happen while the caller reads the data inside the
+    ``with`` block.
+
+    Yields
+    ------
+    `~astropy.io.fits.HDUList`
+    """
+    path = require_fits(path)
+    size = path.stat().st_size
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+    except (OSError, EOFError, ValueError, IndexError, KeyError, fits.VerifyError, zlib.error) as exc:
+        raise DataError(f"{path}: not a readable {what}: {_short(exc)}") from exc
+    for warning in caught:
+        if _damage(warning.message):
+            hdul.close()
+            raise DataError(f"{path}: truncated or damaged {what} ({size} bytes): {_short(warning.message)}")
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    try:
+        with hdul:
+            yield hdul
+    except DataError:
+        raise
+    except fits.VerifyError as exc:
+        for i, hdu in enumerate(hdul):
+            if isinstance(hdu, (fits.BinTableHDU, fits.TableHDU)):
+                error = bad_tform(hdu.header, f"{path}[{hdu.name or i}]")
+                if error is not None:
+                    raise error from exc
+        raise DataError(f"{path}: invalid {what}: {_short(exc)}") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: truncated or damaged {what} ({size} bytes): {_short(exc)}") from exc
+    except ValueError as exc:  # numpy's view of a data block shorter than its header says
+        if "reshape" not in str(exc) and "buffer" not in str(exc):
+            raise
+        raise DataError(f"{path}: truncated or damaged {what} ({size} bytes): {_short(exc)}") from exc
+
+
+def bad_tform(header, where):
+    """A DataError naming the first ``TFORMn`` of a table header that astropy cannot use, else None."""
+    for i in range(1, int(header.get("TFIELDS", 0) or 0) + 1):
+        form = header.get(f"TFORM{i}")
+        try:
+            fits.Column(name="x", format=str(form).strip())
+        except (ValueError, TypeError, KeyError, fits.VerifyError):
+            name = header.get(f"TTYPE{i}", f"column {i}")
+            return DataError(f"{where}: column {i} ({name!r}) has TFORM{i} = {form!r}, not a valid FITS "
+                             "binary-table format (e.g. 'E', 'D', 'J', '10A', '4300E')")
+    return None
+
+
+def _short(exc):
+    """An exception's or warning's text on one line (astropy's multi-line verify messages joined)."""
+    text = str(exc).replace("(note: Astropy uses zero-based indexing)", "").strip().splitlines()
+    lines = [line.strip().rstrip(".") for line in text[:2] if line.strip()]
+    return "; ".join(lines) if lines else type(exc).__name__
+
+
 def header_unit(header, key, default=u.AA, where=""):
     """The unit in header ``key`` (e.g. CUNIT1), ``default`` when absent."""
     text = header.get(key)
@@ -75,17 +156,34 @@ def header_unit(header, key, default=u.AA, where=""):
             raise DataError(f"{where}: {key} = {text!r} is not a unit astropy understands") from exc
 
 
-def linear_grid(header, n_pixels, where, axis=1):
-    """The wavelength grid of a FITS axis from CRVAL/CDELT (or CD)/CRPIX/CUNIT/CTYPE.
+#: CTYPE algorithm codes of FITS WCS Paper III that make a spectral axis non-linear
+NONLINEAR_CODES = ("-LOG", "-F2W", "-F2V", "-F2A", "-V2W", "-V2F", "-V2A", "-W2F", "-W2V", "-W2A",
+                   "-A2F", "-A2V", "-A2W", "-TAB", "-GRI", "-GRA")
 
-    Handles linear grids and log-linear ones (``CTYPE = 'WAVE-LOG'`` or
-    ``DC-FLAG = 1``: CRVAL/CDELT in log10 of the wavelength).
+
+def linear_grid(header, n_pixels, where, axis=1):
+    """The wavelength grid of FITS axis ``axis``, read with `astropy.wcs`.
+
+    The axis keywords (``CTYPEi``, ``CUNITi``, ``CRVALi``, ``CDELTi`` or
+    ``CDi_i``, ``CRPIXi``) go to `astropy.wcs.WCS`, so every algorithm of FITS
+    WCS Paper III is read as the standard defines it: ``CTYPE = 'WAVE-LOG'``
+    is ``CRVAL * exp(CDELT * (p - CRPIX) / CRVAL)`` with CRVAL in wavelength
+    units, ``-F2W`` etc. as grisms and frequency-linear axes. One exception,
+    explicit: IRAF's ``DC-FLAG = 1`` (with a CTYPE that has no algorithm
+    code) means CRVAL/CDELT are ``log10`` of the wavelength, a convention
+    outside the standard that LAMOST, SDSS-I/II and many archives use.
+
+    A linear axis is evaluated in the header's own unit (wcslib would convert
+    a ``WAVE`` axis to metres and back, which is not bit-exact), so grids
+    written as ``CRVAL + CDELT * i`` are read back exactly.
 
     Returns
     -------
     (wavelength Quantity, description dict) or raises DataError when the
-    header has no spectral axis.
+    header has no spectral axis or the grid it describes is not usable.
     """
+    from astropy.wcs import WCS, FITSFixedWarning
+
     crval = header.get(f"CRVAL{axis}")
     cdelt = header.get(f"CDELT{axis}", header.get(f"CD{axis}_{axis}"))
     if crval is None or cdelt is None:
@@ -97,15 +195,40 @@ def linear_grid(header, n_pixels, where, axis=1):
     unit = header_unit(header, f"CUNIT{axis}", where=where)
     if unit.physical_type != "length":
         raise DataError(f"{where}: CUNIT{axis} = {unit!s} is not a length unit")
-    ctype = str(header.get(f"CTYPE{axis}", "")).upper()
-    loglin = ctype.endswith("-LOG") or header.get("DC-FLAG", 0) == 1
-    pixels = np.arange(n_pixels, dtype=float) + 1.0 - float(crpix)
-    values = float(crval) + float(cdelt) * pixels
-    if loglin:
-        values = 10.0 ** values
-    grid = dict(crval=float(crval), cdelt=float(cdelt), crpix=float(crpix), n_pixels=int(n_pixels),
-                unit=unit.to_string(), log=bool(loglin))
-    return values * unit, grid
+    ctype = str(header.get(f"CTYPE{axis}", "") or "").strip().upper()
+    code = ctype[4:8] if len(ctype) > 4 else ""
+    iraf_log = header.get("DC-FLAG", 0) == 1 and code not in NONLINEAR_CODES
+    description = dict(crval=float(crval), cdelt=float(cdelt), crpix=float(crpix), n_pixels=int(n_pixels),
+                       unit=unit.to_string(), ctype=ctype, log=bool(iraf_log or code == "-LOG"))
+    pixels = np.arange(n_pixels, dtype=float)
+    if iraf_log:
+        values = 10.0 ** (float(crval) + float(cdelt) * (pixels + 1.0 - float(crpix)))
+        description["convention"] = "IRAF DC-FLAG = 1: log10 wavelength"
+    else:
+        card = fits.Header()
+        # a plain-linear axis is evaluated without a spectral type (no SI round trip);
+        # an algorithm code keeps its CTYPE so that wcslib applies it
+        card["CTYPE1"] = ctype if code in NONLINEAR_CODES else ""
+        card["CUNIT1"] = unit.to_string("fits")
+        card["CRVAL1"] = float(crval)
+        card["CDELT1"] = float(cdelt)
+        card["CRPIX1"] = float(crpix)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FITSFixedWarning)
+                wcs = WCS(card, naxis=1)
+                values = np.asarray(wcs.pixel_to_world_values(pixels), dtype=float)
+                world_unit = u.Unit(wcs.wcs.cunit[0]) if str(wcs.wcs.cunit[0]) else unit
+        except Exception as exc:  # noqa: BLE001 - wcslib's errors become one DataError
+            raise DataError(f"{where}: the spectral axis (CTYPE{axis} = {ctype!r}) cannot be read "
+                            f"by astropy.wcs: {exc}") from exc
+        if world_unit != unit:
+            values = (values * world_unit).to_value(unit)
+        description["convention"] = f"FITS WCS ({ctype or 'linear'})"
+    if not np.all(np.isfinite(values)):
+        raise DataError(f"{where}: the spectral axis (CTYPE{axis} = {ctype!r}, CRVAL{axis} = {crval}, "
+                        f"CDELT{axis} = {cdelt}) gives non-finite wavelengths")
+    return values * unit, description
 
 
 def wave_frame_from_ctype(ctype, default):

@@ -8,7 +8,7 @@ import numpy as np
 from astropy import units as u
 
 from ..exceptions import DataError
-from ..spectra import SpectralSet
+from ..spectra import SpectralSet, as_wavelength
 from ._common import WarningLog, join_labels
 
 log = logging.getLogger(__name__)
@@ -28,17 +28,10 @@ class OneSpectrum:
 
 
 def check_one(spec, where):
-    """Validate one survey spectrum (grid monotonic, flux not all NaN)."""
-    wave = spec.wavelength.value
-    if wave.ndim != 1 or wave.size != spec.flux.size:
-        raise DataError(f"{where}: {wave.size} wavelengths for {spec.flux.size} flux values")
-    if not np.all(np.isfinite(wave)):
-        raise DataError(f"{where}: the wavelength grid has non-finite values")
-    steps = np.diff(wave)
-    if not np.all(steps > 0):
-        bad = int(np.flatnonzero(steps <= 0)[0])
-        raise DataError(f"{where}: the wavelength grid is not strictly increasing at pixel {bad + 1} "
-                        f"({wave[bad + 1]:.6g} after {wave[bad]:.6g})")
+    """Validate one survey spectrum (the grid through `as_wavelength`, flux not all NaN)."""
+    as_wavelength(spec.wavelength, where)
+    if spec.wavelength.size != spec.flux.size:
+        raise DataError(f"{where}: {spec.wavelength.size} wavelengths for {spec.flux.size} flux values")
     if not np.isfinite(spec.flux).any():
         raise DataError(f"{where}: the flux is all NaN/inf")
 

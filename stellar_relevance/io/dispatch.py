@@ -5,7 +5,7 @@ import logging
 from astropy.io import fits
 
 from ..exceptions import DataError
-from ._common import existing_path, require_fits
+from ._common import existing_path, open_fits, require_fits
 
 __all__ = ["read_spectra", "sniff_fits"]
 
@@ -15,29 +15,26 @@ log = logging.getLogger(__name__)
 def sniff_fits(path):
     """Which reader a FITS file needs: ``"packed"``, ``"sdss"``, ``"lamost"``; DataError when none fits."""
     path = require_fits(path)
-    try:
-        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            names = [h.name for h in hdul]
-            primary = hdul[0].header
-            if primary.get("FORMAT") == "stelrel-spectra" or "WAVELENGTH" in names:
-                return "packed"
-            if "COADD" in names:
-                return "sdss"
-            for hdu in hdul[1:]:
-                if isinstance(hdu, fits.BinTableHDU):
-                    cols = {c.lower() for c in hdu.columns.names}
-                    if "loglam" in cols:
-                        return "sdss"
-                    if {"wavelength", "flux"} <= cols:
-                        return "lamost"
-            naxis = primary.get("NAXIS", 0)
-            if naxis == 2 and primary.get("NAXIS2") == 5 and "OBSID" in primary:
-                return "lamost"
-            if naxis in (1, 2) and primary.get("CRVAL1") is not None and \
-                    primary.get("CDELT1", primary.get("CD1_1")) is not None:
-                return "packed"
-    except OSError as exc:
-        raise DataError(f"{path}: not a readable FITS file ({exc})") from exc
+    with open_fits(path) as hdul:
+        names = [h.name for h in hdul]
+        primary = hdul[0].header
+        if primary.get("FORMAT") == "stelrel-spectra" or "WAVELENGTH" in names:
+            return "packed"
+        if "COADD" in names:
+            return "sdss"
+        for hdu in hdul[1:]:
+            if isinstance(hdu, fits.BinTableHDU):
+                cols = {c.lower() for c in hdu.columns.names}
+                if "loglam" in cols:
+                    return "sdss"
+                if {"wavelength", "flux"} <= cols:
+                    return "lamost"
+        naxis = primary.get("NAXIS", 0)
+        if naxis == 2 and primary.get("NAXIS2") == 5 and "OBSID" in primary:
+            return "lamost"
+        if naxis in (1, 2) and primary.get("CRVAL1") is not None and \
+                primary.get("CDELT1", primary.get("CD1_1")) is not None:
+            return "packed"
     raise DataError(f"{path}: FITS without a spectral axis: the primary HDU has no CRVAL1/CDELT1 wavelength "
                     "keywords and there is no WAVELENGTH HDU, SDSS COADD table or LAMOST layout "
                     f"(HDUs: {', '.join(names)})")

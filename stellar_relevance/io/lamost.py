@@ -1,14 +1,14 @@
 """LAMOST low-resolution spectra: the 5 x N image layout and the one-row table layout."""
 
 import logging
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
 from ..exceptions import DataError
-from ._common import header_unit, require_fits
+from ._common import open_fits, header_unit, require_fits
+from .inputs import expand_inputs
 from ._survey import OneSpectrum, as_label_table, check_one, combine
 
 __all__ = ["read_lamost"]
@@ -17,18 +17,6 @@ log = logging.getLogger(__name__)
 
 #: Rows of the image layout (LAMOST DR1-DR7 low-resolution files).
 IMAGE_ROWS = ("FLUX", "IVAR", "WAVELENGTH", "ANDMASK", "ORMASK")
-
-
-def _paths(files):
-    if isinstance(files, (str, Path)):
-        path = Path(files).expanduser()
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.name.lower().endswith((".fits", ".fits.gz", ".fit")))
-            if not found:
-                raise DataError(f"{path}: no FITS files in this folder")
-            return found
-        return [path]
-    return [Path(f).expanduser() for f in files]
 
 
 def _from_image(hdu, where):
@@ -55,7 +43,7 @@ def _from_table(hdu, where):
 def read_one_lamost(path):
     """One LAMOST low-resolution spectrum (either layout)."""
     path = require_fits(path)
-    with fits.open(path, memmap=False) as hdul:
+    with open_fits(path, "LAMOST spectrum") as hdul:
         primary = hdul[0]
         header = primary.header
         if primary.data is not None and primary.data.ndim == 2:
@@ -109,7 +97,7 @@ def read_lamost(files, labels=None, id_column="ID", grid=None):
         relative flux (LAMOST fluxes are not absolutely calibrated; the unit
         is dimensionless), ``ivar``, ``mask`` (andmask != 0 or ivar <= 0).
     """
-    spectra = [read_one_lamost(p) for p in _paths(files)]
+    spectra = [read_one_lamost(p) for p in expand_inputs(files)]
     frames = {"vacuum" if s.info.get("vacuum", True) else "air" for s in spectra}
     if len(frames) > 1:
         raise DataError("read_lamost: some files are in air (VACUUM = F) and some in vacuum; read them apart")

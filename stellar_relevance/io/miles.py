@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from astropy import units as u
-from astropy.io import fits
 from astropy.table import Table
 
 from .. import _paths
 from ..exceptions import DataError
-from ..spectra import SpectralSet
-from ._common import WarningLog, existing_path, header_unit
+from ..spectra import SpectralSet, as_wavelength
+from ._common import WarningLog, existing_path, header_unit, linear_grid, open_fits
 
 __all__ = ["read_miles", "load_miles", "read_miles_params"]
 
@@ -40,6 +39,11 @@ LABEL_UNITS = {"TEFF": u.K, "LOGG": u.dex(u.cm / u.s ** 2), "FEH": u.dex}
 SENTINELS = {"TEFF": 99999.0, "LOGG": 9999.0, "FEH": 9999.0}
 #: MILES resolution when a header has no FWHM keyword (Falcón-Barroso et al. 2011).
 DEFAULT_FWHM = 2.51 * u.AA
+
+#: Up to this many parameter rows without a spectrum are named in the warning; more get one summary line.
+ORPHAN_NAMES_MAX = 25
+#: The header cards that define a file's grid (and its FWHM).
+AXIS_CARDS = ("CTYPE1", "CRVAL1", "CDELT1", "CD1_1", "CRPIX1", "CUNIT1", "DC-FLAG", "FWHM")
 
 _LABEL_NAMES = {"TEFF": "Teff", "LOGG": "log g", "FEH": "[Fe/H]"}
 
@@ -271,15 +275,15 @@ def _read_files(files, warn):
     grids, headers, data = [], [], []
     for number, path in files:
         try:
-            with fits.open(path, memmap=False) as hdul:
+            with open_fits(path, "MILES spectrum") as hdul:
                 header = hdul[0].header
                 flux = hdul[0].data
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the library
-            warn(f"{path}: not readable as FITS ({exc}); skipped")
+        except DataError as exc:  # one bad file must not stop the library
+            warn(f"{exc}; skipped")
             grids.append(None), headers.append(None), data.append(None)
             continue
         key = None
-        cards = {k: header.get(k) for k in ("CRVAL1", "CDELT1", "CD1_1", "CRPIX1", "CUNIT1", "FWHM")}
+        cards = {k: header.get(k) for k in AXIS_CARDS}
         cdelt = cards["CDELT1"] if cards["CDELT1"] is not None else cards["CD1_1"]
         if flux is None or flux.ndim != 1:
             warn(f"{path}: primary HDU holds {None if flux is None else flux.shape}, not a 1-D spectrum; skipped")
@@ -292,7 +296,8 @@ def _read_files(files, warn):
                 warn(f"{exc}; skipped")
             else:
                 crpix = cards["CRPIX1"] if cards["CRPIX1"] is not None else 1.0
-                key = (float(cards["CRVAL1"]), float(cdelt), float(crpix), int(flux.size), unit.to_string())
+                key = (float(cards["CRVAL1"]), float(cdelt), float(crpix), int(flux.size), unit.to_string(),
+                       str(cards["CTYPE1"] or "").strip().upper(), cards["DC-FLAG"])
         grids.append(key), headers.append(cards), data.append(flux)
     return grids, headers, data
 
@@ -354,11 +359,16 @@ def read_miles(folder, params=None, include_omitted=False):
     reference = valid.most_common(1)[0][0]
     for (number, path), grid in zip(files, grids):
         if grid is not None and grid != reference:
-            warn(f"{path}: grid (CRVAL1, CDELT1, CRPIX1, NAXIS1, CUNIT1) = {grid} differs from the "
+            warn(f"{path}: grid (CRVAL1, CDELT1, CRPIX1, NAXIS1, CUNIT1, CTYPE1, DC-FLAG) = {grid} differs from the "
                  f"library's {reference}; excluded")
     selected = [i for i, g in enumerate(grids) if g == reference]
-    crval, cdelt, crpix, n_pixels, unit = reference
-    wavelength = (crval + cdelt * (np.arange(n_pixels, dtype=float) + 1.0 - crpix)) * u.Unit(unit)
+    crval, cdelt, crpix, n_pixels, unit, _, _ = reference
+    first = selected[0]
+    try:  # every selected file shares these cards: the grid is read once, with astropy.wcs (see linear_grid)
+        wavelength, _ = linear_grid(headers[first], n_pixels, str(files[first][1]))
+        wavelength = as_wavelength(wavelength, str(files[first][1]))
+    except DataError as exc:
+        raise DataError(f"{folder}: the library's common grid cannot be used: {exc}") from exc
 
     flux = np.empty((len(selected), n_pixels), dtype=float)
     for row, i in enumerate(selected):
@@ -404,8 +414,13 @@ def read_miles(folder, params=None, include_omitted=False):
                      for i in range(len(table)) if int(table["MILES"][i]) not in loaded]
     if orphan_params:
         warned_lines |= {int(table["LINE"][i]) for i in range(len(table)) if int(table["MILES"][i]) not in loaded}
-        warn(f"{params.name}: {len(orphan_params)} parameter rows have no spectrum loaded and were ignored: "
-             f"{_list(orphan_params)}")
+        if len(orphan_params) <= ORPHAN_NAMES_MAX:
+            warn(f"{params.name}: {len(orphan_params)} parameter rows have no spectrum loaded and were ignored: "
+                 f"{_list(orphan_params)}")
+        else:  # a subset folder: one summary line, not hundreds of star numbers
+            warn(f"{params.name}: {len(orphan_params)} of {len(table)} parameter rows have no spectrum in "
+                 f"{folder.name}/ (a subset of the library?) and were ignored")
+            log.debug("parameter rows without a spectrum: %s", ", ".join(orphan_params))
     orphan_spectra = [file_names[r] for r in range(len(numbers)) if keep_rows[r] and int(numbers[r]) not in by_number]
     if orphan_spectra:
         warn(f"{params.name}: {len(orphan_spectra)} spectra have no parameter row; their labels are NaN: "

@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
 from astropy.table import Table
 from astropy.units import UnitsWarning
 
 from ..exceptions import DataError, DataWarning
 from ..provenance import from_jsonable, jsonable
 from ..spectra import SpectralSet
-from ._common import atomic_write, linear_grid, require_fits, wave_frame_from_ctype
+from ._common import atomic_write, linear_grid, open_fits, require_fits, wave_frame_from_ctype
 
 __all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -58,6 +59,22 @@ def _parse_unit(text):
 
 
 # ------------------------------------------------------------------- writing
+def _set_card(header, key, value, comment=""):
+    """``header[key] = (value, comment)``, dropping the comment when the card would not fit.
+
+    astropy truncates such a comment with a "Card is too long" VerifyWarning;
+    a long string value is written on CONTINUE cards as before.
+    """
+    if comment:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", VerifyWarning)
+            try:
+                _ = fits.Card(key, value, comment).image
+            except VerifyWarning:
+                comment = ""
+    header[key] = (value, comment) if comment else value
+
+
 def _is_linear(wavelength):
     """(crval, cdelt) when ``crval + cdelt * i`` reproduces the grid bit for bit, else None.
 
@@ -118,10 +135,10 @@ def write_packed(spectra, path, overwrite=False):
     frame_ctype = "AWAV" if spectra.wave_frame == "air" else "WAVE"
     primary = fits.PrimaryHDU(data=spectra.flux)
     header = primary.header
-    header["EXTNAME"] = ("FLUX", "flux, one spectrum per row")
-    header["FORMAT"] = (FORMAT_NAME, "stellar_relevance packed spectra")
-    header["FMTVERS"] = (FORMAT_VERSION, "format version")
-    header["CTYPE1"] = (frame_ctype, f"wavelength in {spectra.wave_frame}")
+    _set_card(header, "EXTNAME", "FLUX", "flux, one spectrum per row")
+    _set_card(header, "FORMAT", FORMAT_NAME, "stellar_relevance packed spectra")
+    _set_card(header, "FMTVERS", FORMAT_VERSION, "format version")
+    _set_card(header, "CTYPE1", frame_ctype, f"wavelength in {spectra.wave_frame}")
     header["CUNIT1"] = _unit_string(wavelength.unit, "CUNIT1")
     linear = _is_linear(wavelength)
     if linear is not None:
@@ -131,11 +148,11 @@ def write_packed(spectra, path, overwrite=False):
     bunit = _unit_string(spectra.flux_unit, "BUNIT")
     if bunit:
         header["BUNIT"] = bunit
-    header["FLUXUNIT"] = (spectra.flux_unit.to_string(), "flux unit (astropy generic)")
+    _set_card(header, "FLUXUNIT", spectra.flux_unit.to_string(), "flux unit (astropy generic)")
     fwhm = spectra.meta.get("FWHM")
     if isinstance(fwhm, u.Quantity) and fwhm.isscalar:
-        header["FWHM"] = (float(fwhm.to_value(u.AA)), "resolution FWHM (Angstrom)")
-    header["NSPEC"] = (len(spectra), "number of spectra")
+        _set_card(header, "FWHM", float(fwhm.to_value(u.AA)), "resolution FWHM (Angstrom)")
+    _set_card(header, "NSPEC", len(spectra), "number of spectra")
     hdus = [primary]
     if linear is None:
         wave_hdu = fits.ImageHDU(data=np.asarray(wavelength.value, dtype=float), name="WAVELENGTH")
@@ -150,7 +167,8 @@ def write_packed(spectra, path, overwrite=False):
     hdus.append(labels_hdu)
     meta = dict(spectra.meta)
     meta["_labels"] = {"units": units, "descriptions": descriptions}
-    header["STMETA"] = (json.dumps(jsonable(meta, tagged=True), ensure_ascii=True, separators=(",", ":")), "meta (JSON)")
+    _set_card(header, "STMETA", json.dumps(jsonable(meta, tagged=True), ensure_ascii=True, separators=(",", ":")),
+              "meta (JSON)")
     hdul = fits.HDUList(hdus)
 
     def write(tmp):
@@ -178,11 +196,12 @@ def read_packed(path):
     Raises
     ------
     DataError
-        Not a FITS file, no flux image, no spectral axis (no ``WAVELENGTH``
+        Not a FITS file, a truncated or damaged one, a label table with an
+        invalid column format (``TFORMn``), no flux image, no spectral axis (no ``WAVELENGTH``
         HDU and no ``CRVAL1``/``CDELT1``), shapes that disagree, a bad grid.
     """
     path = require_fits(path)
-    with fits.open(path, memmap=False) as hdul:
+    with open_fits(path, "packed spectra file") as hdul:
         flux_hdu = _flux_hdu(hdul, path)
         hdu_name = flux_hdu.name or "PRIMARY"
         where = f"{path}[{hdu_name}]"

@@ -1,14 +1,14 @@
 """SDSS / BOSS ``spec-PLATE-MJD-FIBER.fits`` files (vacuum wavelengths)."""
 
 import logging
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
 from ..exceptions import DataError
-from ._common import require_fits
+from ._common import open_fits, require_fits
+from .inputs import expand_inputs
 from ._survey import OneSpectrum, as_label_table, check_one, combine
 
 __all__ = ["read_sdss", "SDSS_FLUX_UNIT"]
@@ -19,18 +19,6 @@ log = logging.getLogger(__name__)
 SDSS_FLUX_UNIT = 1e-17 * u.erg / u.s / u.cm ** 2 / u.AA
 
 
-def _paths(files):
-    if isinstance(files, (str, Path)):
-        path = Path(files).expanduser()
-        if path.is_dir():
-            found = sorted(path.glob("spec-*.fits")) + sorted(path.glob("spec-*.fits.gz"))
-            if not found:
-                raise DataError(f"{path}: no spec-*.fits files in this folder")
-            return found
-        return [path]
-    return [Path(f).expanduser() for f in files]
-
-
 def _columns(hdu):
     return {name.lower(): name for name in hdu.columns.names}
 
@@ -38,7 +26,7 @@ def _columns(hdu):
 def read_one_sdss(path):
     """One SDSS spectrum from the ``COADD`` HDU (``loglam``, ``flux``, ``ivar``, ``and_mask``)."""
     path = require_fits(path)
-    with fits.open(path, memmap=False) as hdul:
+    with open_fits(path, "SDSS spectrum") as hdul:
         hdu = None
         if "COADD" in hdul:
             hdu = hdul["COADD"]
@@ -92,7 +80,7 @@ def read_sdss(files, labels=None, id_column="ID", grid=None):
         grids are resampled with specutils' ``FluxConservingResampler`` and a
         `DataWarning` says so.
     """
-    spectra = [read_one_sdss(p) for p in _paths(files)]
+    spectra = [read_one_sdss(p) for p in expand_inputs(files)]
     table = as_label_table(labels, id_column)
     return combine(spectra, table, reader="read_sdss", wave_frame="vacuum", flux_unit=SDSS_FLUX_UNIT,
                    grid=grid, meta={"survey": "SDSS", "FWHM_note": "resolution R ~ 1800-2200 (varies)"})
