@@ -5,7 +5,9 @@ states its facts (warnings go to ``notes`` as well, for the result's
 provenance).
 """
 
+import sys
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import astropy.units as u
@@ -19,10 +21,19 @@ __all__ = ["select_labelled", "split_train_test", "MIN_TEST_SPECTRA"]
 MIN_TEST_SPECTRA = 20
 
 
+def _caller_stacklevel():
+    """The stack level of the first frame outside this package (where the user called in)."""
+    package = str(Path(__file__).resolve().parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def note(notes, message, category=DataWarning):
-    """Warn, and remember the message for the result's provenance."""
+    """Warn (pointing at the user's call), and remember the message for the result's provenance."""
     notes.append(message)
-    warnings.warn(message, category, stacklevel=3)
+    warnings.warn(message, category, stacklevel=_caller_stacklevel())
 
 
 def _fill_bad_pixels(subset, X, notes):
