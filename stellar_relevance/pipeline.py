@@ -420,12 +420,17 @@ def rank_spectra(
 
     Examples
     --------
+    >>> import warnings
     >>> from stellar_relevance.datasets import make_synthetic_spectra
     >>> spectra = make_synthetic_spectra(n_spectra=60, random_state=0)
-    >>> result = rank_spectra(spectra, "FEH", max_epochs=2, ks=(30, "all"), retrain_ks=(), catalog=None,
-    ...                       n_random=1, n_permutations=10)  # doctest: +SKIP
-    >>> len(result.ranking) == spectra.n_pixels  # doctest: +SKIP
-    True
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # 6 test spectra: too few to mean much, and it says so
+    ...     result = rank_spectra(spectra, "FEH", max_epochs=2, ks=(30, "all"), retrain_ks=(), catalog="lick",
+    ...                           n_random=1, n_permutations=10, command="doctest")
+    >>> len(result.ranking) == spectra.n_pixels, result.provenance["command"]
+    (True, 'doctest')
+    >>> result.settings["ks"], result.settings["stratified_split"]
+    ([30, 4300], True)
     """
     p = SimpleNamespace(**{k: v for k, v in locals().items() if k != "spectra"})
     if p.n_random_retrained is None:
