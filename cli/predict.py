@@ -18,7 +18,8 @@ def predict(model, spectra, output, overwrite, quiet):
     import numpy as np
     from astropy.table import Table
 
-    from stellar_relevance.ranking import _atomic_write, load_model, predict_labels
+    from stellar_relevance.model_file import load_model, predict_labels
+    from stellar_relevance.outputs import replace_file as _atomic_write
 
     with cli_output(quiet):
         payload = load_model(model)

@@ -103,7 +103,8 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
     (the library as `load_miles()` finds it) or `synthetic` (spectra with
     planted lines, no data needed).
     """
-    from stellar_relevance.ranking import check_output_dir, rank_spectra
+    from stellar_relevance.outputs import check_output_dir
+    from stellar_relevance.pipeline import rank_spectra
 
     with cli_output(quiet):
         start = time.perf_counter()

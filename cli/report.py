@@ -15,7 +15,9 @@ from ._common import cli_output, handle_errors
 @handle_errors
 def report(directory, output, quiet):
     """Re-render the report of a `stelrel rank` output DIRECTORY from its saved tables."""
-    from stellar_relevance.ranking import FIGURE_FILES, RankingResult, _atomic_write
+    from stellar_relevance.outputs import FIGURE_FILES
+    from stellar_relevance.outputs import replace_file as _atomic_write
+    from stellar_relevance.result import RankingResult
     from stellar_relevance.report import figure_pngs, write_html
 
     with cli_output(quiet):

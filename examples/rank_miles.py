@@ -47,8 +47,8 @@ def main(argv=None):
     for claim in m["claims"]:
         print(f"  [{'holds' if claim['holds'] else 'does not hold'}] {claim['claim']}: {claim['observed']}")
     out = args.out or tempfile.mkdtemp(prefix="stelrel-miles-")
-    result.save(out)
-    print(f"report: {out}/report.html")
+    written = result.save(out)
+    print(f"report: {written['report.html']}")
     return 0
 
 

@@ -34,10 +34,10 @@ _EXPORTS = {
     "measure_indices": "indices",
     "match_indices": "matching",
     # pipeline
-    "rank_spectra": "ranking",
-    "RankingResult": "ranking",
-    "load_model": "ranking",
-    "predict_labels": "ranking",
+    "rank_spectra": "pipeline",
+    "RankingResult": "result",
+    "load_model": "model_file",
+    "predict_labels": "model_file",
     "make_synthetic_spectra": "datasets",
     "atomic_write": "atomic",
     # errors

@@ -18,8 +18,10 @@ import logging
 from itertools import combinations
 
 import numpy as np
-import pandas as pd
+from astropy.table import Table
 from tqdm.auto import tqdm
+
+from .exceptions import ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -49,16 +51,50 @@ def mask_features(X, keep, fill):
     return masked
 
 
-def _resolve_ks(ks, n_features):
+def resolve_ks(ks, n_features, parameter="ks"):
+    """The k values of a top-k curve as sorted, distinct ints.
+
+    The one rule for k values, used by :func:`topk_curve` and the pipeline:
+    ``"all"`` (or None) means every feature; any other k must be an integer
+    between 1 and ``n_features``. A k above the number of features is an
+    error, never clipped.
+
+    Parameters
+    ----------
+    ks : iterable of int or "all"
+    n_features : int
+    parameter : str, default="ks"
+        Name of the parameter in the error message.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ParameterError
+        For a k that is not a positive integer, above ``n_features``, or an
+        unknown word.
+
+    Examples
+    --------
+    >>> resolve_ks([30, "all", 5, 30], 100)
+    [5, 30, 100]
+    """
     resolved = []
     for k in ks:
-        if k in (None, "all"):
+        if k is None or (isinstance(k, str) and k.strip().lower() == "all"):
             k = n_features
+        elif isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise ParameterError(parameter, f"must hold positive integers or 'all', got {k!r}")
         k = int(k)
-        if not 1 <= k <= n_features:
-            raise ValueError(f"k={k} is outside 1..{n_features} (the number of features)")
+        if k < 1:
+            raise ParameterError(parameter, f"must hold positive integers or 'all', got {k}")
+        if k > n_features:
+            raise ParameterError(parameter, f"holds k={k}, above the {n_features} pixels (features) of the data; "
+                                 "use 'all' for every pixel")
         resolved.append(k)
-    return resolved
+    return sorted(set(resolved))
 
 
 def topk_curve(
@@ -102,9 +138,15 @@ def topk_curve(
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``k``, ``protocol``, ``selection`` (``"ranked"`` or
-        ``"random"``), ``score`` (mean), ``score_std``, ``n_draws``.
+    astropy.table.Table
+        One row per (protocol, k, selection): columns ``k``, ``protocol``,
+        ``selection`` (``"ranked"`` or ``"random"``), ``score`` (mean),
+        ``score_std``, ``n_draws``.
+
+    Raises
+    ------
+    ParameterError
+        For k values outside 1..n_features (see :func:`resolve_ks`).
     """
     X_train = np.asarray(X_train, dtype=np.float64)
     X_test = np.asarray(X_test, dtype=np.float64)
@@ -119,7 +161,7 @@ def topk_curve(
         raise ValueError("the 'masked' protocol needs the fitted model (fitted=...)")
     if "retrained" in protocols and make_model is None:
         raise ValueError("the 'retrained' protocol needs make_model=...")
-    ks = _resolve_ks(ks, n_features)
+    ks = resolve_ks(ks, n_features)
     rng = np.random.default_rng(random_state)
     fill = getattr(fitted, "feature_means_", None)
     if fill is None:
@@ -153,7 +195,10 @@ def topk_curve(
             }
         )
         logger.debug("top-k %s k=%d %s: %.4g", protocol, k, selection, rows[-1]["score"])
-    return pd.DataFrame(rows)
+    names = ["k", "protocol", "selection", "score", "score_std", "n_draws"]
+    if not rows:
+        return Table(names=names, dtype=[int, str, str, float, float, int])
+    return Table(rows=[[row[n] for n in names] for row in rows], names=names)
 
 
 def topk_overlap(rankings, k, tolerance=0):

@@ -29,7 +29,7 @@ from .indices import as_catalog, check_wavelength, pixel_edges
 
 log = logging.getLogger(__name__)
 
-__all__ = ["match_indices"]
+__all__ = ["match_indices", "pixel_index_names"]
 
 
 def _check_relevance(relevance, n_pixels):
@@ -56,10 +56,12 @@ def _check_relevance(relevance, n_pixels):
 
 
 def _regions(row):
-    """Wavelength intervals that define an index for matching.
+    """Wavelength intervals that define an index for matching (its *bands*).
 
-    The central band for line indices; for bandheads (no central band) the
-    two sidebands, where the index takes its information.
+    The central band for line indices (atomic, molecular); for bandheads,
+    which have no central band, the two sidebands, whose flux ratio is the
+    index. Sidebands of line indices are not part of the index's bands: they
+    measure the continuum, not the feature.
     """
     if str(row["kind"]) == "bandhead":
         return [(row["blue_lower"].to_value(u.AA), row["blue_upper"].to_value(u.AA)),
@@ -67,8 +69,37 @@ def _regions(row):
     return [(row["band_lower"].to_value(u.AA), row["band_upper"].to_value(u.AA))]
 
 
+def pixel_index_names(membership, names):
+    """For each pixel, the comma-joined names of the indices whose bands hold it.
+
+    Parameters
+    ----------
+    membership : numpy.ndarray of bool, shape (n_indices, n_pixels)
+        As returned by ``match_indices(..., return_membership=True)``.
+    names : sequence of str
+        One name per row of ``membership`` (the ``name`` column of the
+        indices table).
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (n_pixels,)
+        ``""`` for a pixel outside every band.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pixel_index_names(np.array([[True, True, False], [False, True, False]]), ["A", "B"]).tolist()
+    ['A', 'A,B', '']
+    """
+    membership = np.asarray(membership, dtype=bool)
+    names = np.asarray([str(n) for n in names], dtype=object)
+    if membership.ndim != 2 or membership.shape[0] != names.size:
+        raise ValueError(f"membership must have one row per name ({names.size}), got shape {membership.shape}")
+    return np.array([",".join(names[column]) for column in membership.T], dtype=str)
+
+
 def match_indices(wavelength, relevance, catalog="lick", top=30, n_permutations=1000,
-                  random_state=0, *, wave_frame=None):
+                  random_state=0, *, wave_frame=None, return_membership=False):
     """Match the most relevant wavelengths to absorption-index bands.
 
     Parameters
@@ -89,6 +120,10 @@ def match_indices(wavelength, relevance, catalog="lick", top=30, n_permutations=
     wave_frame : {"air", "vacuum"}, optional
         Frame of ``wavelength``; the catalogue is converted to it. By
         default the catalogue is used in its own frame.
+    return_membership : bool, default False
+        Also return the per-pixel band membership, the one place where
+        "pixel i lies in index j" is decided (the pipeline's ``indices``
+        column, its counts and the report all read it).
 
     Returns
     -------
@@ -96,7 +131,7 @@ def match_indices(wavelength, relevance, catalog="lick", top=30, n_permutations=
         The ``top`` most relevant pixels, most relevant first: ``rank``
         (1-based), ``pixel``, ``wavelength``, ``relevance``,
         ``relevance_fraction`` (of the total) and ``indices`` (comma-joined
-        names of the indices whose central band holds the pixel centre).
+        names of the indices whose bands hold the pixel centre).
     indices : astropy.table.QTable
         One row per index on the grid, in catalogue order: ``name``,
         ``display_name``, ``kind``, ``band_lower``, ``band_upper``,
@@ -109,6 +144,13 @@ def match_indices(wavelength, relevance, catalog="lick", top=30, n_permutations=
         inside any band, same shifts), ``overall_expected``,
         ``n_permutations``, ``top``, ``random_state``, ``excluded`` (index ->
         reason) and ``union_pixel_fraction``.
+    membership : numpy.ndarray of bool, shape (len(indices), n_pixels)
+        Only with ``return_membership=True``: ``membership[j, i]`` is True
+        when the centre of pixel ``i`` lies in a band of index ``j`` (row
+        ``j`` of ``indices``). An index's bands are its central band, or
+        for a bandhead (no central band) its two sidebands; indices excluded
+        from the match (off the grid) have no row. ``n_top_bins`` and
+        ``n_pixels`` are sums of this array.
 
     Raises
     ------
@@ -154,9 +196,10 @@ def match_indices(wavelength, relevance, catalog="lick", top=30, n_permutations=
         kept.append(i)
         ranges.append(pix)
     if excluded:
-        warnings.warn(f"{len(excluded)} index(es) excluded from matching: "
-                      + "; ".join(f"{k}: {v}" for k, v in excluded.items()),
-                      DataWarning, stacklevel=2)
+        shown = "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:10])
+        more = f"; ... and {len(excluded) - 10} more (all in the indices table's meta['excluded'])" \
+            if len(excluded) > 10 else ""
+        warnings.warn(f"{len(excluded)} index(es) excluded from matching: {shown}{more}", DataWarning, stacklevel=2)
 
     rng = np.random.default_rng(random_state)
     shifts = rng.integers(1, n, size=n_permutations) if n > 1 else np.zeros(n_permutations, int)
@@ -197,7 +240,7 @@ def match_indices(wavelength, relevance, catalog="lick", top=30, n_permutations=
     bins["wavelength"] = u.Quantity(wavelength)[order]
     bins["relevance"] = rel[order]
     bins["relevance_fraction"] = rel[order] / total
-    bins["indices"] = np.array([",".join(names[members[:, j]]) for j in order], dtype=str)
+    bins["indices"] = pixel_index_names(members[:, order], names)
 
     out = QTable()
     sub = table[kept] if kept else table[:0]
@@ -230,4 +273,6 @@ def match_indices(wavelength, relevance, catalog="lick", top=30, n_permutations=
     )
     log.info("matched %d top bins to %d indices: %d in a band (expected %.1f), p = %.3g",
              top, n_idx, overall_stat, null.mean(), overall_p)
+    if return_membership:
+        return bins, out, members
     return bins, out

@@ -1,4 +1,4 @@
-"""Figures and the self-contained HTML page of a :class:`~stellar_relevance.ranking.RankingResult`.
+"""Figures and the self-contained HTML page of a :class:`~stellar_relevance.result.RankingResult`.
 
 This module computes nothing: it draws and lays out what the result holds
 (``ranking``, ``indices``, ``curve``, ``metrics``, ``settings``,
@@ -17,9 +17,28 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-__all__ = ["plot_relevance", "plot_eigenvalues", "plot_curve", "figure_pngs", "render_html", "write_html"]
+from .atomic import atomic_write
+
+__all__ = ["plot_relevance", "plot_eigenvalues", "plot_curve", "figure_pngs", "render_html", "write_html",
+           "label_display_name"]
 
 logger = logging.getLogger(__name__)
+
+#: How labels are written for people (others are shown as they are).
+LABEL_DISPLAY_NAMES = {"FEH": "[Fe/H]", "MH": "[M/H]", "TEFF": "T_eff", "LOGG": "log g", "ALPHAFE": "[alpha/Fe]"}
+#: Number formats of table columns (others: 4 significant digits).
+_COLUMN_FORMATS = {"wavelength": "{:.1f}", "band_lower": "{:.3f}", "band_upper": "{:.3f}"}
+
+
+def label_display_name(label):
+    """The label as people write it: ``FEH`` -> ``[Fe/H]``, ``TEFF`` -> ``T_eff``, ``LOGG`` -> ``log g``.
+
+    Examples
+    --------
+    >>> label_display_name("FEH"), label_display_name("logg"), label_display_name("VMAC")
+    ('[Fe/H]', 'log g', 'VMAC')
+    """
+    return LABEL_DISPLAY_NAMES.get(str(label).upper(), str(label))
 
 _FIGSIZE = {"relevance": (12, 4.5), "eigenvalues": (5.5, 4), "curve": (6.5, 4)}
 
@@ -99,7 +118,7 @@ def plot_relevance(result, ax=None):
     twin.set_ylabel("relevance (normalised)")
     twin.legend(loc="upper right", fontsize=8, frameon=False)
     ax.set_title(
-        f"{result.settings.get('label')}: spectral relevance — {result.split_text}",
+        f"{label_display_name(result.settings.get('label'))}: spectral relevance — {result.split_text}",
         fontsize=8.5, pad=48,
     )
     return ax
@@ -169,7 +188,7 @@ def plot_curve(result, ax=None):
     ax.set_xscale("log")
     ax.set_xlabel("pixels kept (k)")
     ax.set_ylabel(f"test MAE [{unit}]" if unit else "test MAE")
-    ax.set_title(f"{result.settings.get('label')}: error vs k", fontsize=9)
+    ax.set_title(f"{label_display_name(result.settings.get('label'))}: error vs k", fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     return ax
 
@@ -220,7 +239,8 @@ def _table_html(table, columns=None, max_rows=None, caption=None, css_class="dat
             value = table[name][i]
             if isinstance(value, u.Quantity):
                 value = value.value
-            cells.append(f"<td>{html.escape(_fmt(value))}</td>")
+            text = _COLUMN_FORMATS[name].format(value) if name in _COLUMN_FORMATS else _fmt(value)
+            cells.append(f"<td>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return (
@@ -247,6 +267,21 @@ th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} caption{te
 """
 
 
+def _warnings_html(provenance):
+    """The reader's warnings and the pipeline's own, each written out (not only counted)."""
+    data = provenance.get("data") or {}
+    groups = [("while reading the spectra", data.get("warnings")), ("while ranking", provenance.get("warnings"))]
+    groups = [(when, list(items)) for when, items in groups if items]
+    if not groups:
+        n = data.get("n_warnings")
+        return [f'<p class="note">The reader reported {n} warning(s); their text was not saved.</p>'] if n else []
+    parts = ["<h2>Warnings</h2>"]
+    for when, items in groups:
+        parts.append(f"<p>{len(items)} warning(s) {when}:</p><ul class=\"warnings\">"
+                     + "".join(f"<li>{html.escape(str(w))}</li>" for w in items) + "</ul>")
+    return parts
+
+
 def render_html(result, pngs=None):
     """The report page as one HTML string (figures embedded as base64 PNG).
 
@@ -264,7 +299,7 @@ def render_html(result, pngs=None):
 
     pngs = figure_pngs(result) if pngs is None else pngs
     s, m, p = result.settings, result.metrics, result.provenance
-    label = html.escape(str(s.get("label")))
+    label = html.escape(label_display_name(s.get("label")))
     unit = html.escape(str(s.get("label_unit") or ""))
     top = int(s.get("top", 30))
 
@@ -310,6 +345,7 @@ def render_html(result, pngs=None):
             + ", ".join(f"{html.escape(k)} = {v:.2f}" for k, v in stability.items())
             + "</p>"
         )
+    parts += _warnings_html(p)
     truth = m.get("ground_truth")
     if truth:
         parts.append(
@@ -364,14 +400,21 @@ def render_html(result, pngs=None):
     return "\n".join(parts)
 
 
-def write_html(result, path, pngs=None):
+def write_html(result, path, pngs=None, overwrite=True):
     """Write :func:`render_html` to ``path`` atomically.
+
+    Parameters
+    ----------
+    result : RankingResult
+    path : str or Path
+    pngs : dict, optional
+        From :func:`figure_pngs`.
+    overwrite : bool, default=True
+        Replace an existing file; otherwise :class:`FileExistsError`.
 
     Returns
     -------
     pathlib.Path
     """
-    from .ranking import _atomic_write
-
     text = render_html(result, pngs)
-    return _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite)

@@ -5,7 +5,8 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error
 
-from stellar_relevance.evaluation import mask_features, topk_curve, topk_overlap
+from stellar_relevance.evaluation import mask_features, resolve_ks, topk_curve, topk_overlap
+from stellar_relevance.exceptions import ParameterError
 
 
 class _MeanModel:
@@ -35,29 +36,33 @@ def test_topk_curve_masked_and_retrained():
         metric=mean_absolute_error, fitted=_MeanModel(), make_model=LinearRegression,
         n_random=4, random_state=0,
     )
-    ranked = curve[curve.selection == "ranked"].set_index(["protocol", "k"])["score"]
+    from astropy.table import Table
+
+    assert isinstance(curve, Table)
+    ranked = {(r["protocol"], int(r["k"])): float(r["score"]) for r in curve if r["selection"] == "ranked"}
     # masked with the two true features kept: exact
     assert ranked[("masked", 2)] == pytest.approx(0.0, abs=1e-12)
     assert ranked[("retrained", 2)] == pytest.approx(0.0, abs=1e-9)
     # masked with only feature 0 kept: error is |x1 - mean(x1)|
     assert ranked[("masked", 1)] == pytest.approx(np.mean(np.abs(X[200:, 1] - 20.0)))
-    random = curve[curve.selection == "random"]
-    assert set(random.k) == {1, 2} and (random.n_draws == 4).all()
-    assert 4 not in set(random.k)  # no random draw of "all"
+    random = curve[curve["selection"] == "random"]
+    assert set(random["k"]) == {1, 2} and (random["n_draws"] == 4).all()
+    assert 4 not in set(random["k"])  # no random draw of "all"
     # seeded: the same call gives the same curve
     again = topk_curve(
         [0, 1, 2, 3], [1, 2, "all"], X[:200], y[:200], X[200:], y[200:],
         metric=mean_absolute_error, fitted=_MeanModel(), make_model=LinearRegression,
         n_random=4, random_state=0,
     )
-    assert curve.equals(again)
+    assert all(np.array_equal(curve[name], again[name]) for name in curve.colnames)
 
 
 def test_topk_curve_bad_input():
     X, y = np.zeros((10, 3)), np.zeros(10)
     kwargs = dict(metric=mean_absolute_error, make_model=LinearRegression, protocols=("retrained",))
-    with pytest.raises(ValueError, match="outside 1..3"):
+    with pytest.raises(ParameterError, match="k=4, above the 3 pixels") as info:
         topk_curve([0, 1, 2], [4], X, y, X, y, **kwargs)
+    assert info.value.parameter == "ks"
     with pytest.raises(ValueError, match="permutation"):
         topk_curve([0, 0, 2], [1], X, y, X, y, **kwargs)
     with pytest.raises(ValueError, match="needs the fitted model"):
@@ -76,3 +81,14 @@ def test_topk_overlap():
         topk_overlap([[1, 2]], 1)
     with pytest.raises(ValueError, match="k=5"):
         topk_overlap([[1, 2], [2, 1]], 5)
+
+
+def test_resolve_ks_one_rule():
+    """k above the number of features is an error, not clipped; 'all' is every feature."""
+    assert resolve_ks([30, "all", 5, 30, "ALL"], 100) == [5, 30, 100]
+    for bad, message in (([101], "above the 100"), ([0], "positive"), (["most"], "'all'"), ([2.5], "positive")):
+        with pytest.raises(ParameterError, match=message):
+            resolve_ks(bad, 100)
+    with pytest.raises(ParameterError) as info:
+        resolve_ks([200], 100, parameter="retrain_ks")
+    assert info.value.parameter == "retrain_ks"

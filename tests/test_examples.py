@@ -25,6 +25,8 @@ def test_rank_synthetic(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "top-30 pixels on planted [Fe/H] lines" in done.stdout
     assert (tmp_path / "out" / "report.html").exists()
+    assert "Ground truth (synthetic spectra)" in (tmp_path / "out" / "report.html").read_text()
+    assert "//report.html" not in done.stdout
 
 
 def test_rank_miles(miles_dir, tmp_path):

@@ -182,3 +182,37 @@ def test_vectorised_permutation_test_is_fast():
     elapsed = time.perf_counter() - t0
     assert len(idx) == 40
     assert elapsed < 1.0, f"1000 permutations x 40 indices took {elapsed:.2f} s"
+
+
+def test_membership_is_the_one_band_decision():
+    """return_membership gives the per-pixel bands behind n_pixels, n_top_bins and bins['indices']."""
+    from stellar_relevance.matching import pixel_index_names
+
+    rel = peaked_relevance()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        bins, idx, member = match_indices(WAVE, rel, quiet("all"), top=20, n_permutations=50,
+                                          return_membership=True)
+    assert member.shape == (len(idx), WAVE.size) and member.dtype == bool
+    np.testing.assert_array_equal(member.sum(axis=1), idx["n_pixels"])
+    np.testing.assert_array_equal(member[:, bins["pixel"]].sum(axis=1), idx["n_top_bins"])
+    names = pixel_index_names(member, idx["name"])
+    assert list(names[bins["pixel"]]) == list(bins["indices"])
+
+
+def test_bandheads_are_matched_on_their_sidebands():
+    cat = quiet("bandhead")
+    row = cat[0]
+    wave = WAVE.value
+    blue = (wave >= row["blue_lower"].value) & (wave <= row["blue_upper"].value)
+    red = (wave >= row["red_lower"].value) & (wave <= row["red_upper"].value)
+    rel = np.full(wave.size, 1e-3)
+    rel[np.flatnonzero(blue)[:2]] = 1.0
+    rel[np.flatnonzero(red)[:2]] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        bins, idx, member = match_indices(WAVE, rel, cat, top=4, n_permutations=20, return_membership=True)
+    by_name = {r["name"]: r for r in idx}
+    assert by_name[row["name"]]["n_top_bins"] == 4
+    assert by_name[row["name"]]["n_pixels"] == blue.sum() + red.sum()
+    assert all(row["name"] in s for s in bins["indices"])

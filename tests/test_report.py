@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 from astropy.table import QTable, Table
 
-from stellar_relevance.ranking import RankingResult
-from stellar_relevance.report import figure_pngs, plot_curve, plot_eigenvalues, plot_relevance, render_html, write_html
+from stellar_relevance.report import (
+    figure_pngs,
+    label_display_name,
+    plot_curve,
+    plot_eigenvalues,
+    plot_relevance,
+    render_html,
+    write_html,
+)
+from stellar_relevance.result import RankingResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -72,7 +80,9 @@ def fake_result():
     settings = {"label": "FEH", "label_unit": "dex", "top": 30, "seeds": [0], "n_seeds": 1, "random_state": 0,
                 "wave_frame": "air", "hidden_layer_sizes": (200, 50, 50)}
     provenance = {"split": {"n_train": 700, "n_validation": 78, "n_test": 87, "n_with_label": 865},
-                  "data": {"source": "test <fixture> & co", "n_pixels": 400},
+                  "data": {"source": "test <fixture> & co", "n_pixels": 400, "n_warnings": 1,
+                           "warnings": ["m0742.fits: 14 zero-padded pixels at 7380-7410 A masked"]},
+                  "warnings": ["only 12 test spectra: the test MAE rests on few stars"],
                   "versions": {"stellar_relevance": "0.test"}, "timings": {"train": 1.5},
                   "created": "2026-01-01T00:00:00+00:00", "command": "stelrel rank x --out y"}
     return RankingResult(ranking, indices, curve, metrics, settings, provenance)
@@ -174,3 +184,27 @@ def test_render_html_does_not_need_models(fake_result):
     assert fake_result.estimator is None
     text = render_html(fake_result)
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+
+
+def test_report_speaks_to_people(fake_result):
+    """[Fe/H] not FEH, the warnings themselves (not only their count), wavelengths to 0.1 A."""
+    text = render_html(fake_result)
+    assert "Which pixels carry [Fe/H]?" in text and "carry FEH" not in text
+    assert "m0742.fits: 14 zero-padded pixels at 7380-7410 A masked" in text
+    assert "only 12 test spectra" in text
+    top = fake_result.ranking[:30]
+    for wave in top["wavelength"].value[:5]:
+        assert f"<td>{wave:.1f}</td>" in text
+    assert "<td>4847.875</td>" in text  # band limits as the catalogue gives them
+    assert plot_relevance(fake_result).get_title().startswith("[Fe/H]: spectral relevance")
+
+
+@pytest.mark.parametrize("label, shown", [("FEH", "[Fe/H]"), ("TEFF", "T_eff"), ("LOGG", "log g"), ("XYZ", "XYZ")])
+def test_label_display_names(label, shown):
+    assert label_display_name(label) == shown
+
+
+def test_write_html_refuses_to_overwrite_when_asked(fake_result, tmp_path):
+    path = write_html(fake_result, tmp_path / "report.html")
+    with pytest.raises(FileExistsError):
+        write_html(fake_result, path, overwrite=False)

@@ -15,7 +15,8 @@ multiplied by Gaussian absorption lines of three kinds:
 
 plus Gaussian noise at a fixed signal-to-noise ratio. The ground truth (which
 pixels carry [Fe/H]) is in ``meta["planted_lines"]`` and
-:func:`planted_mask`.
+:func:`planted_mask`; :func:`planted_recovery` scores a ranking against it
+(the pipeline itself knows nothing of planted lines).
 """
 
 import logging
@@ -133,6 +134,72 @@ def planted_mask(wavelength, lines, label="FEH", n_sigma=2.5):
         sigma = u.Quantity(row["sigma"], u.AA).value
         mask |= np.abs(wave - centre) <= n_sigma * sigma
     return mask
+
+
+def planted_recovery(result, spectra):
+    """How well a ranking found the lines planted for its label.
+
+    Parameters
+    ----------
+    result : RankingResult
+        From :func:`~stellar_relevance.pipeline.rank_spectra` on ``spectra``
+        (or loaded from its folder); its ``settings`` give the label and
+        ``top``.
+    spectra : SpectralSet
+        The synthetic spectra ranked, with ``meta["planted_lines"]``.
+
+    Returns
+    -------
+    dict
+        ``top_in_planted_lines`` (share of the top-``top`` pixels within 2.5
+        line widths of a line planted for the label),
+        ``planted_pixel_share`` (share of all pixels that are),
+        ``lines_recovered`` (names of the label's lines with a top pixel
+        within 2.5 widths) and ``n_lines`` (lines planted for the label).
+        Store it as ``result.metrics["ground_truth"]`` to have the report
+        show it.
+
+    Raises
+    ------
+    DataError
+        When ``spectra`` has no planted lines (not a synthetic set).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from stellar_relevance import rank_spectra
+    >>> spectra = make_synthetic_spectra(n_spectra=60)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     result = rank_spectra(spectra, max_epochs=2, ks=(30, "all"), retrain_ks=(), catalog=None, n_random=1)
+    >>> truth = planted_recovery(result, spectra)
+    >>> truth["n_lines"], 0 <= truth["top_in_planted_lines"] <= 1
+    (10, True)
+    """
+    from ..exceptions import DataError
+
+    lines = spectra.meta.get("planted_lines")
+    if lines is None:
+        raise DataError("the spectra have no meta['planted_lines']: only synthetic spectra know their answer")
+    label = result.settings.get("label")
+    top = int(result.settings.get("top", 30))
+    wavelength = spectra.wavelength
+    truth = planted_mask(wavelength, lines, label=label)
+    top_pixels = np.asarray(result.ranking["pixel"][:top], dtype=int)
+    top_wave = u.Quantity(wavelength, u.AA).value[top_pixels]
+    kinds = np.asarray(lines["sensitive_to"])
+    centres = u.Quantity(lines["center"], u.AA).value
+    sigma = u.Quantity(lines["sigma"], u.AA).value
+    recovered = [
+        str(name) for name, c, s, kind in zip(lines["name"], centres, sigma, kinds)
+        if kind == label and np.any(np.abs(top_wave - c) <= 2.5 * s)
+    ]
+    return {
+        "top_in_planted_lines": float(truth[top_pixels].mean()),
+        "planted_pixel_share": float(truth.mean()),
+        "lines_recovered": recovered,
+        "n_lines": int(np.sum(kinds == label)),
+    }
 
 
 def make_synthetic_spectra(n_spectra=600, snr=100.0, n_nuisance=40, random_state=0):

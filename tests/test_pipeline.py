@@ -1,4 +1,4 @@
-"""rank_spectra, RankingResult and the synthetic spectra (stellar_relevance.ranking / synthetic_spectra)."""
+"""rank_spectra (stellar_relevance.pipeline): the steps, their checks and the numbers they state."""
 
 import json
 import warnings
@@ -9,22 +9,10 @@ import pytest
 import torch
 from astropy.table import QTable, Table
 
-from stellar_relevance.exceptions import DataError
-from stellar_relevance.ranking import (
-    OUTPUT_FILES,
-    RankingResult,
-    check_output_dir,
-    load_model,
-    predict_labels,
-    rank_spectra,
-)
+from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra, planted_recovery
+from stellar_relevance.exceptions import DataError, DataWarning, ParameterError
+from stellar_relevance.pipeline import rank_spectra
 from stellar_relevance.spectra import SpectralSet
-from stellar_relevance.datasets.synthetic_spectra import (
-    make_synthetic_spectra,
-    miles_grid,
-    planted_lines,
-    planted_mask,
-)
 
 torch.set_num_threads(1)
 
@@ -43,52 +31,6 @@ def synthetic():
 @pytest.fixture(scope="module")
 def result(synthetic):
     return rank_spectra(synthetic, "FEH", n_seeds=2, random_state=3, **FAST)
-
-
-# ----------------------------------------------------------------------------- synthetic set
-def test_synthetic_spectra_grid_labels_and_truth(synthetic):
-    assert synthetic.n_pixels == 4300
-    assert u.allclose(synthetic.wavelength, miles_grid())
-    assert synthetic.wavelength[0] == 3540.5 * u.AA
-    assert synthetic.wave_frame == "air"
-    assert set(synthetic.label_names) == {"TEFF", "LOGG", "FEH"}
-    assert synthetic.labels["FEH"].unit == u.dex
-    # normalised to 1 in the MILES normalisation window, like MILES
-    window = (synthetic.wavelength.value >= 5400) & (synthetic.wavelength.value <= 5630)
-    assert np.allclose(synthetic.flux[:, window].mean(axis=1), 1.0, atol=0.01)
-    lines = synthetic.meta["planted_lines"]
-    assert set(lines["sensitive_to"]) == {"FEH", "TEFF", "none"}
-    # a metal line deepens with [Fe/H]: the flux at Mg I 5184 correlates negatively with FEH
-    pixel = int(np.argmin(np.abs(synthetic.wavelength.value - 5183.6)))
-    r = np.corrcoef(synthetic.flux[:, pixel], synthetic.labels["FEH"])[0, 1]
-    assert r < -0.8
-    # H-alpha tracks TEFF, not FEH
-    pixel = int(np.argmin(np.abs(synthetic.wavelength.value - 6562.8)))
-    assert abs(np.corrcoef(synthetic.flux[:, pixel], synthetic.labels["FEH"])[0, 1]) < 0.3
-
-
-def test_synthetic_spectra_seeded():
-    a = make_synthetic_spectra(n_spectra=5, random_state=7)
-    b = make_synthetic_spectra(n_spectra=5, random_state=7)
-    c = make_synthetic_spectra(n_spectra=5, random_state=8)
-    assert np.array_equal(a.flux, b.flux)
-    assert not np.array_equal(a.flux, c.flux)
-
-
-@pytest.mark.parametrize("kwargs", [dict(n_spectra=0), dict(snr=0), dict(snr=-1)])
-def test_synthetic_spectra_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
-        make_synthetic_spectra(**kwargs)
-
-
-def test_planted_mask_marks_only_label_lines():
-    lines = planted_lines(random_state=0)
-    wave = miles_grid()
-    feh = planted_mask(wave, lines, "FEH")
-    teff = planted_mask(wave, lines, "TEFF")
-    assert feh.any() and teff.any() and not (feh & teff).any()
-    assert feh[np.argmin(np.abs(wave.value - 5269.54))]
-    assert not feh[np.argmin(np.abs(wave.value - 6562.8))]
 
 
 # ----------------------------------------------------------------------------- the pipeline
@@ -115,7 +57,8 @@ def test_result_tables(result, synthetic):
 
 
 def test_planted_lines_are_found(result, synthetic):
-    truth = result.metrics["ground_truth"]
+    assert "ground_truth" not in result.metrics  # the pipeline knows nothing of planted lines
+    truth = planted_recovery(result, synthetic)
     # the planted [Fe/H] lines cover ~1.5 % of the pixels; the top 30 must land on them
     assert truth["planted_pixel_share"] < 0.03
     assert truth["top_in_planted_lines"] >= 0.8
@@ -176,6 +119,103 @@ def test_too_few_label_values(synthetic):
         rank_spectra(sparse, "FEH", **FAST)
 
 
+def test_command_and_truthful_stratification_are_recorded(synthetic, caplog):
+    small = synthetic[np.arange(60)]
+    labels = small.labels.copy()
+    feh = np.array(labels["FEH"], float)
+    feh[:50] = 0.0  # ties: the label quintiles cannot all hold two spectra, so the split falls back to random
+    labels["FEH"] = feh
+    tied = SpectralSet(small.wavelength, small.flux, labels=labels)
+    settings = dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(), catalog=None, ks=(30, "all"))
+    with caplog.at_level("INFO", logger="stellar_relevance"):
+        res = rank_spectra(tied, "FEH", command="stelrel rank x --seed 0", **settings)
+    assert res.settings["stratified_split"] is False
+    assert res.provenance["command"] == "stelrel rank x --seed 0"
+    assert res.summary()["command"] == "stelrel rank x --seed 0"
+    assert "<RankingResult" not in caplog.text  # no raw repr at INFO
+    assert rank_spectra(small, "FEH", **settings).settings["stratified_split"] is True
+
+
+@pytest.mark.parametrize("kwargs, parameter, message", [
+    (dict(ks=(5, 99999)), "ks", "above the 4300 pixels"),
+    (dict(ks=(5, 30, "all"), retrain_ks=(7,)), "retrain_ks", r"not in ks \[5, 30, 4300\]: \[7\]"),
+    (dict(min_epochs=50, max_epochs=3), "min_epochs", "must not exceed max_epochs"),
+    (dict(random_state=-1), "random_state", "non-negative"),
+])
+def test_bad_parameters_name_the_parameter(synthetic, kwargs, parameter, message):
+    with pytest.raises(ParameterError, match=message) as info:
+        rank_spectra(synthetic[np.arange(40)], "FEH", **{**FAST, **kwargs})
+    assert info.value.parameter == parameter
+
+
+def test_default_ks_fit_a_short_grid(synthetic):
+    """The default k values above the number of pixels are left out; 'all' is kept."""
+    small = synthetic[np.arange(60)]
+    short = SpectralSet(small.wavelength[:500], small.flux[:, :500], labels=small.labels)
+    settings = {k: v for k, v in FAST.items() if k != "ks"}
+    res = rank_spectra(short, "FEH", **dict(settings, max_epochs=2, min_epochs=1, retrain_ks=(), catalog=None))
+    assert res.settings["ks"] == [5, 10, 20, 30, 50, 100, 300, 500]
+
+
+def test_small_test_set_warns(synthetic):
+    small = synthetic[np.arange(60)]
+    with pytest.warns(DataWarning, match=r"only 6 test spectra: .*standard error is large"):
+        res = rank_spectra(small, "FEH", **dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(), catalog=None))
+    assert any("only 6 test spectra" in w for w in res.provenance["warnings"])
+
+
+def test_untrained_retrains_are_counted_not_warned(synthetic, monkeypatch):
+    """Retrained baselines that stop at epoch 1 are expected: no warning each (the trained seeds still warn)."""
+    from stellar_relevance import estimators
+
+    original = estimators.SpectralRelevanceRegressor.fit
+
+    def fit(self, X, y):
+        warnings.warn("SpectralRelevanceRegressor: ... of an almost untrained network.", UserWarning)
+        return original(self, X, y)
+
+    monkeypatch.setattr(estimators.SpectralRelevanceRegressor, "fit", fit)
+    small = synthetic[np.arange(60)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rank_spectra(small, "FEH", **dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(30,), retrain_max_epochs=2,
+                                          catalog=None))
+    assert sum("almost untrained" in str(w.message) for w in caught) == 1  # the one trained seed, not 2 retrains
+
+
+@pytest.mark.parametrize("catalog", ["all", "bandhead"])
+def test_band_membership_agrees_everywhere(synthetic, catalog):
+    """ranking['indices'], indices['n_top_bins'] and the paper counts come from one band membership."""
+    from types import SimpleNamespace
+
+    from stellar_relevance.indices import load_catalog
+    from stellar_relevance.pipeline import _match
+
+    wave = synthetic.wavelength.value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        bands = load_catalog(catalog)
+        head = bands[bands["kind"] == "bandhead"]
+        assert len(head)  # both catalogues hold bandheads (matched on their sidebands)
+        # relevance peaked inside the bandheads' sidebands and in Mgb's central band
+        relevance = np.full(wave.size, 1e-6)
+        for row in head:
+            for side in ("blue", "red"):
+                inside = (wave >= row[f"{side}_lower"].value) & (wave <= row[f"{side}_upper"].value)
+                relevance[np.flatnonzero(inside)[:3]] = 1.0
+        relevance[np.argmin(np.abs(wave - 5175.0))] = 2.0
+        order = np.argsort(-relevance, kind="stable")
+        p = SimpleNamespace(catalog=catalog, top=30, n_permutations=20, random_state=0)
+        match = _match(synthetic, relevance, order, p)
+    top_names = [set(filter(None, str(match.pixel_names[i]).split(","))) for i in order[:30]]
+    for row in match.indices:
+        assert row["n_top_bins"] == sum(row["name"] in names for names in top_names), row["name"]
+    hit = [row["name"] for row in match.indices if row["kind"] == "bandhead" and row["n_top_bins"] > 0]
+    assert hit, "top pixels in bandhead sidebands must count for the bandhead"
+    if catalog == "all":
+        assert match.group_counts["Mgb"] == sum("Mgb" in names or "Mg_b" in names for names in top_names) >= 1
+
+
 def test_standard_scaling_warns(synthetic):
     small = synthetic[np.arange(60)]
     with pytest.warns(UserWarning, match="normalisation window"):
@@ -199,78 +239,25 @@ def test_masked_pixels_are_filled_and_named(synthetic):
     assert abs(last - small.flux[:, -1].mean()) < 0.05
 
 
-def test_non_finite_flux_is_refused(synthetic):
+def test_nan_pixels_of_one_star_are_filled_not_fatal(synthetic):
+    """A star with a few NaN pixels is filled (and named) before any finite check; the run goes on."""
+    small = synthetic[np.arange(60)]
+    flux = small.flux.copy()
+    flux[3, 100:104] = np.nan
+    bad = SpectralSet(small.wavelength, flux, labels=small.labels)
+    with pytest.warns(DataWarning, match=r"1 spectra have masked or non-finite pixels, filled .*SYN00004 \(4 px"):
+        res = rank_spectra(bad, "FEH", **dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(), catalog=None))
+    assert np.all(np.isfinite(res.ranking["mean_flux"]))
+    assert any("SYN00004" in w for w in res.provenance["warnings"])
+
+
+def test_pixel_without_any_finite_flux_is_refused(synthetic):
     small = synthetic[np.arange(40)]
     flux = small.flux.copy()
-    flux[3, 100] = np.nan
+    flux[:, 100] = np.nan
     bad = SpectralSet(small.wavelength, flux, labels=small.labels)
-    with pytest.raises(DataError, match="non-finite flux.*SYN"):
+    with pytest.warns(DataWarning), pytest.raises(DataError, match=r"1 pixels \(e.g. 3630.5 A\) have no finite flux"):
         rank_spectra(bad, "FEH", **FAST)
-
-
-# ----------------------------------------------------------------------------- saving
-def test_save_load_roundtrip(result, tmp_path):
-    out = tmp_path / "res"
-    written = result.save(out)
-    assert set(written) == set(OUTPUT_FILES)
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)  # no temp files left
-    ranking = QTable.read(out / "ranking.ecsv")
-    assert ranking["wavelength"].unit == u.AA
-    assert ranking.meta["split"] == result.split_text
-    curve = Table.read(out / "curve.ecsv")
-    assert curve["mae_masked"].unit == u.dex
-    summary = json.loads((out / "summary.json").read_text())
-    for key in ("settings", "split", "seeds", "versions", "timings", "test_mae", "topk_mae", "overall_p_value"):
-        assert key in summary, key
-    assert summary["test_mae"] == pytest.approx(result.metrics["test_mae"])
-    assert (out / "relevance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-    loaded = RankingResult.load(out)
-    assert np.array_equal(loaded.ranking["pixel"], result.ranking["pixel"])
-    assert loaded.metrics["test_mae"] == pytest.approx(result.metrics["test_mae"])
-    assert loaded.split_text == result.split_text
-    assert list(loaded.ranking["indices"]) == list(result.ranking["indices"])  # "" stays "", not masked
-    assert loaded.estimator is None
-
-
-def test_save_refuses_to_overwrite(result, tmp_path):
-    result.save(tmp_path, figures=False)
-    before = (tmp_path / "summary.json").read_bytes()
-    with pytest.raises(FileExistsError, match="overwrite"):
-        result.save(tmp_path, figures=False)
-    assert (tmp_path / "summary.json").read_bytes() == before
-    result.save(tmp_path, overwrite=True, figures=False)
-
-
-def test_output_dir_that_cannot_be_made(tmp_path):
-    blocker = tmp_path / "a_file"
-    blocker.write_text("x")
-    with pytest.raises(Exception, match="cannot write to output folder|not a folder"):
-        check_output_dir(blocker / "out")
-    with pytest.raises(Exception, match="not a folder"):
-        check_output_dir(blocker)
-
-
-def test_load_rejects_other_folders(tmp_path):
-    with pytest.raises(DataError, match="ranking.ecsv is missing"):
-        RankingResult.load(tmp_path)
-
-
-def test_model_file_predicts_and_checks_the_grid(result, synthetic, tmp_path):
-    result.save(tmp_path, figures=False)
-    model = load_model(tmp_path / "model.pt")
-    assert model["label"] == "FEH" and len(model["estimators"]) == 2
-    assert model["config"]["hidden_layer_sizes"] == [200, 50, 50]
-    pred = predict_labels(model, synthetic[np.arange(10)])
-    X, _ = synthetic[np.arange(10)].to_xy("FEH")
-    expected = np.mean([est.predict(X) for est in result.estimators], axis=0)
-    assert np.allclose(pred, expected)
-    shifted = SpectralSet(synthetic.wavelength + 1 * u.AA, synthetic.flux[:3], labels=synthetic.labels[:3])
-    with pytest.raises(DataError, match="does not match the model"):
-        predict_labels(model, shifted)
-    (tmp_path / "junk.pt").write_bytes(b"not a model")
-    with pytest.raises(DataError, match="not a stelrel model"):
-        load_model(tmp_path / "junk.pt")
 
 
 def test_real_miles_pipeline_runs(miles_dir):

@@ -1,0 +1,107 @@
+"""The pipeline's error-vs-k curve: the trained model with all but the top-k pixels masked, and
+models retrained on the top-k pixels alone, each beside random-k draws, merged into one row per k.
+"""
+
+import logging
+import time
+import warnings
+
+import numpy as np
+from astropy.table import Table
+
+from .evaluation import topk_curve
+
+__all__ = ["error_curve", "curve_table"]
+
+logger = logging.getLogger(__name__)
+
+
+def _mae(y_true, y_pred):
+    return float(np.mean(np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))))
+
+
+def _retrain_params(params, p):
+    retrain = dict(params, verbose=0)
+    retrain["max_epochs"] = int(min(300, p.max_epochs) if p.retrain_max_epochs is None else p.retrain_max_epochs)
+    if p.retrain_min_epochs is not None:
+        retrain["min_epochs"] = int(p.retrain_min_epochs)
+    retrain["min_epochs"] = min(retrain["min_epochs"], retrain["max_epochs"])
+    return retrain
+
+
+def _retrained_curve(order, retrain_list, data, retrain_params, seed, p):
+    """The retrained top-k and random-k curve; models that stop at epoch 1 are counted, not warned one by one."""
+    from .estimators import SpectralRelevanceRegressor
+
+    logger.info("retraining on the top-k and random-k pixels: %d models of at most %d epochs",
+                len(retrain_list) * (1 + p.n_random_retrained), retrain_params["max_epochs"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        curve = topk_curve(
+            order, retrain_list, data.X_train, data.y_train, data.X_test, data.y_test,
+            make_model=lambda: SpectralRelevanceRegressor(**retrain_params, random_state=seed), metric=_mae,
+            n_random=p.n_random_retrained, random_state=p.random_state, protocols=("retrained",),
+            verbose=1 if p.progress else 0,
+        )
+    untrained = [w for w in caught if "almost untrained network" in str(w.message)]
+    for w in caught:
+        if w not in untrained:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if untrained:
+        logger.info("%d of the retrained models never improved after epoch 1 (expected for random pixels); "
+                    "their errors are in the curve as they are", len(untrained))
+    return curve
+
+
+def error_curve(order, ks_int, retrain_list, data, ensemble, params, seeds, records, test_mae, unit, p, timings):
+    t0 = time.perf_counter()
+    masked = topk_curve(
+        order, ks_int, data.X_train, data.y_train, data.X_test, data.y_test,
+        fitted=ensemble, metric=_mae, n_random=p.n_random, random_state=p.random_state, protocols=("masked",),
+        verbose=1 if p.progress else 0,
+    )
+    timings["curve_masked"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    retrain_params = _retrain_params(params, p)
+    retrained = _retrained_curve(order, retrain_list, data, retrain_params, seeds[0], p) if retrain_list else None
+    timings["curve_retrained"] = time.perf_counter() - t0
+    curve = curve_table(ks_int, masked, retrained, len(order), records[0]["test_mae"], test_mae,
+                         p.n_random, p.n_random_retrained, unit)
+    return curve, retrain_params
+
+
+def _pick(table, k, selection, column):
+    if table is None:
+        return np.nan
+    rows = table[(table["k"] == k) & (table["selection"] == selection)]
+    return float(rows[column][0]) if len(rows) else np.nan
+
+
+def curve_table(ks, masked, retrained, n_pixels, single_mae, ensemble_mae, n_random, n_random_retrained, unit):
+    """Merge the topk_curve tables into one row per k."""
+    rows = []
+    for k in ks:
+        row = {
+            "k": k,
+            "mae_masked": _pick(masked, k, "ranked", "score"),
+            "mae_masked_random": _pick(masked, k, "random", "score"),
+            "mae_masked_random_std": _pick(masked, k, "random", "score_std"),
+            "mae_retrained": _pick(retrained, k, "ranked", "score"),
+            "mae_random": _pick(retrained, k, "random", "score"),
+            "mae_random_std": _pick(retrained, k, "random", "score_std"),
+        }
+        if k == n_pixels:
+            # every pixel: masking changes nothing and "retraining" is the first seed's model
+            row["mae_masked"] = row["mae_masked_random"] = ensemble_mae
+            row["mae_masked_random_std"] = 0.0
+            row["mae_retrained"] = row["mae_random"] = single_mae
+            row["mae_random_std"] = 0.0
+        rows.append(row)
+    table = Table(rows=rows, names=list(rows[0]))
+    table["n_random"] = [n_random if k < n_pixels else 0 for k in ks]
+    table["n_random_retrained"] = [n_random_retrained if k < n_pixels else 0 for k in ks]
+    for name in table.colnames:
+        if name.startswith("mae"):
+            table[name].unit = unit or None
+            table[name].format = ".4f"
+    return table

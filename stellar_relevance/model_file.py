@@ -1,0 +1,160 @@
+"""The ``model.pt`` format: the fitted regressors of a ranking, their grid, and predictions from them.
+
+A ``model.pt`` is a :func:`torch.save` dictionary with ``format:
+"stelrel-model/1"``, the label and its unit, the wavelength grid (Angstrom)
+and frame, the first model's parameters, the seeds, the split and the fitted
+estimators (pickled: load only files you trust).
+"""
+
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+
+from ._version import __version__
+from .exceptions import DataError
+from .provenance import jsonable
+
+__all__ = ["MODEL_FORMAT", "SeedEnsemble", "model_payload", "write_model", "load_model", "predict_labels"]
+
+#: The ``format`` entry of every model file.
+MODEL_FORMAT = "stelrel-model/1"
+
+
+class SeedEnsemble:
+    """Mean prediction of several fitted regressors (same training data, different seeds).
+
+    Parameters
+    ----------
+    estimators : sequence of fitted regressors
+        They share ``feature_means_`` and ``n_features_in_`` (the first's are
+        exposed).
+    """
+
+    def __init__(self, estimators):
+        self.estimators = list(estimators)
+        self.feature_means_ = self.estimators[0].feature_means_
+        self.n_features_in_ = self.estimators[0].n_features_in_
+
+    def predict(self, X):
+        """Mean of the estimators' predictions."""
+        return np.mean([est.predict(X) for est in self.estimators], axis=0)
+
+
+def model_payload(estimators, settings, wavelength, split_text):
+    """The dictionary written to ``model.pt``.
+
+    Parameters
+    ----------
+    estimators : list
+        Fitted regressors (one per seed).
+    settings : dict
+        The ranking's settings (``label``, ``label_unit``, ``wave_frame``, ``seeds``).
+    wavelength : astropy.units.Quantity
+        The pixel grid.
+    split_text : str
+        The one-line statement of the split.
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "format": MODEL_FORMAT,
+        "stelrel_version": __version__,
+        "label": settings.get("label"),
+        "label_unit": settings.get("label_unit"),
+        "wavelength_AA": u.Quantity(wavelength, u.AA).value,
+        "wave_frame": settings.get("wave_frame"),
+        "config": {k: jsonable(v) for k, v in estimators[0].get_params().items()},
+        "seeds": list(settings.get("seeds", [])),
+        "split": split_text,
+        "estimators": list(estimators),
+    }
+
+
+def write_model(path, payload):
+    """Write a :func:`model_payload` to ``path`` (not atomic: into a staging folder)."""
+    import torch
+
+    torch.save(payload, path)
+    return Path(path)
+
+
+def load_model(path):
+    """Read a ``model.pt`` written by :meth:`~stellar_relevance.result.RankingResult.save`.
+
+    The file holds pickled scikit-learn estimators: load only files you trust.
+
+    Returns
+    -------
+    dict
+        ``estimators`` (list), ``wavelength`` (Quantity), ``label``,
+        ``label_unit``, ``config`` ...
+
+    Raises
+    ------
+    DataError
+        When the file is missing or not a stelrel model.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: model file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not our file"
+        raise DataError(f"{path}: not a stelrel model file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise DataError(f"{path}: not a stelrel model file (no 'format: {MODEL_FORMAT}' entry)")
+    payload["wavelength"] = payload["wavelength_AA"] * u.AA
+    return payload
+
+
+def _check_grid(model, spectra, rtol):
+    grid = u.Quantity(model["wavelength"], u.AA).value
+    wave = u.Quantity(spectra.wavelength, u.AA).value
+    if grid.shape != wave.shape or not np.allclose(grid, wave, rtol=rtol, atol=0):
+        raise DataError(
+            f"the spectra's wavelength grid ({wave.size} pixels, {wave[0]:.6g}-{wave[-1]:.6g} A) does not match "
+            f"the model's ({grid.size} pixels, {grid[0]:.6g}-{grid[-1]:.6g} A); resample the spectra first"
+        )
+    model_frame = model.get("wave_frame")
+    if model_frame and spectra.wave_frame != model_frame:
+        raise DataError(
+            f"the spectra are in {spectra.wave_frame} wavelengths but the model was trained in {model_frame}"
+        )
+
+
+def predict_labels(model, spectra, rtol=1e-6):
+    """Labels for ``spectra`` from a loaded model (mean over its seeds).
+
+    Parameters
+    ----------
+    model : dict
+        From :func:`load_model`.
+    spectra : SpectralSet
+    rtol : float
+        Relative tolerance when comparing wavelength grids.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    DataError
+        When the spectra are not on the model's wavelength grid, or their
+        flux is not finite.
+    """
+    _check_grid(model, spectra, rtol)
+    X = np.asarray(spectra.flux, float)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise DataError(
+            f"{len(rows)} spectra have non-finite flux (e.g. IDs {[str(spectra.ids[i]) for i in rows[:5]]}); "
+            "the model needs finite flux at every pixel"
+        )
+    return SeedEnsemble(model["estimators"]).predict(X)

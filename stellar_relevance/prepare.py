@@ -1,0 +1,142 @@
+"""The pipeline's data steps: the spectra with the label, bad pixels filled, and the train/test split.
+
+Used by :func:`~stellar_relevance.pipeline.rank_spectra`; each function
+states its facts (warnings go to ``notes`` as well, for the result's
+provenance).
+"""
+
+import sys
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import astropy.units as u
+import numpy as np
+
+from .exceptions import DataError, DataWarning
+
+__all__ = ["select_labelled", "split_train_test", "MIN_TEST_SPECTRA"]
+
+#: Fewer test spectra than this and the test MAE is flagged as unreliable.
+MIN_TEST_SPECTRA = 20
+
+
+def _caller_stacklevel():
+    """The stack level of the first frame outside this package (where the user called in)."""
+    package = str(Path(__file__).resolve().parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def note(notes, message, category=DataWarning):
+    """Warn (pointing at the user's call), and remember the message for the result's provenance."""
+    notes.append(message)
+    warnings.warn(message, category, stacklevel=_caller_stacklevel())
+
+
+def _fill_bad_pixels(subset, X, notes):
+    """Masked and non-finite pixels -> the mean of the other spectra at that pixel (warned, by star)."""
+    finite = np.isfinite(X)
+    bad = ~finite if subset.mask is None else (subset.mask | ~finite)
+    if not bad.any():
+        return X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fill = np.nanmean(np.where(bad, np.nan, X), axis=0)
+        fallback = np.nanmean(np.where(finite, X, np.nan), axis=0)
+    fill = np.where(np.isfinite(fill), fill, fallback)
+    rows = np.flatnonzero(bad.any(axis=1))
+    wave = u.Quantity(subset.wavelength, u.AA).value
+    details = "; ".join(
+        f"{subset.ids[i]} ({int(bad[i].sum())} px, {wave[bad[i]].min():.1f}-{wave[bad[i]].max():.1f} A)"
+        for i in rows[:10]
+    )
+    kind = "masked or non-finite" if not finite.all() else "masked"
+    note(notes, f"{len(rows)} spectra have {kind} pixels, filled with the mean flux of the other spectra at "
+          f"those pixels: {details}{' ...' if len(rows) > 10 else ''}")
+    return np.where(bad, fill[None, :], X)
+
+
+def select_labelled(spectra, label, min_labels, notes):
+    """The spectra with a finite ``label``, their (filled) flux and the label values."""
+    if label not in spectra.label_names:
+        raise DataError(
+            f"no label {label!r} in the spectra; available labels: {', '.join(spectra.label_names) or 'none'}"
+        )
+    column = spectra.labels[label]
+    if column.dtype.kind not in "biuf":
+        raise DataError(f"label {label!r} is not numeric (dtype {column.dtype}); a regression label is needed")
+    subset = spectra.with_label(label)
+    if len(subset) < min_labels:
+        raise DataError(
+            f"label {label!r} has only {len(subset)} usable (finite) values out of {len(spectra)} spectra; "
+            f"at least {min_labels} are needed"
+        )
+    X, y = subset.to_xy(label)
+    X = _fill_bad_pixels(subset, X, notes)
+    bad_pixels = np.flatnonzero(~np.isfinite(X).all(axis=0))
+    if bad_pixels.size:
+        wave = u.Quantity(subset.wavelength, u.AA).value
+        raise DataError(
+            f"{bad_pixels.size} pixels (e.g. {wave[bad_pixels[0]]:.1f} A) have no finite flux in any spectrum "
+            f"with label {label!r}; the network needs finite flux at every pixel"
+        )
+    return subset, X, y
+
+
+def _split_indices(y, test_fraction, random_state):
+    """Seeded train/test split, stratified on label quintiles when every stratum has two members.
+
+    Returns
+    -------
+    train, test : numpy.ndarray of int
+    stratified : bool
+        False when it fell back to a plain random split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    n = len(y)
+    n_test = int(round(test_fraction * n))
+    if n_test < 2 or n - n_test < 10:
+        raise DataError(
+            f"test_fraction={test_fraction} of {n} spectra leaves {n_test} test and "
+            f"{n - n_test} training spectra; need at least 2 and 10"
+        )
+    edges = np.quantile(y, np.linspace(0, 1, min(5, n_test) + 1)[1:-1])
+    strata = np.digitize(y, edges)
+    if np.min(np.bincount(strata)) < 2:
+        strata = None
+    train, test = train_test_split(np.arange(n), test_size=n_test, random_state=random_state, stratify=strata)
+    return np.sort(train), np.sort(test), strata is not None
+
+
+def _split_by_ids(subset, test_ids, label):
+    wanted = {str(i) for i in test_ids}
+    is_test = np.isin(subset.ids, list(wanted))
+    unknown = wanted - set(subset.ids[is_test])
+    if unknown:
+        raise DataError(f"test_ids: {len(unknown)} IDs are not among the spectra with label {label!r}: "
+                        f"{sorted(unknown)[:5]}")
+    test_idx, train_idx = np.flatnonzero(is_test), np.flatnonzero(~is_test)
+    if len(test_idx) < 2 or len(train_idx) < 10:
+        raise DataError(f"test_ids leave {len(test_idx)} test and {len(train_idx)} training spectra; "
+                        "need at least 2 and 10")
+    return train_idx, test_idx
+
+
+def split_train_test(subset, X, y, p, notes):
+    """Train/test arrays and the split's facts; warns when the test set is too small to mean much."""
+    if p.test_ids is None:
+        train_idx, test_idx, stratified = _split_indices(y, p.test_fraction, p.random_state)
+    else:
+        (train_idx, test_idx), stratified = _split_by_ids(subset, p.test_ids, p.label), False
+    if len(test_idx) < MIN_TEST_SPECTRA:
+        note(notes, f"only {len(test_idx)} test spectra: the test MAE rests on few stars and its standard error "
+              f"is large; use more spectra or a larger test_fraction (at least {MIN_TEST_SPECTRA} test spectra "
+              "are advised)")
+    return SimpleNamespace(
+        train_idx=train_idx, test_idx=test_idx, stratified=stratified,
+        X_train=X[train_idx], y_train=y[train_idx], X_test=X[test_idx], y_test=y[test_idx],
+    )

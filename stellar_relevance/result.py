@@ -1,0 +1,274 @@
+"""``RankingResult``: what a ranking found, saved to and loaded from one folder, and plotted.
+
+The tables and dictionaries are filled by
+:func:`~stellar_relevance.pipeline.rank_spectra`; this module only holds,
+writes and reads them. Figures and the HTML page come from
+:mod:`stellar_relevance.report`.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable, Table
+
+from ._version import __version__
+from .exceptions import DataError
+from .model_file import model_payload, write_model
+from .outputs import FIGURE_FILES, staged_output_dir
+from .provenance import jsonable
+
+__all__ = ["RankingResult"]
+
+logger = logging.getLogger(__name__)
+
+
+class RankingResult:
+    """Everything :func:`rank_spectra` found, with saving and plotting.
+
+    Attributes
+    ----------
+    ranking : astropy.table.QTable
+        One row per pixel, most relevant first: ``rank`` (1 = most relevant),
+        ``pixel``, ``wavelength`` (Angstrom), ``relevance`` (mean over seeds of
+        the per-seed relevance normalised to sum 1), ``relevance_std`` (spread
+        over seeds), ``signed_eigenvalue`` (lambda of the first seed's model;
+        its sign is arbitrary up to the sign of psi), ``mean_flux`` (mean
+        training spectrum) and ``indices`` (catalogue central bands holding the
+        pixel, comma separated).
+    indices : astropy.table.QTable
+        The :func:`~stellar_relevance.matching.match_indices` table, with
+        ``n_top_bins`` (top pixels in the central band), ``enrichment``,
+        ``p_value`` and the band limits.
+    curve : astropy.table.Table
+        ``k``, ``mae_masked``, ``mae_masked_random``, ``mae_masked_random_std``,
+        ``mae_retrained``, ``mae_random`` (retrained on random-k),
+        ``mae_random_std``, ``n_random``; MAE in the label's unit.
+    metrics : dict
+        ``test_mae`` (all pixels), ``topk_mae`` (top-``top`` retrained),
+        ``overall_p_value``, per-seed numbers, stability and paper-claim
+        checks (``claims``). A data set with a known answer adds its own
+        score (e.g. ``ground_truth`` from
+        :func:`~stellar_relevance.datasets.synthetic_spectra.planted_recovery`),
+        which the report shows.
+    settings : dict
+        Every choice made (hyper-parameters, split, seeds, ks ...).
+    provenance : dict
+        Split sizes, data source and the reader's warnings, the pipeline's
+        own warnings (``warnings``), versions, timings, creation time and
+        the command line (``command``, when given).
+    estimators : list
+        The fitted regressors (one per seed); empty after :meth:`load`.
+    """
+
+    def __init__(self, ranking, indices, curve, metrics, settings, provenance, estimators=(), wavelength=None):
+        self.ranking = ranking
+        self.indices = indices
+        self.curve = curve
+        self.metrics = dict(metrics)
+        self.settings = dict(settings)
+        self.provenance = dict(provenance)
+        self.estimators = list(estimators)
+        self._wavelength = wavelength
+
+    def __repr__(self):
+        return (
+            f"<RankingResult {self.settings.get('label')}: test MAE {self.metrics.get('test_mae'):.4g}, "
+            f"top-{self.settings.get('top')} retrained MAE {self.metrics.get('topk_mae')}, "
+            f"p={self.metrics.get('overall_p_value')}, {len(self.estimators)} model(s)>"
+        )
+
+    @property
+    def estimator(self):
+        """The first seed's fitted regressor (None after :meth:`load`)."""
+        return self.estimators[0] if self.estimators else None
+
+    @property
+    def wavelength(self):
+        """The pixel grid in pixel order (Quantity)."""
+        if self._wavelength is not None:
+            return self._wavelength
+        order = np.argsort(np.asarray(self.ranking["pixel"]))
+        return u.Quantity(self.ranking["wavelength"][order], u.AA)
+
+    def top(self, k=None):
+        """The ``k`` most relevant pixels (default: the ``top`` setting)."""
+        k = self.settings.get("top", 30) if k is None else k
+        return self.ranking[:k]
+
+    @property
+    def split_text(self):
+        """One line stating the split, written into every output."""
+        p = self.provenance.get("split", {})
+        kind = "given test IDs" if self.settings.get("test_ids_given") else "seeded split"
+        return (
+            f"{kind} (random_state={self.settings.get('random_state')}): "
+            f"{p.get('n_train')} train / {p.get('n_validation')} validation / {p.get('n_test')} test spectra"
+        )
+
+    def summary(self):
+        """The content of ``summary.json`` (plain JSON types)."""
+        m = self.metrics
+        return jsonable(
+            {
+                "stelrel_version": __version__,
+                "label": self.settings.get("label"),
+                "label_unit": self.settings.get("label_unit"),
+                "split": self.provenance.get("split"),
+                "split_text": self.split_text,
+                "seeds": self.settings.get("seeds"),
+                "test_mae": m.get("test_mae"),
+                "topk_mae": m.get("topk_mae"),
+                "topk_mae_masked": m.get("topk_mae_masked"),
+                "topk_mae_random": m.get("topk_mae_random"),
+                "top": self.settings.get("top"),
+                "overall_p_value": m.get("overall_p_value"),
+                "metrics": m,
+                "settings": self.settings,
+                "data": self.provenance.get("data"),
+                "versions": self.provenance.get("versions"),
+                "timings": self.provenance.get("timings"),
+                "created": self.provenance.get("created"),
+                "command": self.provenance.get("command"),
+                "warnings": self.provenance.get("warnings"),
+            }
+        )
+
+    # ------------------------------------------------------------ saving
+    def _meta(self):
+        return {
+            "label": self.settings.get("label"),
+            "split": self.split_text,
+            "seeds": list(self.settings.get("seeds", [])),
+            "stelrel_version": __version__,
+        }
+
+    def save(self, directory, overwrite=False, figures=True):
+        """Write every output into ``directory``: the whole folder, or nothing.
+
+        Files: ``ranking.ecsv``, ``indices.ecsv``, ``curve.ecsv``,
+        ``summary.json``, ``model.pt`` (when models are held),
+        ``relevance.png``, ``eigenvalues.png``, ``curve.png`` and
+        ``report.html``. They are written into a temporary folder beside
+        ``directory`` that is moved into place once all are written
+        (:func:`~stellar_relevance.outputs.staged_output_dir`): an
+        interrupted save leaves no partial folder.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if needed (with its parents).
+        overwrite : bool
+            Replace existing result files; otherwise refuse.
+        figures : bool
+            Write the PNG figures and ``report.html``.
+
+        Returns
+        -------
+        dict
+            file name -> Path of every file written (in ``directory``).
+
+        Raises
+        ------
+        FileExistsError
+            When ``directory`` holds results and ``overwrite`` is False.
+        """
+        directory = Path(directory).expanduser()
+        with staged_output_dir(directory, overwrite=overwrite) as staging:
+            names = self._write_files(staging, figures)
+        written = {name: directory / name for name in names}
+        logger.info("wrote %d files to %s", len(written), directory)
+        return written
+
+    def _write_files(self, folder, figures):
+        from . import report
+
+        names = []
+        for name, table in (("ranking", self.ranking), ("indices", self.indices), ("curve", self.curve)):
+            table = table.copy(copy_data=False)
+            table.meta.update(self._meta())
+            table.write(folder / f"{name}.ecsv", format="ascii.ecsv")
+            names.append(f"{name}.ecsv")
+        (folder / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+        names.append("summary.json")
+        if self.estimators:
+            write_model(folder / "model.pt", model_payload(self.estimators, self.settings, self.wavelength,
+                                                           self.split_text))
+            names.append("model.pt")
+        if figures:
+            pngs = report.figure_pngs(self)
+            for name, data in pngs.items():
+                (folder / FIGURE_FILES[name]).write_bytes(data)
+                names.append(FIGURE_FILES[name])
+            (folder / "report.html").write_text(report.render_html(self, pngs), encoding="utf-8")
+            names.append("report.html")
+        return names
+
+    @classmethod
+    def load(cls, directory):
+        """Read a result saved with :meth:`save` (tables and summary; no models).
+
+        Raises
+        ------
+        DataError
+            When a file is missing or unreadable.
+        """
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise DataError(f"{directory}: not a folder of saved results")
+        tables = {}
+        for name in ("ranking", "indices", "curve"):
+            path = directory / f"{name}.ecsv"
+            if not path.exists():
+                raise DataError(f"{directory}: {path.name} is missing; is this a `stelrel rank` output folder?")
+            try:
+                reader = Table if name == "curve" else QTable
+                tables[name] = reader.read(path, format="ascii.ecsv")
+            except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+                raise DataError(f"{path}: not a readable ECSV table ({exc})") from exc
+        indices_col = tables["ranking"]["indices"] if "indices" in tables["ranking"].colnames else None
+        if indices_col is not None and hasattr(indices_col, "filled"):
+            # ECSV writes "" for pixels outside every band; astropy reads it back as masked
+            tables["ranking"]["indices"] = indices_col.filled("")
+        path = directory / "summary.json"
+        try:
+            summary = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise DataError(f"{directory}: summary.json is missing; is this a `stelrel rank` output folder?") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not valid JSON ({exc})") from exc
+        provenance = {
+            key: summary.get(key)
+            for key in ("split", "data", "versions", "timings", "created", "command", "warnings")
+        }
+        return cls(
+            tables["ranking"], tables["indices"], tables["curve"],
+            summary.get("metrics", {}), summary.get("settings", {}), provenance,
+        )
+
+    # ------------------------------------------------------------ plotting
+    def plot_relevance(self, ax=None):
+        """Relevance over the mean spectrum with index bands (paper Fig. 11 bottom)."""
+        from .report import plot_relevance
+
+        return plot_relevance(self, ax=ax)
+
+    def plot_eigenvalues(self, ax=None):
+        """Histogram of the first-layer eigenvalues (log y)."""
+        from .report import plot_eigenvalues
+
+        return plot_eigenvalues(self, ax=ax)
+
+    def plot_curve(self, ax=None):
+        """Test MAE against the number of pixels kept, spectral vs random."""
+        from .report import plot_curve
+
+        return plot_curve(self, ax=ax)
+
+    def write_report(self, path, overwrite=True):
+        """Write the self-contained ``report.html`` to ``path`` (atomically)."""
+        from .report import write_html
+
+        return write_html(self, path, overwrite=overwrite)
