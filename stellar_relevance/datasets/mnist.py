@@ -115,6 +115,18 @@ def read_idx(path, *, expected_ndim=None, expected_dtype=None):
         Missing file, bad magic number, unexpected type or number of
         dimensions, or a data section that is shorter or longer than the
         header says. The message names the file.
+
+    Examples
+    --------
+    A three-item label file: magic (two zero bytes, type 0x08 = uint8, one
+    dimension), the size as a big-endian uint32, then the values.
+
+    >>> import struct, tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "labels-idx1-ubyte"
+    >>> _ = path.write_bytes(bytes([0, 0, 0x08, 1]) + struct.pack(">I", 3) + bytes([7, 2, 1]))
+    >>> read_idx(path, expected_ndim=1).tolist()
+    [7, 2, 1]
     """
     path = Path(path)
     if not path.is_file():
@@ -225,6 +237,14 @@ def load_mnist(directory=None, check_md5=False, *, subset="t10k"):
         disagree on the number of items. The message names the file(s).
     ValueError
         Unknown ``subset`` or no folder given and ``$STELREL_MNIST_DIR`` unset.
+
+    Examples
+    --------
+    With the MNIST files in ``$STELREL_MNIST_DIR`` (not shipped with the package):
+
+    >>> X, y = load_mnist(check_md5=True)  # doctest: +SKIP
+    >>> X.shape, y[:5].tolist()  # doctest: +SKIP
+    ((10000, 784), [7, 2, 1, 0, 4])
     """
     if subset not in MNIST_FILES:
         raise ValueError(f"subset must be one of {sorted(MNIST_FILES)}, got {subset!r}")
