@@ -44,13 +44,15 @@ def _option_for(name, ctx):
     return "--overwrite" if name == "overwrite" else option_name(name, ctx)
 
 
-def cli_words(message, ctx=None):
+def cli_words(message, ctx=None, identifiers=False):
     """``message`` with Python keyword advice rewritten in command-line options.
 
     ``pass overwrite=True`` becomes ``pass --overwrite``; ``top=30`` becomes
     ``--top 30``; advice naming a keyword no option sets (``; pass params=``)
     is dropped with its clause; ``(overwrite=True)`` after ``--overwrite`` is
-    dropped as a repeat.
+    dropped as a repeat. With ``identifiers`` (a ParameterError's own
+    message), bare parameter names that an option sets (``max_epochs``) are
+    replaced too.
     """
 
     def advice(match):
@@ -77,7 +79,9 @@ def cli_words(message, ctx=None):
     text = re.sub(r"(?P<sep>[;,]?\s*)pass (?P<name>[a-z_]+)=(?P<value>[^\s;,)]*)(?P<rest>[^;]*)", advice, message)
     text = re.sub(r"\s*\((?P<name>[a-z_]+)=(?P<value>[^\s;,)]*)\)", aside, text)
     text = re.sub(r"(?<![\w-])(?P<name>[a-z][a-z_]*)=(?P<value>[^\s;,)]+)", keyword, text)
-    text = re.sub(r"(?<![\w-])(?P<name>[a-z]+(?:_[a-z]+)+)\b(?!=)", lambda m: _option_for(m["name"], ctx) or m[0], text)
+    if identifiers:
+        text = re.sub(r"(?<![\w/.-])(?P<name>[a-z]+(?:_[a-z]+)+)\b(?![=/.])",
+                      lambda m: _option_for(m["name"], ctx) or m[0], text)
     return " ".join(text.split())
 
 
@@ -112,7 +116,7 @@ def _silence_stdout():
 def _parameter_error(exc, ctx):
     """A library ParameterError as a usage error naming the option (exit 2), or exit 1 if no option sets it."""
     option = option_name(exc.parameter, ctx)
-    message = cli_words(" ".join(str(exc.message).split()), ctx)
+    message = cli_words(" ".join(str(exc.message).split()), ctx, identifiers=True)
     if option is None:
         return CommandError(cli_words(_one_line(exc), ctx))
     return click.BadParameter(message, ctx=ctx, param_hint=f"'{option}'")

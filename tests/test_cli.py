@@ -396,7 +396,8 @@ def test_cli_words_rewrites_python_advice():
         "x already holds results; pass --overwrite to replace them"
     assert cli_words("f: already exists; pass overwrite=True to replace it") == "f: already exists; pass --overwrite to replace it"
     assert cli_words("folder: no MILES parameter table (a or b); pass params=") == "folder: no MILES parameter table (a or b)"
-    assert cli_words("must not exceed max_epochs (3), got 50") == "must not exceed --epochs (3), got 50"
+    assert cli_words("must not exceed max_epochs (3), got 50", identifiers=True) == "must not exceed --epochs (3), got 50"
+    assert cli_words("/data/max_epochs/x: not found", identifiers=True) == "/data/max_epochs/x: not found"
     assert cli_words("k = 5 of test_fraction") == "k = 5 of test_fraction"  # no option sets it: left alone
 
 
