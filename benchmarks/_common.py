@@ -16,6 +16,9 @@ Stable API (other benchmarks import it; do not rename):
 - ``markdown_table(rows, columns, floatfmt=".3f")`` -> str (a GitHub table).
 - ``atomic_savefig(fig, path)`` saves a matplotlib figure atomically.
 - ``Timer`` context manager (``.seconds``).
+- ``data_dir(name, env_variable)`` -> the real data folder: ``$env_variable``,
+  else ``$STELREL_SHARED_DATA/name``, else ``../shared/data/name`` beside the
+  repository (the development and CI layout).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,6 +35,8 @@ from stellar_relevance.atomic import atomic_write
 from stellar_relevance.provenance import jsonable, machine, versions
 
 __all__ = [
+    "SHARED_DATA",
+    "data_dir",
     "add_common_args",
     "environment",
     "write_json",
@@ -38,6 +44,16 @@ __all__ = [
     "atomic_savefig",
     "Timer",
 ]
+
+
+#: The shared data folder: ``$STELREL_SHARED_DATA``, else ``../shared/data`` beside the repository.
+SHARED_DATA = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def data_dir(name, env_variable):
+    """The folder of data set ``name``: ``$env_variable`` if set, else ``SHARED_DATA / name``."""
+    value = os.environ.get(env_variable)
+    return Path(value).expanduser() if value else SHARED_DATA / name
 
 
 def add_common_args(parser, default_output, default_seeds=10):

@@ -40,20 +40,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 import peers as peer_methods
-from _common import add_common_args, atomic_savefig, environment, markdown_table, write_json
+from _common import add_common_args, atomic_savefig, data_dir, environment, markdown_table, write_json
 
 logger = logging.getLogger("benchmarks.compare")
 
-SHARED_DATA = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 ALL_DATASETS = ("mnist", "correlated", "xor512", "xor2048", "miles")
 ALL_METHODS = ("spectral", "spectral_pruned", "spectral_early") + tuple(peer_methods.PEERS)
 
@@ -81,9 +78,10 @@ def load_dataset(name, quick, split_seed):
         # which alone costs about a minute on 784 features
         lassonet.update(lambda_start=1.0, path_multiplier=1.5, n_iters=(100, 20), patience=(10, 5))
     if name == "mnist":
-        from stellar_relevance.datasets.mnist import internal_split, load_mnist
+        from _mnist import internal_split
+        from stellar_relevance.datasets import load_mnist
 
-        folder = Path(os.environ.get("STELREL_MNIST_DIR", SHARED_DATA / "mnist"))
+        folder = data_dir("mnist", "STELREL_MNIST_DIR")
         if not (folder / "t10k-images-idx3-ubyte.gz").exists() and not (folder / "t10k-images-idx3-ubyte").exists():
             raise Skip(f"MNIST files not found in {folder} (set STELREL_MNIST_DIR)")
         X, y = load_mnist(folder, check_md5=True)
@@ -140,7 +138,7 @@ def load_dataset(name, quick, split_seed):
             from stellar_relevance import load_miles
         except (ImportError, AttributeError) as exc:  # the spectra issue has not landed
             raise Skip(f"stellar_relevance.load_miles is not available ({exc})") from None
-        folder = Path(os.environ.get("STELREL_MILES_DIR", SHARED_DATA / "miles"))
+        folder = data_dir("miles", "STELREL_MILES_DIR")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the reader's DataWarnings are documented there

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_args, atomic_savefig, environment, markdown_table, write_json
+from _common import add_common_args, atomic_savefig, data_dir, environment, markdown_table, write_json
 from peers import prune_and_finetune, prune_schedule
 
 logger = logging.getLogger("benchmarks.mnist")
@@ -101,7 +100,7 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads):
     from sklearn.metrics import accuracy_score
 
     from stellar_relevance import SpectralRelevanceClassifier, topk_curve
-    from stellar_relevance.datasets.mnist import select_digits, validate_k
+    from _mnist import select_digits, validate_k
 
     digits, k_claim, claim = EXPERIMENTS[name]
     Xa, ya = select_digits(X_train, y_train, digits)
@@ -298,12 +297,13 @@ def main(argv=None):
     import torch
     from threadpoolctl import threadpool_limits
 
-    from stellar_relevance.datasets.mnist import internal_split, load_mnist
+    from _mnist import internal_split
+    from stellar_relevance.datasets import load_mnist
 
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     cfg = QUICK if args.quick else FULL
-    data = args.data or Path(os.environ.get("STELREL_MNIST_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+    data = args.data or data_dir("mnist", "STELREL_MNIST_DIR")
     X, y = load_mnist(data, check_md5=True)
     source_n = len(y)
     if args.quick:

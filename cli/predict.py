@@ -1,26 +1,28 @@
 """``stelrel predict``: labels for spectra from a saved model."""
 
+import sys
+
 import click
 
-from ._common import cli_output, handle_errors, load_spectra
+from ._common import check_writable_file, cli_output, handle_errors, load_spectra
+from .options import output_opt, overwrite_opt, quiet_opt
 
 
 @click.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.argument("spectra")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="ECSV file for the predictions (default: print them).")
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
-@click.option("--quiet", "-q", is_flag=True)
+@output_opt(help="ECSV file for the predictions (default: print them).")
+@overwrite_opt
+@quiet_opt
 @handle_errors
 def predict(model, spectra, output, overwrite, quiet):
     """Predict the label of every spectrum in SPECTRA with MODEL (a model.pt from `stelrel rank`)."""
     import numpy as np
     from astropy.table import Table
 
-    from stellar_relevance.model_file import load_model, predict_labels
-    from stellar_relevance.outputs import replace_file as _atomic_write
+    from stellar_relevance import atomic_write, load_model, predict_labels
 
+    check_writable_file(output, overwrite)
     with cli_output(quiet):
         payload = load_model(model)
         data = load_spectra(spectra)
@@ -32,12 +34,8 @@ def predict(model, spectra, output, overwrite, quiet):
             table[label] = data.labels[label]
         table.meta = {"model": str(model), "label": label, "model_split": payload.get("split")}
         if output is None:
-            table.write(click.get_text_stream("stdout"), format="ascii.ecsv")
+            table.write(sys.stdout, format="ascii.ecsv")
             return
-        from pathlib import Path
-
-        if Path(output).exists() and not overwrite:
-            raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-        _atomic_write(output, lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True))
+        atomic_write(output, lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True), overwrite=overwrite)
         if not quiet:
             click.echo(f"wrote {len(table)} predictions of {label} to {output}")

@@ -1,56 +1,12 @@
 """``stelrel rank``: spectra in, ranked pixels, index match and report out."""
 
-import shlex
 import time
+from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
-from ._common import cli_output, handle_errors, load_spectra
-
-
-def _int_list(text, what, allow_all=False):
-    items = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if allow_all and part.lower() == "all":
-            items.append("all")
-            continue
-        try:
-            value = int(part)
-        except ValueError:
-            raise click.BadParameter(f"{text!r}: expected comma-separated positive integers{' or all' if allow_all else ''}",
-                                     param_hint=what) from None
-        if value < 1:
-            raise click.BadParameter(f"{text!r}: {value} is not a positive integer", param_hint=what)
-        items.append(value)
-    return tuple(items)
-
-
-def _command_line(ctx):
-    """The command as typed (the options given on the command line), for the provenance."""
-    parts = ["stelrel", ctx.info_name]
-    for param in ctx.command.params:
-        if ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[param.name]
-        if isinstance(param, click.Argument):
-            parts.append(str(value))
-        elif getattr(param, "is_flag", False):
-            parts.append(param.opts[0])
-        else:
-            if isinstance(value, tuple):
-                value = ",".join(str(v) for v in value)
-            parts += [param.opts[0], str(value)]
-    return " ".join(shlex.quote(p) for p in parts)
-
-
-def _hidden(ctx, param, value):
-    return None if value is None else _int_list(value, "--hidden")
-
-
-def _ks(ctx, param, value):
-    return None if value is None else _int_list(value, f"--{param.name.replace('_', '-')}", allow_all=True)
+from ._common import check_output_not_in_input, cli_output, command_line, handle_errors, load_spectra
+from .options import device_opt, int_list_callback, overwrite_opt, quiet_opt, seed_opt, threads_opt
 
 
 def _catalog(ctx, param, value):
@@ -68,32 +24,34 @@ def _catalog(ctx, param, value):
 @click.argument("spectra")
 @click.option("--label", default="FEH", show_default=True, help="Label to predict (a column of the label table).")
 @click.option("--out", "out", default="results", show_default=True, type=click.Path(file_okay=False),
-              help="Output folder.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seeds the split, the models, random-k draws and permutations.")
+              help="Output folder (not the input folder, nor inside it).")
+@seed_opt
 @click.option("--seeds", "n_seeds", default=1, show_default=True, type=click.IntRange(min=1),
               help="Number of models (seeds seed, seed+1, ...) averaged into the ranking.")
 @click.option("--epochs", default=None, type=click.IntRange(min=1), help="Maximum training epochs (default 1000).")
 @click.option("--min-epochs", default=None, type=click.IntRange(min=0),
-              help="Epochs before any checkpoint, so the relevance is sparse (default 300).")
+              help="Epochs before any checkpoint, so the relevance is sparse (default 300; at most --epochs).")
 @click.option("--batch-size", default=None, type=click.IntRange(min=1), help="Mini-batch size (default 128).")
-@click.option("--hidden", default=None, callback=_hidden, help="Hidden layer sizes, e.g. 200,50,50 (default).")
+@click.option("--hidden", default=None, callback=int_list_callback(),
+              help="Hidden layer sizes, e.g. 200,50,50 (default).")
 @click.option("--top", default=30, show_default=True, type=click.IntRange(min=1), help="Pixels matched against the index bands.")
 @click.option("--catalog", default="optical", show_default=True, callback=_catalog,
               help="Index catalogue (see `stelrel catalog`).")
 @click.option("--scaling", type=click.Choice(["center", "standard", "none"]), default="center", show_default=True,
               help="Input scaling; 'standard' is known to mislead on normalised spectra.")
-@click.option("--ks", default=None, callback=_ks, help="k values of the error-vs-k curve, e.g. 5,10,30,all.")
-@click.option("--retrain-ks", default=None, callback=_ks, help="k values retrained on the top-k alone (default: all of --ks but 'all').")
+@click.option("--ks", default=None, callback=int_list_callback(allow_all=True),
+              help="k values of the error-vs-k curve, e.g. 5,10,30,all (each at most the number of pixels).")
+@click.option("--retrain-ks", default=None, callback=int_list_callback(allow_all=True),
+              help="k values retrained on the top-k alone, each one of --ks (default: all of --ks but 'all').")
 @click.option("--retrain-epochs", default=None, type=click.IntRange(min=1),
               help="Maximum epochs of the models retrained on k pixels (default min(300, --epochs)).")
 @click.option("--random-draws", default=None, type=click.IntRange(min=0), help="Random-k draws per k (default 5 masked, 2 retrained).")
 @click.option("--permutations", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Permutations in the index-match test.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-              help="torch CPU threads (1 measured fastest on small shared machines).")
-@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars or progress messages.")
+@device_opt
+@threads_opt
+@overwrite_opt
+@quiet_opt
 @handle_errors
 def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
          retrain_ks, retrain_epochs, random_draws, permutations, device, threads, overwrite, quiet):
@@ -106,6 +64,7 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
     from stellar_relevance.outputs import check_output_dir
     from stellar_relevance.pipeline import rank_spectra
 
+    check_output_not_in_input(out, spectra)
     with cli_output(quiet):
         start = time.perf_counter()
         check_output_dir(out, overwrite=overwrite)  # fail before hours of work, not after
@@ -120,9 +79,9 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
             options["n_random"] = options["n_random_retrained"] = random_draws
         result = rank_spectra(
             data, label, n_seeds=n_seeds, random_state=seed, top=top, catalog=catalog, input_scaling=scaling,
-            n_permutations=permutations, device=device, n_threads=threads, progress=not quiet, **options,
+            n_permutations=permutations, device=device, n_threads=threads, progress=not quiet,
+            command=command_line(click.get_current_context()), **options,
         )
-        result.provenance["command"] = _command_line(click.get_current_context())
         result.provenance["timings"]["load"] = round(loaded, 2)
         result.provenance["timings"]["wall_before_saving"] = round(time.perf_counter() - start, 2)
         result.save(out, overwrite=overwrite)
@@ -133,4 +92,4 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
                 click.echo(f"top-{top} retrained: MAE {m['topk_mae']:.4f} (random-{top}: {m.get('topk_mae_random') or float('nan'):.4f})")
             if m.get("overall_p_value") is not None:
                 click.echo(f"index enrichment of the top-{top}: p = {m['overall_p_value']:.4g}")
-            click.echo(f"wrote {out}/report.html in {time.perf_counter() - start:.0f} s")
+            click.echo(f"wrote {Path(out) / 'report.html'} in {time.perf_counter() - start:.0f} s")

@@ -4,22 +4,24 @@ from pathlib import Path
 
 import click
 
-from ._common import cli_output, handle_errors
+from ._common import check_writable_file, cli_output, handle_errors
+from .options import output_opt, overwrite_opt, quiet_opt
 
 
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="HTML file to write (default DIRECTORY/report.html, replacing it and the PNG figures).")
-@click.option("--quiet", "-q", is_flag=True)
+@output_opt(help="HTML file to write (default DIRECTORY/report.html, replacing it and the PNG figures).")
+@overwrite_opt
+@quiet_opt
 @handle_errors
-def report(directory, output, quiet):
+def report(directory, output, overwrite, quiet):
     """Re-render the report of a `stelrel rank` output DIRECTORY from its saved tables."""
     from stellar_relevance.outputs import FIGURE_FILES
     from stellar_relevance.outputs import replace_file as _atomic_write
     from stellar_relevance.result import RankingResult
     from stellar_relevance.report import figure_pngs, write_html
 
+    check_writable_file(output, overwrite)  # the default report.html is the folder's own, re-rendered
     with cli_output(quiet):
         result = RankingResult.load(directory)
         pngs = figure_pngs(result)

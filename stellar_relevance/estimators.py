@@ -20,237 +20,18 @@ pixels of a flux-normalisation window) are blown up and can dominate the
 ranking. ``"none"`` feeds the inputs unchanged.
 """
 
-import logging
-import numbers
-import warnings
-
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from .network import ACTIVATIONS, SpectralNetwork
-from .training import torch_threads, train
+from ._estimator_base import DEVICES, INPUT_SCALINGS, LOSSES, TARGET_SCALINGS, _seed_from, _SpectralRelevanceBase
+from .exceptions import ParameterError
 
-logger = logging.getLogger(__name__)
-
-INPUT_SCALINGS = ("center", "standard", "none")
-TARGET_SCALINGS = ("standard", "none")
-LOSSES = ("mae", "mse", "huber")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def _resolve_device(device):
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'")
-    return torch.device(device)
-
-
-def _seed_from(random_state):
-    """An int seed from ``random_state`` (None draws one from numpy's global state)."""
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
-    if random_state is None:
-        return int(np.random.randint(0, 2**31 - 1))
-    if isinstance(random_state, numbers.Integral):
-        return int(random_state)
-    raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {random_state!r}")
-
-
-class _SpectralRelevanceBase(BaseEstimator):
-    """Shared parameters, validation, scaling, training and relevance read-out."""
-
-    _is_classifier = False
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(100, 100, 50),
-        activation="relu",
-        eigenvalue_penalty=1e-2,
-        eigenvector_penalty=1e-4,
-        learning_rate=1e-3,
-        max_epochs=200,
-        batch_size=500,
-        validation_fraction=0.1,
-        early_stopping=False,
-        n_iter_no_change=50,
-        min_epochs=0,
-        input_scaling="center",
-        device="auto",
-        n_threads=1,
-        random_state=None,
-        verbose=0,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.eigenvalue_penalty = eigenvalue_penalty
-        self.eigenvector_penalty = eigenvector_penalty
-        self.learning_rate = learning_rate
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.n_iter_no_change = n_iter_no_change
-        self.min_epochs = min_epochs
-        self.input_scaling = input_scaling
-        self.device = device
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.verbose = verbose
-
-    # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        for name in ("eigenvalue_penalty", "eigenvector_penalty"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        for name in ("max_epochs", "batch_size", "n_iter_no_change"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(self.min_epochs, numbers.Integral) or self.min_epochs < 0:
-            raise ValueError(f"min_epochs must be an integer >= 0, got {self.min_epochs!r}")
-        if not isinstance(self.validation_fraction, numbers.Real) or not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; expected one of {sorted(ACTIVATIONS)}")
-        if self.input_scaling not in INPUT_SCALINGS:
-            raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
-        if self.n_threads is not None and (not isinstance(self.n_threads, numbers.Integral) or self.n_threads < 1):
-            raise ValueError(f"n_threads must be None or an integer >= 1, got {self.n_threads!r}")
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(int(s) for s in sizes)
-        except TypeError:
-            raise ValueError(f"hidden_layer_sizes must be a sequence of positive ints, got {sizes!r}") from None
-        if not sizes or min(sizes) < 1:
-            raise ValueError(f"hidden_layer_sizes must be a non-empty sequence of positive ints, got {sizes!r}")
-        return sizes
-
-    # ---------------------------------------------------------------- scaling
-    def _fit_input_scaling(self, X):
-        self.feature_means_ = X.mean(axis=0)
-        if self.input_scaling == "none":
-            offset, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        else:
-            offset = self.feature_means_.copy()
-            scale = np.ones(X.shape[1])
-            if self.input_scaling == "standard":
-                std = X.std(axis=0)
-                scale = np.where(std > 0, std, 1.0)
-        self.input_offset_, self.input_scale_ = offset, scale
-
-    def _to_tensor(self, X):
-        scaled = (np.asarray(X, dtype=np.float64) - self.input_offset_) / self.input_scale_
-        return torch.as_tensor(scaled, dtype=torch.float32, device=self._device)
-
-    def _split(self, n_samples, seed, y=None):
-        """Indices of the training and validation parts (seeded, shuffled)."""
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(n_samples)
-        n_val = int(round(self.validation_fraction * n_samples))
-        if self.validation_fraction > 0 and n_val < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} of {n_samples} samples leaves no "
-                "validation sample; give more samples or set validation_fraction=0"
-            )
-        if n_samples - n_val < 2:
-            raise ValueError(
-                f"{n_samples} samples with validation_fraction={self.validation_fraction} leave "
-                f"{n_samples - n_val} for training; at least 2 are needed"
-            )
-        return order[n_val:], order[:n_val]
-
-    # ------------------------------------------------------------------- fit
-    def _fit(self, X, y_tensor, n_outputs, loss_fn, seed):
-        sizes = self._check_params()
-        self._device = _resolve_device(self.device)
-        self._fit_input_scaling(X)
-        train_index, val_index = self._split(len(X), seed)
-        with torch_threads(self.n_threads if self._device.type == "cpu" else None), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            network = SpectralNetwork(X.shape[1], n_outputs, sizes, activation=self.activation)
-            network.to(self._device)
-            generator = torch.Generator().manual_seed(seed)
-            X_all = self._to_tensor(X)
-            y_all = y_tensor.to(self._device)
-            train_t = torch.as_tensor(train_index, device=self._device)
-            val_t = torch.as_tensor(val_index, device=self._device)
-            result = train(
-                network,
-                X_all[train_t],
-                y_all[train_t],
-                X_all[val_t] if len(val_index) else None,
-                y_all[val_t] if len(val_index) else None,
-                loss_fn=loss_fn,
-                learning_rate=self.learning_rate,
-                eigenvalue_penalty=self.eigenvalue_penalty,
-                eigenvector_penalty=self.eigenvector_penalty,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                early_stopping=self.early_stopping,
-                n_iter_no_change=self.n_iter_no_change,
-                min_epochs=self.min_epochs,
-                generator=generator,
-                verbose=self.verbose,
-                description=type(self).__name__,
-            )
-        if self.early_stopping and len(val_index) and result.best_epoch <= 1 < result.stopped_epoch < self.max_epochs:
-            warnings.warn(
-                f"{type(self).__name__}: the validation loss never improved after epoch 1 "
-                f"(stopped at epoch {result.stopped_epoch}); the weights and relevance restored are those "
-                "of an almost untrained network. Train longer without early stopping, or check the data.",
-                UserWarning,
-                stacklevel=3,
-            )
-        self.network_ = network
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = result.stopped_epoch
-        self.n_train_samples_, self.n_validation_samples_ = len(train_index), len(val_index)
-        spectral = network.spectral
-        self.eigenvalues_ = spectral.eigenvalues.detach().cpu().numpy().astype(np.float64)
-        self.signed_relevance_ = spectral.signed_relevance().cpu().numpy().astype(np.float64)
-        self.relevance_ = np.abs(self.signed_relevance_)
-        total = self.relevance_.sum()
-        self.feature_importances_ = self.relevance_ / total if total > 0 else np.full(X.shape[1], 1.0 / X.shape[1])
-        # stable sort: ties keep feature order, so the ranking is reproducible
-        self.ranking_ = np.argsort(-self.relevance_, kind="stable")
-        logger.info(
-            "%s: %d epochs, best %d, %d/%d train/validation samples",
-            type(self).__name__, self.n_epochs_, self.best_epoch_, len(train_index), len(val_index),
-        )
-        return self
-
-    def _forward(self, X):
-        check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        device = next(self.network_.parameters()).device
-        self._device = device
-        outputs = []
-        with torch_threads(self.n_threads if device.type == "cpu" else None), torch.no_grad():
-            self.network_.eval()
-            tensor = self._to_tensor(X)
-            for start in range(0, len(tensor), 8192):
-                outputs.append(self.network_(tensor[start : start + 8192]).cpu())
-        if not outputs:
-            return np.empty((0, self._n_outputs))
-        return torch.cat(outputs).numpy().astype(np.float64)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
+__all__ = ["SpectralRelevanceClassifier", "SpectralRelevanceRegressor", "INPUT_SCALINGS", "TARGET_SCALINGS",
+           "LOSSES", "DEVICES"]
 
 
 class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
@@ -262,6 +43,7 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         Widths of the hidden layers; the first is the output of the spectral
         layer (the paper's 100-100-50).
     activation : {"relu", "tanh", "elu", "gelu", "sigmoid", "identity"}, default="relu"
+        Activation after every hidden layer.
     eigenvalue_penalty : float, default=1e-2
         ``c_lambda`` in ``c_lambda * sum(lambda**2)``.
     eigenvector_penalty : float, default=1e-4
@@ -269,9 +51,14 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
     learning_rate : float, default=1e-3
         Adam's step size.
     max_epochs : int, default=200
+        Most passes over the training data.
     batch_size : int, default=500
+        Samples per mini-batch (at most the number of training samples).
     validation_fraction : float, default=0.1
         Share of the training data held out (seeded) for early stopping.
+        Stratified by class (``train_test_split(stratify=y)``) when every
+        class has at least two samples and the validation part has room for
+        each; otherwise random (``validation_stratified_`` records which).
     early_stopping : bool, default=False
         Keep the weights of the best validation epoch (at or after
         ``min_epochs``) and stop after ``n_iter_no_change`` epochs without
@@ -280,6 +67,8 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         validation loss stops improving (restoring an early checkpoint hands
         back a dense, uninformative relevance; docs/synthetic.md).
     n_iter_no_change : int, default=50
+        Epochs without improvement of the validation loss before stopping
+        (with ``early_stopping``).
     min_epochs : int, default=0
         Epochs before any checkpoint or stop: gives the penalty time to make
         the relevance sparse.
@@ -287,12 +76,19 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         See the module docstring for what each does to the meaning of
         relevance.
     device : {"auto", "cpu", "cuda"}, default="auto"
+        Where the network trains ("auto": CUDA when torch sees a GPU). The
+        network must fit in the memory free there; a larger one is refused
+        with a :class:`~stellar_relevance.exceptions.ParameterError` naming
+        ``hidden_layer_sizes`` before anything is allocated.
     n_threads : int or None, default=1
         torch threads while fitting and predicting on the CPU (None: leave
         torch's setting alone). One thread is the measured fastest on small
         shared machines; see docs/method.md.
-    random_state : int, RandomState or None, default=None
-        Seeds the initialisation, the validation split and the batch order.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the validation split and the batch order
+        (through :func:`sklearn.utils.check_random_state`). Pass an int for
+        reproducible results. The caller's torch random streams (CPU and
+        CUDA) are left as they were.
     verbose : int, default=0
         1 or more shows a tqdm bar over epochs with the losses.
 
@@ -301,30 +97,50 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
     relevance_ : ndarray of shape (n_features,)
         ``|lambda_i| * ||psi[:, i]||_2`` at the end of training.
     signed_relevance_ : ndarray of shape (n_features,)
+        The same with the sign of the eigenvalue.
     feature_importances_ : ndarray of shape (n_features,)
         ``relevance_`` normalised to sum to one.
     ranking_ : ndarray of shape (n_features,)
-        Feature indices, most relevant first.
+        Feature indices, most relevant first (ties keep feature order).
     eigenvalues_ : ndarray of shape (n_features,)
+        The first layer's eigenvalues ``lambda``.
     network_ : SpectralNetwork
+        The trained network.
     history_ : list of dict
         Per-epoch records (see :class:`stellar_relevance.training.TrainingResult`).
     best_epoch_, n_epochs_ : int
-    classes_ : ndarray
+        The epoch whose weights are kept, and the last epoch run.
+    n_train_samples_, n_validation_samples_ : int
+        Sizes of the two parts of the training data.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    validation_stratified_ : bool
+        Whether the validation split was stratified by class.
     n_features_in_ : int
-    feature_names_in_ : ndarray
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when fitted on a DataFrame with string column names.
     feature_means_ : ndarray of shape (n_features,)
         Training mean of each feature: the neutral value of a masked feature.
     input_offset_, input_scale_ : ndarray of shape (n_features,)
+        What is subtracted from, and then divided into, each feature.
+
+    See Also
+    --------
+    SpectralRelevanceRegressor : the same network for continuous targets.
 
     Examples
     --------
     >>> from stellar_relevance import SpectralRelevanceClassifier
     >>> from stellar_relevance.datasets import make_independent_gaussian
-    >>> X, y, truth = make_independent_gaussian(n_samples=2000, random_state=0)
-    >>> clf = SpectralRelevanceClassifier(max_epochs=20, random_state=0).fit(X, y)
-    >>> clf.ranking_[:3]  # doctest: +SKIP
+    >>> X, y, truth = make_independent_gaussian(n_samples=1000, n_features=10, n_relevant=3, random_state=0)
+    >>> truth.relevant.nonzero()[0]
+    array([2, 4, 8])
+    >>> clf = SpectralRelevanceClassifier((20, 10), max_epochs=30, random_state=0).fit(X, y)
+    >>> sorted(clf.ranking_[:3].tolist())
+    [2, 4, 8]
+    >>> clf.score(X, y) > 0.9
+    True
     """
 
     _is_classifier = True
@@ -342,7 +158,7 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         self._n_outputs = len(self.classes_)
         target = torch.as_tensor(encoder.transform(y), dtype=torch.long)
         seed = _seed_from(self.random_state)
-        return self._fit(X, target, len(self.classes_), torch.nn.CrossEntropyLoss(), seed)
+        return self._fit(X, target, len(self.classes_), torch.nn.CrossEntropyLoss(), seed, strata=y)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes)."""
@@ -360,27 +176,118 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
 class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
     """Feed-forward regressor whose first layer ranks the input features.
 
-    Takes every parameter of :class:`SpectralRelevanceClassifier`, and:
-
     Parameters
     ----------
+    hidden_layer_sizes : sequence of int, default=(100, 100, 50)
+        Widths of the hidden layers; the first is the output of the spectral
+        layer (the paper's 100-100-50).
+    activation : {"relu", "tanh", "elu", "gelu", "sigmoid", "identity"}, default="relu"
+        Activation after every hidden layer.
+    eigenvalue_penalty : float, default=1e-2
+        ``c_lambda`` in ``c_lambda * sum(lambda**2)``.
+    eigenvector_penalty : float, default=1e-4
+        ``c_psi`` in ``c_psi * sum(psi**2)``.
+    learning_rate : float, default=1e-3
+        Adam's step size.
+    max_epochs : int, default=200
+        Most passes over the training data.
+    batch_size : int, default=500
+        Samples per mini-batch (at most the number of training samples).
+    validation_fraction : float, default=0.1
+        Share of the training data held out (seeded) for early stopping.
+    early_stopping : bool, default=False
+        Keep the weights of the best validation epoch (at or after
+        ``min_epochs``) and stop after ``n_iter_no_change`` epochs without
+        improvement. Off by default: the relevance is read at the end of
+        training, as in the paper, and it becomes sparse long after the
+        validation loss stops improving (restoring an early checkpoint hands
+        back a dense, uninformative relevance; docs/synthetic.md).
+    n_iter_no_change : int, default=50
+        Epochs without improvement of the validation loss before stopping
+        (with ``early_stopping``).
+    min_epochs : int, default=0
+        Epochs before any checkpoint or stop: gives the penalty time to make
+        the relevance sparse.
     loss : {"mae", "mse", "huber"}, default="mae"
         The data loss (the paper uses MAE for stellar spectra).
+    input_scaling : {"center", "standard", "none"}, default="center"
+        See the module docstring for what each does to the meaning of
+        relevance.
     target_scaling : {"standard", "none"}, default="standard"
         ``"standard"`` trains on ``(y - mean) / std`` and maps predictions
         back, so penalties and learning rate mean the same for any label
         unit. The relevance is unaffected in its ranking.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where the network trains ("auto": CUDA when torch sees a GPU). The
+        network must fit in the memory free there; a larger one is refused
+        with a :class:`~stellar_relevance.exceptions.ParameterError` naming
+        ``hidden_layer_sizes`` before anything is allocated.
+    n_threads : int or None, default=1
+        torch threads while fitting and predicting on the CPU (None: leave
+        torch's setting alone). One thread is the measured fastest on small
+        shared machines; see docs/method.md.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the validation split and the batch order
+        (through :func:`sklearn.utils.check_random_state`). Pass an int for
+        reproducible results. The caller's torch random streams (CPU and
+        CUDA) are left as they were.
+    verbose : int, default=0
+        1 or more shows a tqdm bar over epochs with the losses.
 
     Attributes
     ----------
+    relevance_ : ndarray of shape (n_features,)
+        ``|lambda_i| * ||psi[:, i]||_2`` at the end of training.
+    signed_relevance_ : ndarray of shape (n_features,)
+        The same with the sign of the eigenvalue.
+    feature_importances_ : ndarray of shape (n_features,)
+        ``relevance_`` normalised to sum to one.
+    ranking_ : ndarray of shape (n_features,)
+        Feature indices, most relevant first (ties keep feature order).
+    eigenvalues_ : ndarray of shape (n_features,)
+        The first layer's eigenvalues ``lambda``.
+    network_ : SpectralNetwork
+        The trained network.
+    history_ : list of dict
+        Per-epoch records (see :class:`stellar_relevance.training.TrainingResult`).
+    best_epoch_, n_epochs_ : int
+        The epoch whose weights are kept, and the last epoch run.
+    n_train_samples_, n_validation_samples_ : int
+        Sizes of the two parts of the training data.
     target_offset_, target_scale_ : ndarray of shape (n_outputs,)
-        Plus every attribute listed for the classifier except ``classes_``.
+        What is subtracted from, and then divided into, each target.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when fitted on a DataFrame with string column names.
+    feature_means_ : ndarray of shape (n_features,)
+        Training mean of each feature: the neutral value of a masked feature.
+    input_offset_, input_scale_ : ndarray of shape (n_features,)
+        What is subtracted from, and then divided into, each feature.
+
+    See Also
+    --------
+    SpectralRelevanceClassifier : the same network for class labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stellar_relevance import SpectralRelevanceRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 8))
+    >>> y = 2 * X[:, 1] - X[:, 5]
+    >>> reg = SpectralRelevanceRegressor((20, 10), max_epochs=30, batch_size=50, random_state=0).fit(X, y)
+    >>> reg.ranking_[:2].tolist()
+    [1, 5]
+    >>> reg.score(X, y) > 0.95
+    True
     """
 
     def __init__(
         self,
         hidden_layer_sizes=(100, 100, 50),
         activation="relu",
+        *,
         eigenvalue_penalty=1e-2,
         eigenvector_penalty=1e-4,
         learning_rate=1e-3,
@@ -426,13 +333,13 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
             return torch.nn.MSELoss()
         if self.loss == "huber":
             return torch.nn.HuberLoss()
-        raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSSES}")
+        raise ParameterError("loss", f"{self.loss!r}: unknown loss; expected one of {LOSSES}")
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and targets ``y``; returns self."""
         loss_fn = self._loss_fn()
         if self.target_scaling not in TARGET_SCALINGS:
-            raise ValueError(f"target_scaling must be one of {TARGET_SCALINGS}, got {self.target_scaling!r}")
+            raise ParameterError("target_scaling", f"must be one of {TARGET_SCALINGS}, got {self.target_scaling!r}")
         X, y = validate_data(
             self, X, y, dtype=np.float64, y_numeric=True, multi_output=True, ensure_min_samples=2
         )

@@ -89,6 +89,35 @@ class SpectralNetwork(nn.Module):
         return self.body(self.spectral(x))
 
 
+def count_parameters(n_features, n_outputs, hidden_layer_sizes=(100, 100, 50), output_eigenvalues=False):
+    """Number of trainable parameters of a :class:`SpectralNetwork`, without building it.
+
+    Parameters
+    ----------
+    n_features, n_outputs : int
+    hidden_layer_sizes : sequence of int
+    output_eigenvalues : bool, default=False
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> count_parameters(4300, 1, (200, 50, 50))
+    877151
+    >>> sum(p.numel() for p in SpectralNetwork(4300, 1, (200, 50, 50)).parameters())
+    877151
+    """
+    sizes = [int(h) for h in hidden_layer_sizes]
+    n_features, n_outputs = int(n_features), int(n_outputs)
+    # spectral layer: eigenvectors (sizes[0] x n_features), eigenvalues, bias
+    total = sizes[0] * n_features + n_features + sizes[0] + (sizes[0] if output_eigenvalues else 0)
+    for width_in, width_out in zip(sizes, sizes[1:] + [n_outputs]):
+        total += width_in * width_out + width_out
+    return total
+
+
 def build_network(n_features, n_outputs, hidden_layer_sizes=(100, 100, 50), **options):
     """Build a :class:`SpectralNetwork`; ``options`` go to its constructor."""
     return SpectralNetwork(n_features, n_outputs, hidden_layer_sizes, **options)

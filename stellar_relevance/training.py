@@ -7,6 +7,7 @@ call :func:`train`; a custom pipeline can call it directly with any
 
 import copy
 import logging
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,73 @@ def make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penal
         {"params": others, "weight_decay": 0.0},
     ]
     return torch.optim.Adam(groups, lr=learning_rate)
+
+
+#: float32 copies of the parameters alive while training: weights, gradients, Adam's two moments,
+#: the best-epoch checkpoint, and one weight-sized temporary of the spectral layer's forward/backward.
+TRAINING_COPIES = 6
+
+
+def training_memory_bytes(n_features, n_outputs, hidden_layer_sizes, batch_size):
+    """About how many bytes training a :class:`~stellar_relevance.network.SpectralNetwork` needs.
+
+    Counts :data:`TRAINING_COPIES` float32 copies of the parameters and the
+    activations of one batch (forward and backward); the data themselves are
+    not included. A lower bound meant to catch impossible sizes before
+    anything is allocated, not an exact figure.
+
+    Examples
+    --------
+    >>> round(training_memory_bytes(4300, 1, (200, 50, 50), 128) / 2**20, 1)  # MiB
+    29.1
+    """
+    from .network import count_parameters
+
+    n_params = count_parameters(n_features, n_outputs, hidden_layer_sizes)
+    activations = 4 * int(batch_size) * (int(n_features) + sum(int(h) for h in hidden_layer_sizes))
+    return 4 * (TRAINING_COPIES * n_params + activations)
+
+
+def _cgroup_free_bytes():
+    """Memory left under this process's cgroup (v2) limit, or None without one."""
+    try:
+        limit = open("/sys/fs/cgroup/memory.max").read().strip()
+        if limit == "max":
+            return None
+        used = int(open("/sys/fs/cgroup/memory.current").read())
+        return max(int(limit) - used, 0)
+    except (OSError, ValueError):
+        return None
+
+
+def available_memory_bytes(device):
+    """Bytes of memory free for a new network on ``device`` (a ``torch.device``), or None if unknown.
+
+    CUDA: the device's free memory (``torch.cuda.mem_get_info``). CPU:
+    ``MemAvailable`` of ``/proc/meminfo`` (Linux; the physical memory
+    elsewhere), and no more than a cgroup limit leaves.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type != "cpu":
+        return None
+    free = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if free is None:
+        try:
+            free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return None
+    cgroup = _cgroup_free_bytes()
+    return free if cgroup is None else min(free, cgroup)
 
 
 @contextmanager

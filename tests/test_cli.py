@@ -2,6 +2,10 @@
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import warnings
 
 import astropy.units as u
 import numpy as np
@@ -291,3 +295,162 @@ def test_commands_leave_no_global_state(ranked, tmp_path):
     assert CliRunner().invoke(cli, ["report", str(tmp_path)]).exit_code == 1
     after = (list(logger.handlers), logger.level, logger.propagate, list(warnings.filters), warnings.showwarning)
     assert after == before
+
+
+# ----------------------------------------------------------------------------- issue 9: options and messages
+def test_shared_options_are_defined_once():
+    """--quiet, --overwrite and -o/--output read the same in every command (cli/options.py)."""
+    from stellar_relevance.cli import options
+
+    for name in ("rank", "pack", "predict", "report"):
+        command = cli.commands[name]
+        quiet = [p for p in command.params if p.name == "quiet"][0]
+        assert quiet.opts == ["--quiet", "-q"] and quiet.help == options.quiet_opt(lambda: None).__click_params__[0].help
+    for name in ("rank", "pack", "predict", "report"):
+        assert [p for p in cli.commands[name].params if p.name == "overwrite"], name
+    for name in ("pack", "predict", "report"):
+        output = [p for p in cli.commands[name].params if p.name == "output"][0]
+        assert output.opts == ["-o", "--output"]
+
+
+def test_seed_must_not_be_negative(packed, tmp_path):
+    result = CliRunner().invoke(cli, ["rank", str(packed), "--out", str(tmp_path / "o"), "--seed", "-1"])
+    assert result.exit_code == 2
+    assert "--seed" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()  # refused while parsing, before anything is written
+
+
+@pytest.mark.parametrize("args, option", [(["--ks", "0"], "--ks"), (["--retrain-ks", "0"], "--retrain-ks"),
+                                          (["--top", "0"], "--top"), (["--epochs", "0"], "--epochs"),
+                                          (["--min-epochs", "-1"], "--min-epochs")])
+def test_ranges_are_checked_while_parsing(packed, tmp_path, args, option):
+    result = CliRunner().invoke(cli, ["rank", str(packed), "--out", str(tmp_path / "o"), *args])
+    assert result.exit_code == 2
+    assert option in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_network_too_large_is_a_usage_error_naming_hidden(packed, tmp_path):
+    """`--hidden 100000000` used to end in a torch traceback (and 1000000 in the kernel's OOM killer)."""
+    out = tmp_path / "o"
+    result = CliRunner().invoke(cli, ["rank", str(packed), "--out", str(out), *FAST, "--hidden", "100000000"])
+    assert result.exit_code == 2, result.output
+    line = _error_line(result)
+    assert "--hidden" in line and "GiB" in line and "memory" in line
+    assert "hidden_layer_sizes" not in result.output
+    assert not (out / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["--ks", "5,99999"], "--ks"),  # more pixels than the spectra have: was clipped to "all"
+        (["--ks", "5,30,all", "--retrain-ks", "7"], "--retrain-ks"),  # not one of --ks: was skipped
+        (["--min-epochs", "50", "--epochs", "3"], "--min-epochs"),  # was run with min-epochs = epochs
+    ],
+)
+def test_inconsistent_options_are_usage_errors(packed, tmp_path, args, option):
+    """The library raises ParameterError for these; the command reports it under the option's name (exit 2)."""
+    fast = [a for a in FAST]
+    for name in ("--ks", "--retrain-ks", "--epochs", "--min-epochs"):  # let `args` set these
+        if name in fast:
+            i = fast.index(name)
+            del fast[i:i + 2]
+    result = CliRunner().invoke(cli, ["rank", str(packed), "--out", str(tmp_path / "o"), *fast, *args])
+    assert result.exit_code == 2, result.output
+    line = _error_line(result)
+    assert option in line
+    for python_name in ("retrain_ks", "min_epochs", "max_epochs", "hidden_layer_sizes", "=True"):
+        assert python_name not in line
+
+
+def test_out_may_not_be_the_input_folder(tmp_path):
+    folder = tmp_path / "miles"
+    _miles_folder(folder, n=3)
+    listing = sorted(p.name for p in folder.iterdir())
+    for out in (folder, folder / "results"):
+        result = CliRunner().invoke(cli, ["rank", str(folder), "--out", str(out), *FAST])
+        assert result.exit_code == 2, result.output
+        assert "--out" in result.output and "Traceback" not in result.output
+        assert sorted(p.name for p in folder.iterdir()) == listing  # nothing written among the data
+
+
+def test_messages_speak_in_options_not_python(packed, ranked, tmp_path):
+    out, _ = ranked
+    result = CliRunner().invoke(cli, ["rank", str(packed), "--out", str(out), *FAST])
+    line = _error_line(result)
+    assert "--overwrite" in line and "overwrite=" not in line
+    folder = tmp_path / "noparams"
+    _miles_folder(folder, n=3)
+    (folder / "MILES_params.db").unlink()
+    result = CliRunner().invoke(cli, ["pack", str(folder), "-o", str(tmp_path / "p.fits")])
+    assert result.exit_code == 1
+    line = _error_line(result)
+    assert "parameter table" in line and "params=" not in line
+
+
+def test_cli_words_rewrites_python_advice():
+    from stellar_relevance.cli._common import cli_words
+
+    assert cli_words("x already holds results; pass --overwrite (overwrite=True) to replace them") == \
+        "x already holds results; pass --overwrite to replace them"
+    assert cli_words("f: already exists; pass overwrite=True to replace it") == "f: already exists; pass --overwrite to replace it"
+    assert cli_words("folder: no MILES parameter table (a or b); pass params=") == "folder: no MILES parameter table (a or b)"
+    assert cli_words("must not exceed max_epochs (3), got 50", identifiers=True) == "must not exceed --epochs (3), got 50"
+    assert cli_words("/data/max_epochs/x: not found", identifiers=True) == "/data/max_epochs/x: not found"
+    assert cli_words("k = 5 of test_fraction") == "k = 5 of test_fraction"  # no option sets it: left alone
+
+
+def test_report_refuses_to_overwrite_without_the_option(ranked, tmp_path):
+    out, _ = ranked
+    target = tmp_path / "existing.html"
+    target.write_text("mine")
+    result = CliRunner().invoke(cli, ["report", str(out), "-o", str(target)])
+    assert result.exit_code == 1
+    assert "--overwrite" in _error_line(result)
+    assert target.read_text() == "mine"
+    result = CliRunner().invoke(cli, ["report", str(out), "-o", str(target), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "<table" in target.read_text(encoding="utf-8")
+
+
+def test_pack_says_wrote_once(tmp_path):
+    folder = tmp_path / "miles"
+    _miles_folder(folder, n=3)
+    result = CliRunner().invoke(cli, ["pack", str(folder), "-o", str(tmp_path / "p.fits")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("wrote 3 spectra") == 1, result.output
+
+
+def test_predict_to_stdout_without_deprecation_warnings(packed, ranked):
+    out, _ = ranked
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        result = CliRunner().invoke(cli, ["predict", str(out / "model.pt"), str(packed)])
+    assert result.exit_code == 0, result.output
+    assert "get_text_stream" not in result.output and "Warning:" not in result.output
+
+
+def test_catalog_into_a_closed_pipe_exits_quietly():
+    """`stelrel catalog optical | head -1`: the reader goes away; no 'Broken pipe' error, exit code 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written: every write meets EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", "from stellar_relevance.cli.main import main; main()", "catalog", "optical"],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 0, stderr
+    assert "Broken pipe" not in stderr and "Error" not in stderr and "Exception" not in stderr
+
+
+def test_rank_output_paths_are_clean(packed, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["rank", str(packed), "--out", f"{out}/", *[a for a in FAST if a != "--quiet"]])
+    assert result.exit_code == 0, result.output
+    assert "//" not in result.output and f"wrote {out / 'report.html'}" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["command"] == f"stelrel rank {packed} --out {out}/ " + " ".join(a for a in FAST if a != "--quiet")

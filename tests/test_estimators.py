@@ -200,7 +200,7 @@ def test_predict_errors(informative_data):
 
 
 def test_early_stopping_that_restores_epoch_one_warns(informative_data, monkeypatch):
-    import stellar_relevance.estimators as estimators
+    import stellar_relevance._estimator_base as estimators
     from stellar_relevance.training import TrainingResult
 
     def never_improves(network, *args, **kwargs):  # what train() reports when epoch 1 stays best
@@ -218,3 +218,126 @@ def test_early_stopping_is_off_by_default(informative_data):
     X, y, _ = informative_data
     clf = SpectralRelevanceClassifier(**{**FAST, "max_epochs": 7}).fit(X[:200], y[:200])
     assert clf.n_epochs_ == clf.best_epoch_ == 7
+
+
+# ----------------------------------------------------------------------------- issue 9
+def test_parameters_after_the_first_two_are_keyword_only():
+    import inspect
+
+    for cls in (SpectralRelevanceClassifier, SpectralRelevanceRegressor):
+        params = list(inspect.signature(cls).parameters.values())
+        assert [p.name for p in params[:2]] == ["hidden_layer_sizes", "activation"]
+        assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:2])
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[2:])
+        with pytest.raises(TypeError):
+            cls((8,), "relu", 1e-2)
+    assert SpectralRelevanceRegressor((8,), "tanh").get_params()["activation"] == "tanh"
+
+
+def test_regressor_docstring_is_written_out():
+    doc = SpectralRelevanceRegressor.__doc__
+    assert "takes every parameter" not in doc.lower()
+    for name in SpectralRelevanceRegressor().get_params():
+        assert f"\n    {name} : " in doc, name
+    for name in SpectralRelevanceClassifier().get_params():
+        assert f"\n    {name} : " in SpectralRelevanceClassifier.__doc__, name
+
+
+def test_classifier_validation_split_is_stratified():
+    # 10 % of class 1: a random 20-sample validation part of 200 misses the exact share often
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = np.r_[np.zeros(180, int), np.ones(20, int)]
+    params = {**FAST, "max_epochs": 1, "validation_fraction": 0.1}
+    for seed in range(5):
+        clf = SpectralRelevanceClassifier(**{**params, "random_state": seed})
+        train_index, val_index = clf._split(len(y), seed, y)
+        assert clf.validation_stratified_
+        assert np.sum(y[val_index] == 1) == 2 and np.sum(y[train_index] == 1) == 18
+        assert sorted(np.r_[train_index, val_index]) == list(range(200))
+    fitted = SpectralRelevanceClassifier(**params).fit(X, y)
+    assert fitted.validation_stratified_ and fitted.n_validation_samples_ == 20
+
+
+def test_classifier_split_falls_back_to_random_and_says_so():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4))
+    y = np.r_[np.zeros(59, int), 1]  # a class with one sample cannot be stratified
+    clf = SpectralRelevanceClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    assert clf.validation_stratified_ is False
+
+
+def test_random_state_goes_through_check_random_state(informative_data):
+    from stellar_relevance.exceptions import ParameterError
+
+    X, y, _ = informative_data
+    with pytest.raises(ParameterError, match="random_state") as info:
+        SpectralRelevanceClassifier(**{**FAST, "random_state": -1}).fit(X[:100], y[:100])
+    assert info.value.parameter == "random_state"
+    # a RandomState draws the seed: the same state gives the same fit
+    a = SpectralRelevanceClassifier(**{**FAST, "random_state": np.random.RandomState(5)}).fit(X[:200], y[:200])
+    b = SpectralRelevanceClassifier(**{**FAST, "random_state": np.random.RandomState(5)}).fit(X[:200], y[:200])
+    assert np.array_equal(a.relevance_, b.relevance_)
+
+
+def test_fit_does_not_reseed_the_callers_cuda_generators(informative_data, monkeypatch):
+    """The CPU analogue of the CUDA test: seeding the weights must not touch any CUDA generator."""
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(("manual_seed_all", seed)))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: calls.append(("manual_seed", seed)))
+    X, y, _ = informative_data
+    SpectralRelevanceClassifier(**FAST).fit(X[:200], y[:200])
+    assert calls == []
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device (torch sees none)")
+def test_fit_on_cuda_keeps_the_callers_cuda_stream(informative_data):
+    import torch
+
+    X, y, _ = informative_data
+    torch.cuda.manual_seed_all(123)
+    expected = torch.rand(3, device="cuda")
+    torch.cuda.manual_seed_all(123)
+    clf = SpectralRelevanceClassifier(**{**FAST, "device": "cuda"}).fit(X[:200], y[:200])
+    assert next(clf.network_.parameters()).device.type == "cuda"
+    assert torch.equal(torch.rand(3, device="cuda"), expected)
+
+
+def test_network_too_large_for_memory_is_refused_before_allocating(informative_data):
+    from stellar_relevance.exceptions import ParameterError
+
+    X, y, _ = informative_data
+    big = np.repeat(X[:40], 100, axis=1)  # 1200 features: 1.2e11 parameters, about 2.6 TiB to train
+    with pytest.raises(ParameterError, match="hidden_layer_sizes") as info:
+        SpectralRelevanceRegressor(**{**FAST, "hidden_layer_sizes": (10**8,)}).fit(big, y[:40])
+    assert info.value.parameter == "hidden_layer_sizes"
+    assert "GiB" in str(info.value) and "memory available" in str(info.value)
+
+
+def test_memory_check_uses_the_memory_available(informative_data, monkeypatch):
+    """The `--hidden 1000000` case of issue 9: 4.3e9 parameters on 4300 pixels, refused on a 8 GiB machine."""
+    import stellar_relevance._estimator_base as base
+    from stellar_relevance.exceptions import ParameterError
+
+    monkeypatch.setattr(base, "available_memory_bytes", lambda device: 8 * 2**30)
+    X, _, y = informative_data
+    wide = np.tile(X[:30], (1, 359))[:, :4300]
+    with pytest.raises(ParameterError, match=r"more than the 8\.0 GiB"):
+        SpectralRelevanceRegressor(**{**FAST, "hidden_layer_sizes": (10**6,)}).fit(wide, y[:30])
+    # a normal network passes the same check
+    SpectralRelevanceRegressor(**{**FAST, "max_epochs": 1}).fit(X[:100], y[:100])
+
+
+def test_memory_estimate_counts_the_network():
+    import torch
+
+    from stellar_relevance.network import SpectralNetwork, count_parameters
+    from stellar_relevance.training import available_memory_bytes, training_memory_bytes
+
+    for args in [(12, 2, (16, 8)), (300, 1, (200, 50, 50)), (5, 3, (4,))]:
+        assert count_parameters(*args) == sum(p.numel() for p in SpectralNetwork(*args).parameters())
+    assert training_memory_bytes(4300, 1, (10**6,), 128) > 6 * 4 * 4300 * 10**6
+    free = available_memory_bytes(torch.device("cpu"))
+    assert free is None or free > 0

@@ -1,22 +1,21 @@
-"""The MNIST IDX reader and its helpers: tiny IDX files built here, plus the real files."""
+"""The MNIST IDX reader and the experiments' helpers: tiny IDX files built here, plus the real files."""
 
 import gzip
 import hashlib
 import struct
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from stellar_relevance.exceptions import DataError, DataWarning
-from stellar_relevance.datasets.mnist import (
-    MNIST_MD5,
-    internal_split,
-    load_mnist,
-    read_idx,
-    select_digits,
-    validate_k,
-)
+from stellar_relevance.datasets.mnist import MNIST_MD5, load_mnist, read_idx
+
+# the experiments' helpers live with the benchmarks that use them
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from _mnist import internal_split, select_digits, validate_k  # noqa: E402
 
 IMAGES = "t10k-images-idx3-ubyte"
 LABELS = "t10k-labels-idx1-ubyte"
@@ -305,3 +304,12 @@ def test_datasets_package_exports_the_reader():
     from stellar_relevance.datasets import mnist
 
     assert datasets.load_mnist is mnist.load_mnist
+
+
+def test_the_package_keeps_only_the_reader():
+    """Digit selection and the internal split are the benchmarks' business (benchmarks/_mnist.py)."""
+    from stellar_relevance.datasets import mnist
+
+    for name in ("select_digits", "validate_k", "internal_split"):
+        assert not hasattr(mnist, name)
+    assert callable(mnist.load_mnist) and callable(mnist.read_idx)

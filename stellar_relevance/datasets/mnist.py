@@ -1,13 +1,15 @@
-"""The MNIST reader (IDX files) and the small helpers the MNIST experiments need.
+"""The MNIST reader (IDX files).
 
 MNIST is distributed as four IDX files (LeCun, Cortes & Burges; see
 http://yann.lecun.com/exdb/mnist/): a big-endian header (two zero bytes, a
 type code, the number of dimensions, one 32-bit size per dimension) followed
 by the raw values. Only the 10 000-image test set (``t10k``) ships with this
 project's reference data, so every experiment draws an internal, seeded split
-from it (:func:`internal_split`) and states that split in its output.
+from it and states that split in its output; the helpers for that (the
+split, digit selection) belong to the experiments and live in
+``benchmarks/_mnist.py``.
 
-``stellar_relevance.datasets`` re-exports :func:`load_mnist`.
+``stellar_relevance.datasets`` exports :func:`load_mnist`.
 """
 
 from __future__ import annotations
@@ -30,9 +32,6 @@ __all__ = [
     "IMAGE_SHAPE",
     "load_mnist",
     "read_idx",
-    "select_digits",
-    "validate_k",
-    "internal_split",
 ]
 
 logger = logging.getLogger(__name__)
@@ -116,6 +115,18 @@ def read_idx(path, *, expected_ndim=None, expected_dtype=None):
         Missing file, bad magic number, unexpected type or number of
         dimensions, or a data section that is shorter or longer than the
         header says. The message names the file.
+
+    Examples
+    --------
+    A three-item label file: magic (two zero bytes, type 0x08 = uint8, one
+    dimension), the size as a big-endian uint32, then the values.
+
+    >>> import struct, tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "labels-idx1-ubyte"
+    >>> _ = path.write_bytes(bytes([0, 0, 0x08, 1]) + struct.pack(">I", 3) + bytes([7, 2, 1]))
+    >>> read_idx(path, expected_ndim=1).tolist()
+    [7, 2, 1]
     """
     path = Path(path)
     if not path.is_file():
@@ -226,6 +237,14 @@ def load_mnist(directory=None, check_md5=False, *, subset="t10k"):
         disagree on the number of items. The message names the file(s).
     ValueError
         Unknown ``subset`` or no folder given and ``$STELREL_MNIST_DIR`` unset.
+
+    Examples
+    --------
+    With the MNIST files in ``$STELREL_MNIST_DIR`` (not shipped with the package):
+
+    >>> X, y = load_mnist(check_md5=True)  # doctest: +SKIP
+    >>> X.shape, y[:5].tolist()  # doctest: +SKIP
+    ((10000, 784), [7, 2, 1, 0, 4])
     """
     if subset not in MNIST_FILES:
         raise ValueError(f"subset must be one of {sorted(MNIST_FILES)}, got {subset!r}")
@@ -273,108 +292,3 @@ def load_mnist(directory=None, check_md5=False, *, subset="t10k"):
     y = labels.astype(np.int64)
     logger.info("read %d MNIST images from %s", X.shape[0], image_path)
     return X, y
-
-
-def select_digits(X, y, digits):
-    """Keep the images of the given digits only.
-
-    Parameters
-    ----------
-    X : array-like, shape (n, n_features)
-    y : array-like of int, shape (n,)
-    digits : iterable of int or "all"
-        Distinct digits 0-9, at least two, each present in ``y``; ``"all"``
-        keeps every image.
-
-    Returns
-    -------
-    X_sub, y_sub : numpy.ndarray
-        New arrays (the inputs are not modified); labels keep their digit
-        values.
-
-    Raises
-    ------
-    ValueError
-        Unknown, repeated or absent digits, fewer than two digits, or X and
-        y of different lengths.
-    """
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
-    if isinstance(digits, str):
-        if digits != "all":
-            raise ValueError(f"digits must be a list of digits 0-9 or 'all', got {digits!r}")
-        return X.copy(), y.copy()
-    digits = list(digits)
-    unknown = [d for d in digits if not (isinstance(d, (int, np.integer)) and 0 <= d <= 9)]
-    if unknown:
-        raise ValueError(f"unknown digit(s) {unknown}: MNIST digits are the integers 0-9")
-    if len(set(int(d) for d in digits)) != len(digits):
-        raise ValueError(f"repeated digit in {digits}")
-    if len(digits) < 2:
-        raise ValueError(f"a classification needs at least two digits, got {digits}")
-    absent = [int(d) for d in digits if not np.any(y == d)]
-    if absent:
-        raise ValueError(f"digit(s) {absent} do not occur in y")
-    keep = np.isin(y, digits)
-    return X[keep].copy(), y[keep].copy()
-
-
-def validate_k(k, n_features):
-    """Check a number of selected features.
-
-    Parameters
-    ----------
-    k : int
-    n_features : int
-
-    Returns
-    -------
-    int
-        ``k`` as a Python int.
-
-    Raises
-    ------
-    ValueError
-        ``k`` is not an integer in ``1 .. n_features``.
-    """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k must be an integer, got {k!r}")
-    if not 1 <= k <= n_features:
-        raise ValueError(f"k = {k} must be between 1 and the number of features ({n_features})")
-    return int(k)
-
-
-def internal_split(X, y, *, test_size=0.2, random_state=0):
-    """A seeded, stratified train / test split of the (test-set) images.
-
-    Parameters
-    ----------
-    X, y : numpy.ndarray
-    test_size : float
-        Fraction held out.
-    random_state : int
-        Seed of the split.
-
-    Returns
-    -------
-    X_train, X_test, y_train, y_test : numpy.ndarray
-    info : dict
-        ``{"source", "method", "test_size", "random_state", "n_train", "n_test"}``,
-        to be written into every result that uses the split.
-    """
-    from sklearn.model_selection import train_test_split
-
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=random_state, stratify=y
-    )
-    info = {
-        "source": "MNIST t10k (official test set, 10 000 images)",
-        "method": "sklearn.model_selection.train_test_split, stratified by label",
-        "test_size": float(test_size),
-        "random_state": int(random_state),
-        "n_train": int(len(y_train)),
-        "n_test": int(len(y_test)),
-    }
-    return X_train, X_test, y_train, y_test, info

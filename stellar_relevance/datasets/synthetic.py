@@ -132,6 +132,13 @@ def make_independent_gaussian(
         On a non-integer or too small count, ``n_relevant > n_features``,
         a non-positive ``sigma`` or shifts outside ``0 <= min_shift <=
         max_shift``.
+
+    Examples
+    --------
+    >>> from stellar_relevance.datasets import make_independent_gaussian
+    >>> X, y, truth = make_independent_gaussian(n_samples=100, random_state=0)
+    >>> X.shape, int(y.sum()), int(truth.relevant.sum())
+    ((100, 20), 50, 11)
     """
     n_samples = _check_int("n_samples", n_samples, 2)
     n_features = _check_int("n_features", n_features, 1)
@@ -227,6 +234,13 @@ def make_correlated_pairs(
         On an empty or non-1-D ``flip_probabilities``, a probability
         outside [0, 1] or not finite, a negative ``n_noise``, too few
         samples or a non-positive ``sigma``.
+
+    Examples
+    --------
+    >>> from stellar_relevance.datasets import make_correlated_pairs
+    >>> X, y, truth = make_correlated_pairs(n_samples=100, random_state=0)
+    >>> X.shape, truth.relevant.nonzero()[0].tolist()
+    ((100, 10), [0, 1, 2, 3, 4, 5, 6, 7])
     """
     n_samples = _check_int("n_samples", n_samples, 2)
     n_noise = _check_int("n_noise", n_noise, 0)
@@ -316,6 +330,13 @@ def make_xor(n_samples=1000, n_features=32, shuffle_features=False, random_state
     ValueError
         On ``n_samples < 2`` or ``n_features < 2`` or a non-boolean
         ``shuffle_features``.
+
+    Examples
+    --------
+    >>> from stellar_relevance.datasets import make_xor
+    >>> X, y, truth = make_xor(n_samples=100, n_features=32, random_state=0)
+    >>> X.shape, truth.informative_features.tolist()
+    ((100, 32), [0, 1])
     """
     n_samples = _check_int("n_samples", n_samples, 2)
     n_features = _check_int("n_features", n_features, 2)
