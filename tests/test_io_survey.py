@@ -121,7 +121,7 @@ def test_sdss_bad_input(tmp_path):
     with pytest.raises(DataError, match=r"spec-noaxis.fits: not a spectrum format stelrel reads"):
         read_sdss([tmp_path / "spec-noaxis.fits"], on_error="fail")
     (tmp_path / "spec-text.fits").write_text("not fits")
-    with pytest.raises(DataError, match="neither a FITS file"):
+    with pytest.raises(DataError, match="not a FITS file"):
         read_sdss([tmp_path / "spec-text.fits"])
     with pytest.warns(DataWarning, match="spectrum ID spec-0001-00001-0001 appears again"):
         assert len(read_sdss([path, path])) == 1

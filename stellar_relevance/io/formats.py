@@ -49,8 +49,9 @@ def identify(path, hdul):
         return "SDSS-III/IV spec"
     label = _specutils_label(path)
     if label is None:
-        raise DataError(f"{path}: not a spectrum format stelrel reads (LAMOST low/medium resolution, SDSS, "
-                        f"APOGEE, DESI, Gaia XP; HDUs: {', '.join(h.name for h in hdul)})")
+        raise DataError(f"{path}: not a spectrum format stelrel reads: no spectral axis (CRVAL1/CDELT1) and not "
+                        "a LAMOST (low/medium resolution), SDSS, APOGEE, DESI or Gaia XP file "
+                        f"(HDUs: {', '.join(h.name for h in hdul)})")
     return label
 
 
@@ -71,7 +72,7 @@ def read_records(path, exposures=False, sample_grid=None):
     if not is_fits(path):
         if is_gaia_xp(path):
             return "Gaia-XP", gaia_records(path, sample_grid)
-        raise DataError(f"{path}: neither a FITS file (it does not start with 'SIMPLE  =') nor a Gaia XP "
+        raise DataError(f"{path}: not a FITS file (it does not start with 'SIMPLE  =') and not a Gaia XP "
                         "CSV/ECSV file")
     with open_fits(path, "spectrum file") as hdul:
         label = identify(path, hdul)

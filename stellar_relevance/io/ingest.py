@@ -231,6 +231,8 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     :func:`~stellar_relevance.io.read_spectra` for the parameters.
     """
     _check_options(jobs, on_error)
+    if len(paths) == 1:
+        on_error = "fail"  # one file: its own error, not "nothing could be read"
     warn = warn or (lambda text: warnings.warn(text, DataWarning, stacklevel=4))
     tally = _Tally(on_error, None if formats is None else tuple(formats), warn)
     target = None if grid is None else parse_grid(grid).to(u.AA).value
