@@ -114,7 +114,7 @@ def test_sdss_bad_input(tmp_path):
         cols = [c for c in hdul["COADD"].columns if c.name != "loglam"]
         fits.HDUList([hdul[0].copy(), fits.BinTableHDU.from_columns(cols, name="COADD")]).writeto(
             tmp_path / "spec-noaxis.fits")
-    with pytest.raises(DataError, match=r"spec-nan.fits\[COADD\]: no good pixel"):
+    with pytest.raises(DataError, match=r"spec-nan.fits \(spectrum spec-nan\): no good pixel"):
         read_sdss([tmp_path / "spec-nan.fits"], on_error="fail")
     with pytest.raises(DataError, match=r"spec-flat.fits\[COADD\]: .*not strictly increasing: pixel 10"):
         read_sdss([tmp_path / "spec-flat.fits"])

@@ -6,6 +6,7 @@ from pathlib import Path
 from ..exceptions import DataError
 from ._common import is_fits, open_fits
 from .gaia_xp import gaia_records, is_gaia_xp
+from .records import check_record
 from .lamost import is_lamost_lrs, is_lamost_mrs, lrs_records, mrs_records
 from .sdss import SPECUTILS_FORMATS, is_sdss_spec, specutils_records
 
@@ -56,7 +57,9 @@ def identify(path, hdul):
 
 
 def read_records(path, exposures=False, sample_grid=None):
-    """(format label, [Record]) of one file.
+    """(format label, [Record], [message]) of one file: the usable records, and why others were refused.
+
+    A file whose records are all refused raises the first refusal as a DataError.
 
     Parameters
     ----------
@@ -66,7 +69,15 @@ def read_records(path, exposures=False, sample_grid=None):
     sample_grid : Quantity, optional
         Gaia XP: the wavelengths gaiaxpy samples at.
     """
-    path = Path(path)
+    label, records = _read_any(Path(path), exposures, sample_grid)
+    problems = [check_record(r) for r in records]
+    good = [r for r, p in zip(records, problems) if p is None]
+    if not good:
+        raise DataError(problems[0])
+    return label, good, [p for p in problems if p is not None]
+
+
+def _read_any(path, exposures, sample_grid):
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if not is_fits(path):

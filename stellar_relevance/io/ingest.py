@@ -59,10 +59,10 @@ def _failure(path, exc):
 
 def _scan(path):
     try:
-        label, records = _read(path)
+        label, records, refused = _read(path)
     except Exception as exc:  # noqa: BLE001 - reported per file; on_error decides
         return _failure(path, exc)
-    return ("ok", str(path), label, [_summary(r) for r in records], 0.0, 0.0)
+    return ("ok", str(path), label, [_summary(r) for r in records], 0.0, 0.0, refused)
 
 
 def _redshift(rec):
@@ -98,7 +98,7 @@ def _on_grid(rec, z):
 def _resample(path):
     t0 = time.perf_counter()
     try:
-        label, records = _read(path)
+        label, records, refused = _read(path)
     except Exception as exc:  # noqa: BLE001
         return _failure(path, exc)
     t1 = time.perf_counter()
@@ -115,7 +115,7 @@ def _resample(path):
             rows.append((summary, flux, ivar))
     except Exception as exc:  # noqa: BLE001
         return _failure(path, exc)
-    return ("ok", str(path), label, rows, t1 - t0, time.perf_counter() - t1)
+    return ("ok", str(path), label, rows, t1 - t0, time.perf_counter() - t1, refused)
 
 
 def _run(worker, paths, state, jobs, desc):
@@ -187,8 +187,9 @@ def _check_options(jobs, on_error):
 class _Tally:
     """Per-file outcomes, warnings and timing of one ingest run."""
 
-    def __init__(self, on_error, formats, warn):
+    def __init__(self, on_error, formats, warn, single=False):
         self.on_error, self.formats, self.warn = on_error, formats, warn
+        self.single = single  # one file: its own error, not "nothing could be read"
         self.family = None
         self.skipped = []
         self.read_s = self.resample_s = 0.0
@@ -196,8 +197,10 @@ class _Tally:
     def accept(self, result):
         """The rows of one worker result, or [] when the file is skipped (DataError when on_error='fail')."""
         if result[0] == "error":
-            return self._fail(result[1], result[2])
-        _, path, label, rows, t_read, t_resample = result
+            return self._fail(result[1], result[2], file_level=True)
+        _, path, label, rows, t_read, t_resample, refused = result
+        for message in refused:
+            self._fail(path, message)
         self.read_s += t_read
         self.resample_s += t_resample
         if self.formats is not None and label not in self.formats:
@@ -210,10 +213,11 @@ class _Tally:
                                     "files at a time")
         return rows
 
-    def _fail(self, path, message):
-        if self.on_error == "fail":
+    def _fail(self, path, message, file_level=False):
+        if self.on_error == "fail" or (file_level and self.single):
             raise DataError(message)
-        self.skipped.append((path, message))
+        if (path, message) not in self.skipped:  # the scan and resampling passes see the same problems
+            self.skipped.append((path, message))
         return []
 
     def report(self):
@@ -231,10 +235,8 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     :func:`~stellar_relevance.io.read_spectra` for the parameters.
     """
     _check_options(jobs, on_error)
-    if len(paths) == 1:
-        on_error = "fail"  # one file: its own error, not "nothing could be read"
     warn = warn or (lambda text: warnings.warn(text, DataWarning, stacklevel=4))
-    tally = _Tally(on_error, None if formats is None else tuple(formats), warn)
+    tally = _Tally(on_error, None if formats is None else tuple(formats), warn, single=len(paths) == 1)
     target = None if grid is None else parse_grid(grid).to(u.AA).value
     state = dict(rest_frame=bool(rest_frame), rv_column=rv_column, exposures=exposures, z_override={},
                  sample_grid=None if target is None else target * u.AA)

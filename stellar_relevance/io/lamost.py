@@ -124,7 +124,7 @@ def _mrs_arm(hdu, path, name):
                         f"(columns: {', '.join(hdu.columns.names)})")
     mask_col = cols.get("ANDMASK", cols.get("PIXMASK"))
     return arm_from_arrays(name, wave, data[cols["FLUX"]], data[cols["IVAR"]] if "IVAR" in cols else None,
-                           None if mask_col is None else data[mask_col], where=where)
+                           None if mask_col is None else data[mask_col], where=where, allow_empty=True)
 
 
 def mrs_records(hdul, path, exposures=False):

@@ -8,7 +8,7 @@ from astropy import units as u
 from ..exceptions import DataError
 from ..spectra import as_wavelength
 
-__all__ = ["Arm", "Record", "arm_from_arrays", "arms_from_spectrum"]
+__all__ = ["Arm", "Record", "arm_from_arrays", "arms_from_spectrum", "check_record"]
 
 
 @dataclass
@@ -62,26 +62,33 @@ class Record:
         return out
 
 
-def arm_from_arrays(name, wavelength, flux, ivar=None, mask=None, where="", unit=u.AA):
+def arm_from_arrays(name, wavelength, flux, ivar=None, mask=None, where="", unit=u.AA, allow_empty=False):
     """An `Arm` with bad pixels as NaN; the grid checked by `as_wavelength`.
 
     Raises
     ------
     DataError
-        Mismatched lengths, a bad grid, or no good pixel at all (e.g. an
-        inverse variance that is zero everywhere).
+        Mismatched lengths, a bad grid, or (unless ``allow_empty``: one arm of
+        several) no good pixel at all, e.g. an inverse variance that is zero
+        everywhere.
     """
-    wave = as_wavelength(np.asarray(wavelength, dtype=float).ravel() * unit, where).to_value(u.AA)
+    wave = np.asarray(wavelength, dtype=float).ravel()
     flux = np.array(flux, dtype=float).ravel()
+    order = slice(None)
+    if wave.size > 1 and np.all(np.diff(wave) < 0):  # stored red to blue (LAMOST MRS R exposures)
+        order = slice(None, None, -1)
+        wave = wave[order]
+        flux = flux[order]
+    wave = as_wavelength(wave * unit, where).to_value(u.AA)
     if flux.size != wave.size:
         raise DataError(f"{where}: {wave.size} wavelengths for {flux.size} flux values")
-    ivar = np.ones_like(flux) if ivar is None else np.array(ivar, dtype=float).ravel()
+    ivar = np.ones_like(flux) if ivar is None else np.array(ivar, dtype=float).ravel()[order]
     if ivar.size != flux.size:
         raise DataError(f"{where}: {ivar.size} inverse variances for {flux.size} flux values")
     bad = ~np.isfinite(flux) | ~(ivar > 0)
     if mask is not None:
-        bad |= np.asarray(mask).ravel() != 0
-    if bad.all():
+        bad |= np.asarray(mask).ravel()[order] != 0
+    if bad.all() and not allow_empty:
         why = "the inverse variance is zero everywhere" if not (ivar > 0).any() else \
             "every pixel is masked or non-finite"
         raise DataError(f"{where}: no good pixel ({why})")
@@ -94,7 +101,8 @@ def arms_from_spectrum(spectrum, where, names=None):
     """`Arm`s from a specutils `Spectrum` (1-D, or 2-D: one arm list per row).
 
     Returns a list (one entry per row) of single arms; the mask and an
-    `InverseVariance` (or other) uncertainty are honoured.
+    `InverseVariance` (or other) uncertainty are honoured. An arm may have no
+    good pixel (`check_record` refuses a record whose arms all have none).
     """
     from astropy.nddata import InverseVariance
 
@@ -107,5 +115,15 @@ def arms_from_spectrum(spectrum, where, names=None):
     out = []
     for row in range(flux.shape[0]):
         out.append(arm_from_arrays(names or "", wave, flux[row], None if ivar is None else ivar[row],
-                                   None if mask is None else mask[row], where=where))
+                                   None if mask is None else mask[row], where=where, allow_empty=True))
     return out
+
+
+def check_record(record):
+    """A DataError message when no arm of ``record`` has a good pixel, else None."""
+    if any(np.isfinite(arm.flux).any() for arm in record.arms):
+        return None
+    where = record.source + (f" (spectrum {record.id})" if record.id else "")
+    if not any((arm.ivar > 0).any() for arm in record.arms):
+        return f"{where}: no good pixel (the inverse variance is zero everywhere)"
+    return f"{where}: no good pixel (every pixel is masked or non-finite)"
