@@ -108,8 +108,10 @@ def _resample(path):
             z = _redshift(rec)
             flux, ivar = _on_grid(rec, z)
             if not np.isfinite(flux).any():
-                raise DataError(f"{rec.source}: spectrum {rec.id}: no good pixel on the common grid "
-                                f"({_STATE['grid'][0]:.1f}-{_STATE['grid'][-1]:.1f} Angstrom)")
+                span = ", ".join(f"{a.wavelength[0] / (1 + z):.1f}-{a.wavelength[-1] / (1 + z):.1f}" for a in rec.arms)
+                raise DataError(f"{rec.source}: spectrum {rec.id}: no good pixel on the grid "
+                                f"{_STATE['grid'][0]:.1f}-{_STATE['grid'][-1]:.1f} Angstrom (the data cover "
+                                f"{span} Angstrom)")
             summary = _summary(rec)
             summary.update(z_applied=z, native=None)
             rows.append((summary, flux, ivar))
@@ -222,7 +224,7 @@ class _Tally:
 
     def report(self):
         if self.skipped:
-            self.warn(f"{len(self.skipped)} files could not be read and were skipped: "
+            self.warn(f"{len(self.skipped)} unreadable files or spectra were skipped: "
                       + "; ".join(m for _, m in self.skipped[:5]) + (" ..." if len(self.skipped) > 5 else ""))
 
 

@@ -17,6 +17,7 @@ table on, the redshift and other header quantities, and bad pixels as NaN.
 """
 
 import logging
+import warnings
 
 import numpy as np
 from astropy import units as u
@@ -79,6 +80,15 @@ def _header_id(header, path):
 
 def specutils_records(hdul, path, label):
     """`Record`s of a file in a format specutils reads (``label``: its registry name)."""
+    with warnings.catch_warnings():
+        # SDSS BUNIT '1E-17 erg/cm^2/s/Angstrom' parses correctly despite astropy's style warning;
+        # InverseVariance -> variance divides by the zero ivar of bad pixels (they become NaN here)
+        warnings.simplefilter("ignore", u.UnitsWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _specutils_records(hdul, path, label)
+
+
+def _specutils_records(hdul, path, label):
     from specutils import Spectrum, SpectrumList
 
     family = SPECUTILS_FORMATS[label]
