@@ -105,50 +105,51 @@ def resample(wavelength, flux, ivar, lo, hi):
     """
     wave = np.asarray(wavelength, dtype=float)
     flux = np.asarray(flux, dtype=float)
-    single = flux.ndim == 1
-    flux = np.atleast_2d(flux)
-    edges = bin_edges(wave)
-    width = np.diff(edges)
-    bad = ~np.isfinite(flux)
-    if ivar is not None:
-        ivar = np.atleast_2d(np.asarray(ivar, dtype=float))
-        bad |= ~(ivar > 0)  # also NaN
-    f = np.where(bad, 0.0, flux)
     lo = np.asarray(lo, dtype=float)
     hi = np.asarray(hi, dtype=float)
-    inside = (lo >= edges[0]) & (hi <= edges[-1])
-    # input bin holding each output edge: lo in [e_k, e_k+1), hi in (e_k, e_k+1]
+    edges = bin_edges(wave)
+    # where each output edge falls: lo in [e_k, e_k+1), hi in (e_k, e_k+1]; shared by every row
     ia = np.clip(np.searchsorted(edges, lo, side="right") - 1, 0, wave.size - 1)
     ib = np.clip(np.searchsorted(edges, hi, side="left") - 1, 0, wave.size - 1)
-    cum = np.zeros((f.shape[0], wave.size + 1))
-    np.cumsum(f * width, axis=1, out=cum[:, 1:])
-    # integral up to each edge: whole bins before + the partial bin
-    at_lo = cum[:, ia] + f[:, ia] * (lo - edges[ia])
-    at_hi = cum[:, ib] + f[:, ib] * (hi - edges[ib])
-    span = hi - lo
-    out = (at_hi - at_lo) / span
-    cum_bad = np.zeros((f.shape[0], wave.size + 1), dtype=np.int32)
-    np.cumsum(bad, axis=1, out=cum_bad[:, 1:])
-    touched = (cum_bad[:, ib + 1] - cum_bad[:, ia]) > 0
-    invalid = touched | ~inside
-    out[invalid] = np.nan
-    new_ivar = None
+    geometry = (edges, np.diff(edges), ia, ib, lo - edges[ia], hi - edges[ib], hi - lo,
+                (lo >= edges[0]) & (hi <= edges[-1]))
+    if flux.ndim == 1:
+        return _resample_row(flux, None if ivar is None else np.asarray(ivar, dtype=float), geometry)
+    ivar = None if ivar is None else np.asarray(ivar, dtype=float)
+    rows = [_resample_row(flux[i], None if ivar is None else ivar[i], geometry) for i in range(flux.shape[0])]
+    return np.vstack([r[0] for r in rows]), None if ivar is None else np.vstack([r[1] for r in rows])
+
+
+def _resample_row(flux, ivar, geometry):
+    edges, width, ia, ib, from_lo, from_hi, span, inside = geometry
+    bad = ~np.isfinite(flux)
     if ivar is not None:
-        with np.errstate(divide="ignore"):
-            var = np.where(bad, 0.0, 1.0 / np.where(bad, 1.0, ivar))
-        cum_var = np.zeros_like(cum)
-        np.cumsum(var * width ** 2, axis=1, out=cum_var[:, 1:])
-        same = ia == ib
-        first = var[:, ia] * (edges[ia + 1] - lo) ** 2
-        last = var[:, ib] * (hi - edges[ib]) ** 2
-        middle = cum_var[:, ib] - cum_var[:, np.minimum(ia + 1, ib)]
-        total = np.where(same, var[:, ia] * span ** 2, first + middle + last)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new_ivar = span ** 2 / total
-        new_ivar[invalid | ~np.isfinite(new_ivar)] = 0.0
-    if single:
-        out = out[0]
-        new_ivar = None if new_ivar is None else new_ivar[0]
+        bad |= ~(ivar > 0)  # also NaN
+    f = np.where(bad, 0.0, flux)
+    cum = np.empty(f.size + 1)
+    cum[0] = 0.0
+    np.cumsum(f * width, out=cum[1:])
+    # integral up to each edge: whole bins before + the partial bin
+    out = (cum[ib] + f[ib] * from_hi - cum[ia] - f[ia] * from_lo) / span
+    cum_bad = np.empty(f.size + 1, dtype=np.int32)
+    cum_bad[0] = 0
+    np.cumsum(bad, out=cum_bad[1:])
+    invalid = ((cum_bad[ib + 1] - cum_bad[ia]) > 0) | ~inside
+    out[invalid] = np.nan
+    if ivar is None:
+        return out, None
+    var = np.zeros_like(f)
+    np.divide(1.0, ivar, out=var, where=~bad)
+    cum_var = np.empty(f.size + 1)
+    cum_var[0] = 0.0
+    np.cumsum(var * width ** 2, out=cum_var[1:])
+    first = var[ia] * (width[ia] - from_lo) ** 2
+    last = var[ib] * from_hi ** 2
+    middle = cum_var[ib] - cum_var[np.minimum(ia + 1, ib)]
+    total = np.where(ia == ib, var[ia] * span ** 2, first + middle + last)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        new_ivar = span ** 2 / total
+    new_ivar[invalid | ~np.isfinite(new_ivar)] = 0.0
     return out, new_ivar
 
 
