@@ -101,7 +101,7 @@ def resample(wavelength, flux, ivar, lo, hi):
     >>> wave = np.arange(10.0)
     >>> lo, hi = grid_bins(np.array([2.0, 4.0, 6.0]))
     >>> resample(wave, wave ** 2, None, lo, hi)[0]
-    array([ 4.33333333, 16.33333333, 36.33333333])
+    array([ 4.5, 16.5, 36.5])
     """
     wave = np.asarray(wavelength, dtype=float)
     flux = np.asarray(flux, dtype=float)
