@@ -134,6 +134,9 @@ def test_gaia_xp_on_the_grid_asked_for(path):
     np.testing.assert_allclose(s.wavelength.to_value(u.AA), 4000 + 10.0 * np.arange(501))
     assert s.flux_unit == u.W / u.m ** 2 / u.nm and np.isfinite(s.flux).all()
     assert (s.flux > 0).mean() > 0.99
+    import matplotlib
+
+    assert matplotlib.rcParams["text.usetex"] is False  # gaiaxpy's import turns it on; we undo that
     spec = spectrum_read(path, sampling=np.arange(400.0, 901.0, 1.0) * u.nm)
     assert spec.flux.shape == (2, 501)
     # gaiaxpy samples the grid directly: the resampled set equals the sampled spectra at the same points

@@ -50,9 +50,27 @@ def is_gaia_xp(path, hdul=None):
     return False
 
 
+@contextlib.contextmanager
+def _keep_matplotlib_settings():
+    """Undo gaiaxpy's change of matplotlib's global ``text.usetex`` (True: every later plot needs LaTeX).
+
+    gaiaxpy imports its modules lazily, so the change can happen at import or at the first call.
+    """
+    import matplotlib
+
+    saved = dict(matplotlib.rcParams)
+    try:
+        yield
+    finally:
+        changed = {k: v for k, v in saved.items() if matplotlib.rcParams.get(k) != v}
+        if changed:
+            matplotlib.rcParams.update(changed)
+
+
 def _gaiaxpy():
     try:
-        import gaiaxpy
+        with _keep_matplotlib_settings():
+            import gaiaxpy
     except ImportError:
         raise DataError("reading Gaia XP spectra needs the optional 'gaia' extra: "
                         "pip install 'stellar-relevance[gaia]' (installs gaiaxpy)") from None
@@ -85,7 +103,8 @@ def gaia_records(path, grid=None):
                             f"{XP_RANGE_NM[0]:g}-{XP_RANGE_NM[1]:g} nm")
         sampling = nm[inside]
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                _keep_matplotlib_settings():
             frame, sampled = gaiaxpy.calibrate(str(path), sampling=sampling, save_file=False)
     except DataError:
         raise
