@@ -26,6 +26,7 @@ _EXPORTS = {
     "read_packed": "io",
     "write_packed": "io",
     "read_spectra": "io",
+    "pack_spectra": "io",
     "read_sdss": "io",
     "read_lamost": "io",
     "read_labels": "io",

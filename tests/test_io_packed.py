@@ -146,7 +146,7 @@ def test_fits_without_spectral_axis(tmp_path):
     fits.PrimaryHDU(np.ones((3, 10))).writeto(path)
     with pytest.raises(DataError, match=r"image.fits\[PRIMARY\]: no spectral axis"):
         read_packed(path)
-    with pytest.raises(DataError, match="FITS without a spectral axis"):
+    with pytest.raises(DataError, match="image.fits: not a spectrum format stelrel reads: no spectral axis"):
         read_spectra(path)
 
 

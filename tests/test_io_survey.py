@@ -1,4 +1,6 @@
-"""SDSS and LAMOST readers on tiny files laid out like the real ones, with label joins."""
+"""SDSS and LAMOST readers on tiny files laid out like the real ones (layouts, joins, bad input).
+
+The real files are read in tests/test_io_surveys_real.py."""
 
 import numpy as np
 import pytest
@@ -54,7 +56,7 @@ def lamost_table(path, obsid, coeff0=3.5682, n=300, level=100.0):
             for name, values in (("FLUX", np.full(n, level)), ("IVAR", np.full(n, 0.01)),
                                  ("WAVELENGTH", wave), ("ANDMASK", np.zeros(n)), ("ORMASK", np.zeros(n)),
                                  ("NORMALIZATION", np.ones(n)))]
-    fits.HDUList([primary, fits.BinTableHDU.from_columns(cols, name="COADD_B")]).writeto(path)
+    fits.HDUList([primary, fits.BinTableHDU.from_columns(cols, name="COADD")]).writeto(path)
     return path
 
 
@@ -67,9 +69,11 @@ def test_sdss_same_grid_no_resampling(tmp_path):
     assert s.wave_frame == "vacuum"
     assert s.flux_unit == u.Unit("1e-17 erg / (s cm2 Angstrom)")
     np.testing.assert_allclose(s.wavelength[0].value, 10 ** np.float32(3.58), rtol=1e-6)
-    assert s.mask[:, 5].all() and not s.mask[:, 6].any()
-    np.testing.assert_array_equal(s.ivar, 4.0)
-    assert s.meta["resampled"] is False
+    # and_mask'ed pixel 5: NaN flux, zero ivar, masked
+    assert s.mask[:, 5].all() and not s.mask[:, 6].any() and np.isnan(s.flux[:, 5]).all()
+    np.testing.assert_array_equal(s.ivar[:, 6:], 4.0)
+    assert (s.ivar[:, 5] == 0).all()
+    assert s.meta["rest_frame"] is False and (s.labels["Z_SHIFT"] == 0).all()
 
 
 def test_sdss_resampled_with_labels(tmp_path):
@@ -81,9 +85,9 @@ def test_sdss_resampled_with_labels(tmp_path):
     with pytest.warns(DataWarning) as record:
         s = read_sdss(tmp_path, labels=labels, id_column="specid")
     text = " | ".join(str(w.message) for w in record)
-    assert "resampled (flux-conserving, specutils FluxConservingResampler)" in text
-    assert "1 label rows have no spectrum and were ignored: spec-9999-51602-0001" in text
-    assert s.meta["resampled"] is True
+    assert "1 rows have no spectrum and were not used: spec-9999-51602-0001" in text
+    assert s.meta["ingest"]["labels"] == dict(matched=2, unmatched=0, unused=1, duplicated=0, key="FILE",
+                                              id_column="specid")
     np.testing.assert_allclose(s.labels["FEH"], [-0.5, 0.1])
     # common grid inside the overlap, log-linear with the inputs' step
     assert s.wavelength[0].value > 10 ** 3.5805
@@ -110,27 +114,27 @@ def test_sdss_bad_input(tmp_path):
         cols = [c for c in hdul["COADD"].columns if c.name != "loglam"]
         fits.HDUList([hdul[0].copy(), fits.BinTableHDU.from_columns(cols, name="COADD")]).writeto(
             tmp_path / "spec-noaxis.fits")
-    with pytest.raises(DataError, match=r"spec-nan.fits\[COADD\]: the flux is all NaN"):
-        read_sdss([tmp_path / "spec-nan.fits"])
+    with pytest.raises(DataError, match=r"spec-nan.fits \(spectrum spec-nan\): no good pixel"):
+        read_sdss([tmp_path / "spec-nan.fits"], on_error="fail")
     with pytest.raises(DataError, match=r"spec-flat.fits\[COADD\]: .*not strictly increasing: pixel 10"):
         read_sdss([tmp_path / "spec-flat.fits"])
-    with pytest.raises(DataError, match=r"spec-noaxis.fits\[COADD\]: no spectral axis: no 'loglam'"):
-        read_sdss([tmp_path / "spec-noaxis.fits"])
+    with pytest.raises(DataError, match=r"spec-noaxis.fits: not a spectrum format stelrel reads"):
+        read_sdss([tmp_path / "spec-noaxis.fits"], on_error="fail")
     (tmp_path / "spec-text.fits").write_text("not fits")
     with pytest.raises(DataError, match="not a FITS file"):
         read_sdss([tmp_path / "spec-text.fits"])
-    with pytest.raises(DataError, match="two files give the spectrum ID"):
-        read_sdss([path, path])
+    with pytest.warns(DataWarning, match="spectrum ID spec-0001-00001-0001 appears again"):
+        assert len(read_sdss([path, path])) == 1
 
 
 def test_lamost_both_layouts_and_labels(tmp_path):
     lamost_image(tmp_path / "spec-55859-F5902_sp01-001.fits", obsid=101001, level=100.0)
-    lamost_table(tmp_path / "med-new-layout.fits", obsid=202002, level=50.0)
+    lamost_table(tmp_path / "spec-new-layout.fits", obsid=202002, level=50.0)
     labels = Table({"obsid": ["101001", "202002"], "FEH": [-1.0, 0.2] * u.dex, "TEFF": [4800.0, 5900.0] * u.K})
     labels.write(tmp_path / "labels.ecsv")
     s = read_lamost(tmp_path, labels=tmp_path / "labels.ecsv", id_column="obsid")
     assert sorted(s.ids) == ["101001", "202002"]
-    assert s.wave_frame == "vacuum" and s.n_pixels == 300 and s.meta["resampled"] is False
+    assert s.wave_frame == "vacuum" and s.n_pixels == 300
     row = {i: k for k, i in enumerate(s.ids)}
     np.testing.assert_allclose(s.flux[row["101001"]], 100.0)
     np.testing.assert_allclose(s.flux[row["202002"]], 50.0)
@@ -146,25 +150,33 @@ def test_lamost_different_grids_resampled_and_missing_labels(tmp_path):
     with pytest.warns(DataWarning) as record:
         s = read_lamost([a, b], labels=tmp_path / "labels.fits")
     text = " | ".join(str(w.message) for w in record)
-    assert "resampled" in text and "1 spectra have no row in the label table; their labels are NaN/empty: 2" in text
+    assert "1 of 2 spectra have no row (matched on OBSID); their labels are NaN: 2" in text
     assert np.isnan(s["2"].labels["FEH"][0])
+    assert s.wavelength[0].value > 10 ** 3.5690
     np.testing.assert_allclose(s.flux[~s.mask], 100.0, rtol=1e-5)
 
 
 def test_lamost_bad_layouts(tmp_path):
-    fits.PrimaryHDU(np.ones((2, 10))).writeto(tmp_path / "short.fits")
-    with pytest.raises(DataError, match=r"short.fits\[PRIMARY\]: expected a 5 x N image"):
-        read_lamost([tmp_path / "short.fits"])
+    bad = fits.PrimaryHDU(np.ones((2, 10)))
+    bad.header["OBSID"] = 5
+    bad.writeto(tmp_path / "short.fits")
+    with pytest.raises(DataError, match=r"short.fits: not a spectrum format"):
+        read_lamost([tmp_path / "short.fits"], on_error="fail")
+    primary = fits.PrimaryHDU()
+    primary.header["OBSID"] = 6
     cols = [fits.Column(name="FLUX", format="10E", array=np.ones((1, 10)))]
-    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols)]).writeto(tmp_path / "nowave.fits")
-    with pytest.raises(DataError, match="no spectral axis: no WAVELENGTH column"):
-        read_lamost([tmp_path / "nowave.fits"])
+    fits.HDUList([primary, fits.BinTableHDU.from_columns(cols)]).writeto(tmp_path / "nowave.fits")
+    with pytest.raises(DataError, match="nowave.fits: not a spectrum format"):
+        read_lamost([tmp_path / "nowave.fits"], on_error="fail")
 
 
 def test_read_spectra_sniffs_survey_files(tmp_path):
     sdss = sdss_file(tmp_path / "spec-0266-51602-0001.fits")
-    assert read_spectra(sdss).meta["reader"] == "read_sdss"
+    assert read_spectra(sdss, rest_frame=False).meta["formats"] == ["SDSS-III/IV spec"]
     lam = lamost_image(tmp_path / "lamost.fits", obsid=7)
-    assert read_spectra(lam).meta["reader"] == "read_lamost"
+    assert read_spectra(lam, rest_frame=False).meta["formats"] == ["LAMOST-LRS"]
     lam2 = lamost_table(tmp_path / "lamost2.fits", obsid=8)
-    assert list(read_spectra(lam2).ids) == ["8"]
+    assert list(read_spectra(lam2, rest_frame=False).ids) == ["8"]
+    # no redshift in these files: the rest frame cannot be reached, and the message says what to do
+    with pytest.raises(DataError, match="no redshift in the file .*rv_column=.*rest_frame=False"):
+        read_spectra(lam2)

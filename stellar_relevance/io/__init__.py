@@ -1,18 +1,27 @@
 """Readers and writers, one module per format.
 
 - :mod:`.miles` — the MILES library folder (``read_miles``, ``load_miles``)
-- :mod:`.packed` — the project's multi-spectrum FITS (``read_packed``, ``write_packed``)
-- :mod:`.sdss`, :mod:`.lamost` — survey spectra (SDSS ``spec-*.fits``, LAMOST low-resolution FITS)
+- :mod:`.packed` — the project's multi-spectrum FITS (``read_packed``, ``write_packed``);
+  :mod:`.stream` writes it in chunks
+- :mod:`.lamost` (low and medium resolution), :mod:`.sdss` (SDSS, APOGEE, DESI through
+  specutils), :mod:`.gaia_xp` (Gaia XP through gaiaxpy) — survey files; :mod:`.formats`
+  picks the reader; :mod:`.registry` registers ours with specutils (``Spectrum.read``)
+- :mod:`.ingest` — many survey files to one grid (rest frame, :mod:`.resample`, :mod:`.join`)
+- :mod:`.inputs` — files, folders, globs and ``@list.txt`` to a list of files
 - :mod:`.labels` — label tables (CSV / ECSV / FITS)
-- :mod:`.dispatch` — ``read_spectra``: pick the reader from the path
+- :mod:`.dispatch` — ``read_spectra`` and ``pack_spectra``
 """
 
-from .dispatch import read_spectra
-from .labels import read_labels
+from . import registry  # noqa: F401  (registers the LAMOST, Gaia XP and packed loaders with specutils)
+from .dispatch import pack_spectra, read_spectra
+from .inputs import expand_inputs
+from .labels import read_label_table, read_labels
 from .lamost import read_lamost
 from .miles import load_miles, read_miles, read_miles_params
 from .packed import read_packed, write_packed
+from .resample import parse_grid, resample
 from .sdss import read_sdss
 
 __all__ = ["read_miles", "load_miles", "read_miles_params", "read_packed", "write_packed",
-           "read_sdss", "read_lamost", "read_labels", "read_spectra"]
+           "read_sdss", "read_lamost", "read_labels", "read_label_table", "read_spectra", "pack_spectra",
+           "expand_inputs", "parse_grid", "resample"]

@@ -1,77 +1,218 @@
-"""``read_spectra``: pick the reader from what the path holds."""
+"""``read_spectra`` and ``pack_spectra``: whatever the user names, to a `SpectralSet` or a packed file."""
 
 import logging
+from pathlib import Path
 
-from astropy.io import fits
+import numpy as np
+from astropy import units as u
 
-from ..exceptions import DataError
-from ._common import existing_path, open_fits, require_fits
+from ..exceptions import DataError, ParameterError
+from ..spectra import SpectralSet
+from ._common import WarningLog, is_fits, open_fits
+from .inputs import expand_inputs
+from .miles import PARAM_FILES
 
-__all__ = ["read_spectra", "sniff_fits"]
+__all__ = ["read_spectra", "pack_spectra"]
 
 log = logging.getLogger(__name__)
 
 
-def sniff_fits(path):
-    """Which reader a FITS file needs: ``"packed"``, ``"sdss"``, ``"lamost"``; DataError when none fits."""
-    path = require_fits(path)
+def _single(paths):
+    """The one path when ``paths`` names exactly one existing file or folder, else None."""
+    if isinstance(paths, (list, tuple)) and len(paths) == 1:
+        paths = paths[0]
+    if isinstance(paths, (str, Path)) and not str(paths).startswith("@"):
+        path = Path(paths).expanduser()
+        if path.exists():
+            return path
+    return None
+
+
+def _is_miles_folder(path):
+    return path.is_dir() and any((path / name).is_file() for name in PARAM_FILES)
+
+
+def _is_packed(path):
+    """A packed stelrel file, or a FITS image with a spectral WCS that is not a survey file."""
+    if not path.is_file() or not is_fits(path):
+        return False
     with open_fits(path) as hdul:
-        names = [h.name for h in hdul]
         primary = hdul[0].header
-        if primary.get("FORMAT") == "stelrel-spectra" or "WAVELENGTH" in names:
-            return "packed"
-        if "COADD" in names:
-            return "sdss"
-        for hdu in hdul[1:]:
-            if isinstance(hdu, fits.BinTableHDU):
-                cols = {c.lower() for c in hdu.columns.names}
-                if "loglam" in cols:
-                    return "sdss"
-                if {"wavelength", "flux"} <= cols:
-                    return "lamost"
-        naxis = primary.get("NAXIS", 0)
-        if naxis == 2 and primary.get("NAXIS2") == 5 and "OBSID" in primary:
-            return "lamost"
-        if naxis in (1, 2) and primary.get("CRVAL1") is not None and \
-                primary.get("CDELT1", primary.get("CD1_1")) is not None:
-            return "packed"
-    raise DataError(f"{path}: FITS without a spectral axis: the primary HDU has no CRVAL1/CDELT1 wavelength "
-                    "keywords and there is no WAVELENGTH HDU, SDSS COADD table or LAMOST layout "
-                    f"(HDUs: {', '.join(names)})")
+        if primary.get("FORMAT") == "stelrel-spectra" or "WAVELENGTH" in hdul:
+            return True
+        return primary.get("NAXIS", 0) in (1, 2) and "OBSID" not in primary and \
+            primary.get("CRVAL1") is not None and primary.get("CDELT1", primary.get("CD1_1")) is not None
 
 
-def read_spectra(path, **kwargs):
-    """Read spectra from a path, whatever the format.
+def _survey_options(kwargs):
+    allowed = {"labels", "id_column", "grid", "rest_frame", "rv_column", "jobs", "on_error", "formats", "exposures"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise TypeError(f"read_spectra: unexpected options {unknown} for survey files")
+    options = dict(kwargs)
+    if options.get("labels") is not None:
+        from .labels import read_label_table
 
-    - a folder: the MILES library (:func:`read_miles`);
-    - the project's ``spectra.fits`` (or any FITS with a 1-D/2-D flux image
-      and a linear spectral WCS): :func:`read_packed`;
-    - an SDSS ``spec-*.fits``: :func:`read_sdss`; a LAMOST low-resolution
-      file: :func:`read_lamost` (``labels=`` etc. passed on).
+        options["labels"] = read_label_table(options["labels"], options.get("id_column"))
+    return options
+
+
+def read_spectra(paths, **kwargs):
+    """Read spectra from files, folders, globs or ``@list.txt``, whatever the survey.
+
+    - a MILES folder (with its parameter table): :func:`read_miles`;
+    - one packed file (:func:`write_packed`) or a FITS image with a spectral
+      WCS: :func:`read_packed`;
+    - otherwise survey files of one survey: LAMOST low resolution (both
+      layouts) and medium resolution (two arms), SDSS, APOGEE and DESI
+      (through specutils' registry), Gaia XP continuous spectra (needs the
+      ``gaia`` extra). Each is shifted to its rest frame, resampled
+      (flux-conserving, :mod:`~stellar_relevance.io.resample`) onto one grid
+      and joined with a label table.
+
+    Parameters
+    ----------
+    paths : str, Path or list of them
+        Files, folders (their FITS files), glob patterns, ``"@list.txt"``.
+    labels : path or `~astropy.table.Table`, optional
+        CSV / ECSV / FITS label table.
+    id_column : str, optional
+        Its ID column; default the first of ``ID``, ``OBSID``,
+        ``SPECOBJID``, ``source_id``, ``TARGETID``, ``APOGEE_ID``, ``FILE``
+        it has. It is matched against each spectrum's IDs (LAMOST ``OBSID``
+        or file name; SDSS file name, ``PLATE-MJD-FIBER`` or ``SPECOBJID``;
+        Gaia ``source_id``; DESI ``TARGETID``; APOGEE ID), whichever matches
+        more rows. Matched, unmatched and duplicated IDs are counted in
+        ``meta["ingest"]["labels"]`` and warned about by name.
+    grid : str or `~astropy.units.Quantity`, optional
+        ``"3800:8900:1.0"`` (Angstrom), ``"log:3800:8900:1e-4"``, or a
+        Quantity. Default: the inputs' own grid when they share it and are
+        not shifted, else a log-linear grid inside their overlap (per arm)
+        at their median step.
+    rest_frame : bool, default True
+        Divide each spectrum's wavelengths by ``1 + z``: ``z`` from the file
+        (LAMOST header ``Z``, SDSS ``SPECOBJ.Z``) or ``rv_column / c``. A
+        spectrum without a redshift is refused (skipped with a warning, or
+        an error with ``on_error="fail"``). The shift is in the label
+        column ``Z_SHIFT``.
+    rv_column : str, optional
+        Label column with the radial velocity (km/s unless it has a unit).
+    jobs : int, default 1
+        Processes that read and resample.
+    on_error : {"skip", "fail"}
+        An unreadable file (or one of another survey) is skipped with a
+        warning and counted in ``meta["ingest"]["skipped"]``, or stops the
+        run.
+    formats : sequence of str, optional
+        Accept only these format labels (e.g. ``("LAMOST-LRS",)``).
+    exposures : bool
+        LAMOST medium resolution: the single exposures instead of the coadd.
+
+    Returns
+    -------
+    SpectralSet
+        ``meta``: ``survey``, ``formats``, ``rest_frame``, ``grid``,
+        ``ingest`` (counts, timing), ``warnings``.
 
     Raises
     ------
     DataError
-        A missing path, a file that is not FITS, a FITS file without a
-        spectral axis.
+        Nothing readable, no overlap, a label table that matches no ID,
+        conflicting duplicated label IDs, air and vacuum mixed.
+    ParameterError
+        A malformed ``grid``, ``jobs`` or ``on_error``.
+
+    Examples
+    --------
+    >>> from stellar_relevance.io import read_spectra
+    >>> s = read_spectra("../shared/data/surveys/spec-5*.fits*")  # doctest: +SKIP
     """
-    path = existing_path(path, "file or folder")
-    if path.is_dir():
+    single = _single(paths)
+    if single is not None and _is_miles_folder(single):
         from .miles import read_miles
 
-        return read_miles(path, **kwargs)
-    kind = sniff_fits(path)
-    log.info("%s: reading as %s", path, kind)
-    if kind == "packed":
+        return read_miles(single, **kwargs)
+    if single is not None and _is_packed(single):
         from .packed import read_packed
 
         if kwargs:
             raise TypeError(f"read_packed takes no options; got {sorted(kwargs)}")
-        return read_packed(path)
-    if kind == "sdss":
-        from .sdss import read_sdss
+        return read_packed(single)
+    from .ingest import ingest
 
-        return read_sdss([path], **kwargs)
-    from .lamost import read_lamost
+    options = _survey_options(kwargs)
+    files = expand_inputs(paths)
+    warn = WarningLog()
+    chunks = {"flux": [], "ivar": []}
 
-    return read_lamost([path], **kwargs)
+    def collect(summaries, flux, ivar):
+        chunks["flux"].append(flux)
+        chunks["ivar"].append(ivar)
+
+    grid, labels, meta = ingest(files, collect, warn=warn, **options)
+    flux = np.vstack(chunks["flux"])
+    ivar = np.vstack(chunks["ivar"])
+    meta.update(reader="read_spectra", warnings=list(warn.messages), grid=_grid_text(grid))
+    unit = u.Unit(meta["flux_unit"]) if meta["flux_unit"] != "mixed" else u.dimensionless_unscaled
+    return SpectralSet(grid, flux, ivar=ivar, mask=~np.isfinite(flux), labels=labels, wave_frame=meta["frame"],
+                       meta=meta, flux_unit=unit)
+
+
+def _grid_text(grid):
+    g = grid.to_value(u.AA)
+    return dict(start=float(g[0]), stop=float(g[-1]), n_pixels=int(g.size), unit="Angstrom")
+
+
+def pack_spectra(paths, output, *, overwrite=False, **kwargs):
+    """Read survey files like :func:`read_spectra` and write them to one packed file, in chunks.
+
+    Memory does not grow with the number of files: rows go to scratch
+    files beside ``output`` as they are resampled, and the FITS file is
+    assembled a chunk at a time, atomically (complete or absent).
+
+    Parameters
+    ----------
+    paths, **kwargs
+        As for :func:`read_spectra` (survey files only).
+    output : str or Path
+        The packed file to write.
+    overwrite : bool
+        Replace an existing ``output``; otherwise FileExistsError before
+        anything is read.
+
+    Returns
+    -------
+    dict
+        ``meta`` of the packed set (``ingest`` counts and timing, including
+        ``write_s``), with ``output``.
+    """
+    import time
+
+    from .ingest import ingest
+    from .stream import PackedStream
+
+    output = Path(output).expanduser()
+    if not output.parent.is_dir():
+        raise DataError(f"{output}: the folder {output.parent} does not exist")
+    options = _survey_options(kwargs)
+    files = expand_inputs(paths)
+    resolved = {p.resolve() for p in files}
+    if output.resolve() in resolved:
+        raise ParameterError("output", f"{output} is one of the inputs")
+    warn = WarningLog()
+    with PackedStream(output, overwrite=overwrite) as stream:
+        write_s = [0.0]
+
+        def sink(summaries, flux, ivar):
+            t0 = time.perf_counter()
+            stream(summaries, flux, ivar)
+            write_s[0] += time.perf_counter() - t0
+
+        grid, labels, meta = ingest(files, sink, warn=warn, **options)
+        meta.update(reader="pack_spectra", warnings=list(warn.messages), grid=_grid_text(grid))
+        t0 = time.perf_counter()
+        stream.finish(grid, labels, meta["frame"], meta["flux_unit"] if meta["flux_unit"] != "mixed" else "",
+                      meta)
+        meta["ingest"]["write_s"] = round(write_s[0] + time.perf_counter() - t0, 3)
+    meta["output"] = str(output)
+    return meta

@@ -9,7 +9,7 @@ from astropy.table import Table
 from ..exceptions import DataError
 from ._common import existing_path, is_fits
 
-__all__ = ["read_labels"]
+__all__ = ["read_labels", "read_label_table"]
 
 log = logging.getLogger(__name__)
 
@@ -77,4 +77,36 @@ def read_labels(path, id_column="ID", format=None):
     table = table[["ID"] + [c for c in table.colnames if c != "ID"]]
     table.meta["source"] = str(path)
     log.info("read %d label rows (%s) from %s", len(table), ", ".join(table.colnames[1:]), path)
+    return table
+
+
+def read_label_table(path, id_column=None, format=None):
+    """Read a label table as it is (no renaming, duplicates allowed: :func:`join_labels` counts them).
+
+    ID-like columns (``id_column`` and the usual names ``OBSID``,
+    ``source_id`` ...) are read as text from CSV so that leading zeros and
+    64-bit IDs survive. A `~astropy.table.Table` is returned as a copy.
+
+    Raises
+    ------
+    DataError
+        A missing or unreadable file.
+    """
+    from .join import DEFAULT_ID_COLUMNS
+
+    if isinstance(path, Table):
+        table = path.copy()
+        table.meta.setdefault("source", "label table")
+        return table
+    path = existing_path(path)
+    fmt = format or _guess_format(path)
+    kwargs = {}
+    if fmt in ("ascii.csv", "ascii", "ascii.basic", "ascii.commented_header"):
+        names = {id_column, *DEFAULT_ID_COLUMNS} - {None}
+        kwargs["converters"] = {name: [astropy_ascii.convert_numpy(str)] for name in names}
+    try:
+        table = Table.read(path, format=fmt, **kwargs) if fmt else Table.read(path, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - every reader failure becomes a DataError
+        raise DataError(f"{path}: cannot read a label table ({fmt or 'format unknown'}): {exc}") from exc
+    table.meta["source"] = str(path)
     return table

@@ -1,4 +1,24 @@
-"""LAMOST low-resolution spectra: the 5 x N image layout and the one-row table layout."""
+"""LAMOST spectra: low resolution (image and table layouts) and medium resolution (two arms).
+
+specutils has no LAMOST loader; these readers are registered with its
+registry (:mod:`.registry`), so ``Spectrum.read(path)`` works for LAMOST
+files once ``stellar_relevance.io`` is imported. The survey pipeline
+(:func:`read_spectra`) calls the array-level readers here directly (no
+`Spectrum` object per file: it is the fast path for tens of thousands of
+files).
+
+- **Low resolution** (LRS). DR1-DR7: the primary HDU is a 5 x N image,
+  rows flux, ivar, wavelength, andmask, ormask. DR8 and later: a binary
+  table (``COADD``) with one row of vector columns ``FLUX``, ``IVAR``,
+  ``WAVELENGTH``, ``ANDMASK``, ``ORMASK``. Vacuum wavelengths unless the
+  header says ``VACUUM = F``; redshift ``Z`` in the primary header.
+- **Medium resolution** (MRS): tables ``COADD_B`` and ``COADD_R`` (one pixel
+  per row: ``FLUX``, ``IVAR``, ``LOGLAM`` or ``WAVELENGTH``, ``ANDMASK``,
+  ``ORMASK``), the two arms of one spectrum; the single exposures
+  (``B-<id>``, ``R-<id>``) are read only when asked (``exposures=True``).
+  The header has no stellar radial velocity (``HELIO_RV`` is the
+  heliocentric correction): the rest frame needs a catalogue RV.
+"""
 
 import logging
 
@@ -7,101 +27,160 @@ from astropy import units as u
 from astropy.io import fits
 
 from ..exceptions import DataError
-from ._common import open_fits, header_unit, require_fits
-from .inputs import expand_inputs
-from ._survey import OneSpectrum, as_label_table, check_one, combine
+from ._common import header_unit
+from .records import Record, arm_from_arrays
 
-__all__ = ["read_lamost"]
+__all__ = ["read_lamost", "IMAGE_ROWS", "is_lamost_lrs", "is_lamost_mrs", "lrs_records", "mrs_records"]
 
 log = logging.getLogger(__name__)
 
 #: Rows of the image layout (LAMOST DR1-DR7 low-resolution files).
 IMAGE_ROWS = ("FLUX", "IVAR", "WAVELENGTH", "ANDMASK", "ORMASK")
+#: Primary-header cards kept in ``Record.info`` (few: astropy parses each card value it is asked for,
+#: about 0.1 ms a card, a noticeable share of the time per file in a pack of many files).
+INFO_CARDS = ("CLASS", "SUBCLASS")
+#: The two arms of a medium-resolution file.
+MRS_ARMS = ("COADD_B", "COADD_R")
 
 
-def _from_image(hdu, where):
-    data = np.asarray(hdu.data, dtype=float)
-    if data.ndim != 2 or data.shape[0] < 3:
-        raise DataError(f"{where}: expected a 5 x N image (flux, ivar, wavelength, andmask, ormask); "
-                        f"got shape {data.shape}")
-    rows = {name: data[i] for i, name in enumerate(IMAGE_ROWS[: data.shape[0]])}
-    return rows
+def _vector_table(hdul):
+    for hdu in hdul[1:]:
+        if isinstance(hdu, fits.BinTableHDU):
+            names = {n.upper() for n in hdu.columns.names}
+            if {"FLUX", "WAVELENGTH"} <= names and hdu.header.get("NAXIS2") == 1:
+                return hdu
+    return None
 
 
-def _from_table(hdu, where):
-    names = {n.upper(): n for n in hdu.columns.names}
-    if "WAVELENGTH" not in names:
-        raise DataError(f"{where}: no spectral axis: no WAVELENGTH column (columns: {', '.join(hdu.columns.names)})")
-    if "FLUX" not in names:
+def is_lamost_mrs(hdul):
+    """True for a LAMOST medium-resolution file (a ``COADD_B`` or ``COADD_R`` table)."""
+    names = {h.name for h in hdul}
+    return bool(names & set(MRS_ARMS)) and "OBSID" in hdul[0].header
+
+
+def is_lamost_lrs(hdul):
+    """True for a LAMOST low-resolution file (5 x N primary image, or one-row vector table)."""
+    header = hdul[0].header
+    if "OBSID" not in header or is_lamost_mrs(hdul):
+        return False
+    if header.get("NAXIS") == 2 and 3 <= header.get("NAXIS2", 0) <= 5:
+        return True
+    return _vector_table(hdul) is not None
+
+
+def _keys(header, path):
+    stem = path.name.split(".fit")[0]
+    obsid = header.get("OBSID")
+    keys = {}
+    if obsid not in (None, ""):
+        keys["OBSID"] = str(obsid).strip()
+    keys["FILE"] = stem
+    return keys
+
+
+def _frame(header):
+    return "vacuum" if header.get("VACUUM", True) else "air"
+
+
+def lrs_records(hdul, path):
+    """The one `Record` of a LAMOST low-resolution file (open `HDUList`)."""
+    header = hdul[0].header
+    if header.get("NAXIS") == 2 and hdul[0].data is not None:
+        where = f"{path}[PRIMARY]"
+        data = np.asarray(hdul[0].data, dtype=float)
+        if data.ndim != 2 or data.shape[0] < 3:
+            raise DataError(f"{where}: expected a 5 x N image (flux, ivar, wavelength, andmask, ormask); "
+                            f"got shape {data.shape}")
+        rows = {name: data[i] for i, name in enumerate(IMAGE_ROWS[: data.shape[0]])}
+    else:
+        table = _vector_table(hdul)
+        if table is None:
+            raise DataError(f"{path}: neither a 5 x N primary image nor a one-row table with FLUX and "
+                            "WAVELENGTH vector columns; not a LAMOST low-resolution file")
+        where = f"{path}[{table.name or 1}]"
+        names = {n.upper(): n for n in table.columns.names}
+        rows = {key: np.asarray(table.data[name][0], dtype=float).ravel() for key, name in names.items()
+                if key in IMAGE_ROWS}
+    unit = header_unit(header, "WAVEUNIT", default=u.AA, where=str(path))
+    arm = arm_from_arrays("LRS", rows["WAVELENGTH"], rows["FLUX"], rows.get("IVAR"), rows.get("ANDMASK"),
+                          where=where, unit=unit)
+    z = header.get("Z")
+    z = float(z) if isinstance(z, (int, float)) and np.isfinite(z) and z > -1 else None
+    return [Record(keys=_keys(header, path), source=str(path), format="LAMOST-LRS", arms=[arm],
+                   frame=_frame(header), z=z, info={k: header[k] for k in INFO_CARDS if k in header})]
+
+
+def _mrs_arm(hdu, path, name):
+    where = f"{path}[{hdu.name}]"
+    cols = {n.upper(): n for n in hdu.columns.names}
+    if "FLUX" not in cols:
         raise DataError(f"{where}: no FLUX column (columns: {', '.join(hdu.columns.names)})")
-    if len(hdu.data) != 1:
-        raise DataError(f"{where}: expected one row with vector columns; got {len(hdu.data)} rows")
-    return {key: np.asarray(hdu.data[name][0], dtype=float).ravel() for key, name in names.items()
-            if key in IMAGE_ROWS}
+    data = hdu.data
+    if "WAVELENGTH" in cols:
+        wave = np.asarray(data[cols["WAVELENGTH"]], dtype=float)
+    elif "LOGLAM" in cols:
+        wave = 10.0 ** np.asarray(data[cols["LOGLAM"]], dtype=float)
+    else:
+        raise DataError(f"{where}: no spectral axis: no LOGLAM or WAVELENGTH column "
+                        f"(columns: {', '.join(hdu.columns.names)})")
+    mask_col = cols.get("ANDMASK", cols.get("PIXMASK"))
+    return arm_from_arrays(name, wave, data[cols["FLUX"]], data[cols["IVAR"]] if "IVAR" in cols else None,
+                           None if mask_col is None else data[mask_col], where=where, allow_empty=True)
 
 
-def read_one_lamost(path):
-    """One LAMOST low-resolution spectrum (either layout)."""
-    path = require_fits(path)
-    with open_fits(path, "LAMOST spectrum") as hdul:
-        primary = hdul[0]
-        header = primary.header
-        if primary.data is not None and primary.data.ndim == 2:
-            rows = _from_image(primary, f"{path}[PRIMARY]")
-            where = f"{path}[PRIMARY]"
-        else:
-            table = next((h for h in hdul[1:] if isinstance(h, fits.BinTableHDU)), None)
-            if table is None:
-                raise DataError(f"{path}: neither a 5 x N primary image nor a binary table with vector columns; "
-                                "not a LAMOST low-resolution file")
-            where = f"{path}[{table.name or 1}]"
-            rows = _from_table(table, where)
-        if "WAVELENGTH" not in rows:
-            raise DataError(f"{where}: no spectral axis (no wavelength row/column)")
-        unit = header_unit(header, "WAVEUNIT", default=u.AA, where=str(path))
-        vacuum = header.get("VACUUM", True)
-        obsid = header.get("OBSID")
-        info = {k: header[k] for k in ("OBSID", "DESIG", "RA", "DEC", "Z", "CLASS", "SUBCLASS") if k in header}
-    flux = rows["FLUX"]
-    ivar = rows.get("IVAR", np.ones_like(flux))
-    mask = (rows["ANDMASK"] != 0) if "ANDMASK" in rows else np.zeros(flux.shape, bool)
-    mask = mask | (ivar <= 0)
-    ident = str(obsid).strip() if obsid not in (None, "") else path.name.split(".fit")[0]
-    spec = OneSpectrum(id=ident, wavelength=rows["WAVELENGTH"] * unit, flux=flux, ivar=ivar, mask=mask,
-                       source=str(path), info=dict(info, vacuum=bool(vacuum)))
-    check_one(spec, where)
-    return spec
+def mrs_records(hdul, path, exposures=False):
+    """The `Record`s of a LAMOST medium-resolution file: the coadd (both arms), or each exposure."""
+    header = hdul[0].header
+    keys = _keys(header, path)
+    info = {k: header[k] for k in INFO_CARDS if k in header}
+    if not exposures:
+        arms = [_mrs_arm(hdul[name], path, name[-1]) for name in MRS_ARMS if name in hdul]
+        return [Record(keys=keys, source=str(path), format="LAMOST-MRS", arms=arms, frame=_frame(header),
+                       z=None, info=info)]
+    out = []
+    for hdu in hdul[1:]:
+        if hdu.name.startswith("B-"):
+            ident = hdu.name[2:]
+            arms = [_mrs_arm(hdu, path, "B")]
+            if f"R-{ident}" in hdul:
+                arms.append(_mrs_arm(hdul[f"R-{ident}"], path, "R"))
+            exposure_keys = {k: f"{v}-{ident}" for k, v in keys.items()}
+            out.append(Record(keys=exposure_keys, source=str(path), format="LAMOST-MRS", arms=arms,
+                              frame=_frame(header), z=None, info=dict(info, EXPOSURE=ident)))
+    if not out:
+        raise DataError(f"{path}: no single-exposure tables (B-<id>, R-<id>)")
+    return out
 
 
-def read_lamost(files, labels=None, id_column="ID", grid=None):
-    """Read LAMOST low-resolution FITS files into one `SpectralSet`.
+def read_lamost(files, labels=None, id_column=None, grid=None, **kwargs):
+    """Read LAMOST low- or medium-resolution files into one `SpectralSet`.
+
+    A thin front end of :func:`~stellar_relevance.io.read_spectra` that
+    accepts only LAMOST files, in the observed frame unless
+    ``rest_frame=True`` is passed (the header ``Z``).
 
     Parameters
     ----------
-    files : path, folder or list of paths
-        Either layout: the primary HDU a 5 x N image (rows flux, ivar,
-        wavelength, andmask, ormask; DR1-DR7), or a binary table with one row
-        of vector columns ``FLUX``, ``IVAR``, ``WAVELENGTH``, ``ANDMASK``,
-        ``ORMASK`` (DR8 and later).
+    files : path, folder, glob, ``@list.txt`` or a list of them
     labels : path or `~astropy.table.Table`, optional
-        Label table joined on ``id_column``; a spectrum's ID is the header
-        ``OBSID`` (as text), or the file name without ``.fits`` when absent.
-    id_column : str
-    grid : `~astropy.units.Quantity`, optional
-        Common grid; default as in :func:`read_sdss`.
+        Joined on ``id_column``: the header ``OBSID`` or the file name
+        without ``.fits`` (whichever matches more rows).
+    id_column : str, optional
+        The label table's ID column (default: ``OBSID``, ``obsid`` or ``ID``).
+    grid : str or `~astropy.units.Quantity`, optional
+        Common grid (:func:`~stellar_relevance.io.resample.parse_grid`); by
+        default the inputs' own grid when they all share it, else their
+        overlap at the median step.
+    **kwargs
+        Passed to :func:`~stellar_relevance.io.read_spectra`.
 
     Returns
     -------
     SpectralSet
-        Vacuum wavelengths (LAMOST; a header ``VACUUM = F`` makes it air),
-        relative flux (LAMOST fluxes are not absolutely calibrated; the unit
-        is dimensionless), ``ivar``, ``mask`` (andmask != 0 or ivar <= 0).
+        Vacuum wavelengths, relative (dimensionless) flux, ``ivar``, ``mask``.
     """
-    spectra = [read_one_lamost(p) for p in expand_inputs(files)]
-    frames = {"vacuum" if s.info.get("vacuum", True) else "air" for s in spectra}
-    if len(frames) > 1:
-        raise DataError("read_lamost: some files are in air (VACUUM = F) and some in vacuum; read them apart")
-    table = as_label_table(labels, id_column)
-    return combine(spectra, table, reader="read_lamost", wave_frame=frames.pop(),
-                   flux_unit=u.dimensionless_unscaled, grid=grid,
-                   meta={"survey": "LAMOST", "FWHM_note": "resolution R ~ 1800"})
+    from .dispatch import read_spectra
+
+    kwargs.setdefault("rest_frame", False)
+    return read_spectra(files, labels=labels, id_column=id_column, grid=grid, formats=("LAMOST-LRS", "LAMOST-MRS"),
+                        **kwargs)

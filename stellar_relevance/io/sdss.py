@@ -1,86 +1,150 @@
-"""SDSS / BOSS ``spec-PLATE-MJD-FIBER.fits`` files (vacuum wavelengths)."""
+"""Formats specutils reads (SDSS, APOGEE, DESI): through ``Spectrum.read`` / ``SpectrumList.read``.
+
+Only what specutils does not give is added here: the IDs to join a label
+table on, the redshift and other header quantities, and bad pixels as NaN.
+
+- **SDSS** ``spec-PLATE-MJD-FIBER.fits`` (format ``"SDSS-III/IV spec"``):
+  IDs ``FILE`` (file name without ``.fits``), ``PLATE-MJD-FIBER``
+  (``0266-51602-0031``), ``SPECOBJID``; redshift ``Z`` of the ``SPECOBJ``
+  table; vacuum wavelengths; flux in 1e-17 erg/s/cm2/Angstrom.
+- **APOGEE** ``apStar`` / ``aspcapStar`` / ``apVisit``: ID ``APOGEE_ID``
+  (header ``OBJID``); apStar and aspcapStar spectra are already in the
+  stellar rest frame (z = 0).
+- **DESI** coadd / spectra files (format ``"DESI coadd"``, ``"DESI
+  spectra"``): one record per target, the ``b``, ``r`` and ``z`` arms
+  kept apart (they overlap; the resampler combines them, weighted by inverse
+  variance); ID ``TARGETID``; no redshift in the file.
+"""
 
 import logging
+import warnings
 
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-from ..exceptions import DataError
-from ._common import open_fits, require_fits
-from .inputs import expand_inputs
-from ._survey import OneSpectrum, as_label_table, check_one, combine
+from .records import Record, arms_from_spectrum
 
-__all__ = ["read_sdss", "SDSS_FLUX_UNIT"]
+__all__ = ["read_sdss", "SDSS_FLUX_UNIT", "is_sdss_spec", "specutils_records", "SPECUTILS_FORMATS"]
 
 log = logging.getLogger(__name__)
 
 #: Flux unit of SDSS spectra.
 SDSS_FLUX_UNIT = 1e-17 * u.erg / u.s / u.cm ** 2 / u.AA
 
-
-def _columns(hdu):
-    return {name.lower(): name for name in hdu.columns.names}
-
-
-def read_one_sdss(path):
-    """One SDSS spectrum from the ``COADD`` HDU (``loglam``, ``flux``, ``ivar``, ``and_mask``)."""
-    path = require_fits(path)
-    with open_fits(path, "SDSS spectrum") as hdul:
-        hdu = None
-        if "COADD" in hdul:
-            hdu = hdul["COADD"]
-        elif len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU):
-            hdu = hdul[1]
-        if hdu is None or not isinstance(hdu, fits.BinTableHDU):
-            raise DataError(f"{path}: no COADD binary table (HDU 1); not an SDSS spec-*.fits file")
-        where = f"{path}[{hdu.name or 1}]"
-        cols = _columns(hdu)
-        for needed in ("loglam", "flux"):
-            if needed not in cols:
-                what = "no spectral axis: " if needed == "loglam" else ""
-                raise DataError(f"{where}: {what}no '{needed}' column (columns: {', '.join(hdu.columns.names)})")
-        data = hdu.data
-        loglam = np.asarray(data[cols["loglam"]], dtype=float)
-        flux = np.asarray(data[cols["flux"]], dtype=float)
-        ivar = np.asarray(data[cols["ivar"]], dtype=float) if "ivar" in cols else np.ones_like(flux)
-        mask = np.asarray(data[cols["and_mask"]]) != 0 if "and_mask" in cols else np.zeros(flux.shape, bool)
-        header = hdul[0].header
-        info = {k: header[k] for k in ("PLATEID", "MJD", "FIBERID", "RA", "DEC", "RUN2D") if k in header}
-    mask = mask | (ivar <= 0)
-    spec = OneSpectrum(id=path.name.split(".fits")[0], wavelength=10.0 ** loglam * u.AA, flux=flux,
-                       ivar=ivar, mask=mask, source=str(path), info=info)
-    check_one(spec, where)
-    return spec
+#: specutils formats read through its registry -> (survey family, rest frame known?)
+SPECUTILS_FORMATS = {
+    "SDSS-III/IV spec": "SDSS", "SDSS-I/II spSpec": "SDSS", "SDSS-V spec": "SDSS",
+    "APOGEE apStar": "APOGEE", "APOGEE aspcapStar": "APOGEE", "APOGEE apVisit": "APOGEE",
+    "SDSS-V apStar": "APOGEE", "SDSS-V apVisit": "APOGEE",
+    "DESI coadd": "DESI", "DESI spectra": "DESI",
+}
 
 
-def read_sdss(files, labels=None, id_column="ID", grid=None):
-    """Read SDSS ``spec-*.fits`` files into one `SpectralSet`.
+def is_sdss_spec(hdul):
+    """True for an SDSS ``spec`` file: a ``COADD`` table (HDU 1) with ``loglam`` and ``flux``."""
+    if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
+        return False
+    cols = {c.lower() for c in hdul[1].columns.names}
+    return {"loglam", "flux"} <= cols
+
+
+def _sdss_keys(hdul, path):
+    header = hdul[0].header
+    keys = {"FILE": path.name.split(".fit")[0]}
+    plate, mjd, fiber = (header.get(k) for k in ("PLATEID", "MJD", "FIBERID"))
+    if None not in (plate, mjd, fiber):
+        keys["PLATE-MJD-FIBER"] = f"{int(plate):04d}-{int(mjd):05d}-{int(fiber):04d}"
+    z = None
+    info = {k: header[k] for k in ("PLATEID", "MJD", "FIBERID", "RA", "DEC") if k in header}
+    if "SPECOBJ" in hdul:
+        row = hdul["SPECOBJ"].data[0]
+        names = hdul["SPECOBJ"].columns.names
+        if "SPECOBJID" in names:
+            keys["SPECOBJID"] = str(row["SPECOBJID"]).strip()
+        if "Z" in names and np.isfinite(row["Z"]):
+            z = float(row["Z"])
+        for name in ("CLASS", "SUBCLASS", "SN_MEDIAN_ALL", "ZWARNING"):
+            if name in names:
+                value = row[name]
+                info[name] = value.strip() if isinstance(value, str) else value.item()
+    return keys, z, info
+
+
+def _header_id(header, path):
+    for key in ("APOGEE_ID", "OBJID", "TARGETID", "OBJNAME"):
+        if header.get(key) not in (None, ""):
+            return {key: str(header[key]).strip(), "FILE": path.name.split(".fit")[0]}
+    return {"FILE": path.name.split(".fit")[0]}
+
+
+def specutils_records(hdul, path, label):
+    """`Record`s of a file in a format specutils reads (``label``: its registry name)."""
+    with warnings.catch_warnings():
+        # SDSS BUNIT '1E-17 erg/cm^2/s/Angstrom' parses correctly despite astropy's style warning;
+        # InverseVariance -> variance divides by the zero ivar of bad pixels (they become NaN here)
+        warnings.simplefilter("ignore", u.UnitsWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _specutils_records(hdul, path, label)
+
+
+def _specutils_records(hdul, path, label):
+    from specutils import Spectrum, SpectrumList
+
+    family = SPECUTILS_FORMATS[label]
+    where = str(path)
+    if family == "DESI":
+        arms = SpectrumList.read(hdul, format=label)
+        fibermap = arms[0].meta.get("fibermap")
+        n = np.atleast_2d(arms[0].flux.value).shape[0]
+        ids = [str(t) for t in fibermap["TARGETID"]] if fibermap is not None else [str(i) for i in range(n)]
+        per_arm = [arms_from_spectrum(s, f"{where}[{s.meta.get('band', '?').upper()}]",
+                                      names=s.meta.get("band", "?")) for s in arms]
+        return [Record(keys={"TARGETID": ids[i], "FILE": f"{path.name.split('.fit')[0]}-{i}"}, source=where,
+                       format=label, arms=[a[i] for a in per_arm], frame="vacuum",
+                       flux_unit=arms[0].flux.unit, z=None, info={"row": i}) for i in range(n)]
+    spectrum = Spectrum.read(hdul, format=label)
+    if family == "APOGEE":
+        flux = np.atleast_2d(spectrum.flux.value)
+        if flux.shape[0] > 1:  # apStar: row 0 is the combined spectrum
+            spectrum = spectrum[0]
+        arm = arms_from_spectrum(spectrum, where, names="APOGEE")[0]
+        return [Record(keys=_header_id(hdul[0].header, path), source=where, format=label, arms=[arm],
+                       frame="vacuum", flux_unit=spectrum.flux.unit, z=0.0 if "apVisit" not in label else None,
+                       info={"rest_frame_note": "apStar/aspcapStar spectra are in the stellar rest frame"})]
+    keys, z, info = _sdss_keys(hdul, path)
+    arm = arms_from_spectrum(spectrum, f"{where}[{hdul[1].name or 1}]", names="SDSS")[0]
+    return [Record(keys=keys, source=where, format=label, arms=[arm], frame="vacuum",
+                   flux_unit=spectrum.flux.unit, z=z, info=info)]
+
+
+def read_sdss(files, labels=None, id_column=None, grid=None, **kwargs):
+    """Read SDSS ``spec-*.fits`` files into one `SpectralSet` (observed frame unless ``rest_frame=True``).
+
+    A thin front end of :func:`~stellar_relevance.io.read_spectra` that
+    accepts only SDSS files (read with specutils' ``"SDSS-III/IV spec"``
+    loader).
 
     Parameters
     ----------
-    files : path, folder or list of paths
-        ``spec-PLATE-MJD-FIBER.fits`` files (a folder: every ``spec-*.fits`` in it).
+    files : path, folder, glob, ``@list.txt`` or a list of them
     labels : path or `~astropy.table.Table`, optional
-        Label table (CSV / ECSV / FITS, see :func:`read_labels`); its
-        ``id_column`` holds the file name without ``.fits``
-        (e.g. ``spec-0266-51602-0001``).
-    id_column : str
-        The label table's ID column.
-    grid : `~astropy.units.Quantity`, optional
-        Common wavelength grid (vacuum); default: the spectra's own grid when
-        they all share it, else a log-linear grid (step 1e-4 dex for SDSS)
-        inside their overlap.
+        Joined on ``id_column``, matched against the file name without
+        ``.fits`` (``spec-0266-51602-0001``), ``PLATE-MJD-FIBER`` or
+        ``SPECOBJID`` (whichever matches more rows).
+    id_column : str, optional
+    grid : str or `~astropy.units.Quantity`, optional
+    **kwargs
+        Passed to :func:`~stellar_relevance.io.read_spectra`.
 
     Returns
     -------
     SpectralSet
         Vacuum wavelengths; flux in 1e-17 erg / (s cm2 Angstrom); ``ivar``;
-        ``mask`` from ``and_mask`` != 0 or ivar <= 0. Spectra on different
-        grids are resampled with specutils' ``FluxConservingResampler`` and a
-        `DataWarning` says so.
+        ``mask`` from ``and_mask`` != 0 or ivar <= 0.
     """
-    spectra = [read_one_sdss(p) for p in expand_inputs(files)]
-    table = as_label_table(labels, id_column)
-    return combine(spectra, table, reader="read_sdss", wave_frame="vacuum", flux_unit=SDSS_FLUX_UNIT,
-                   grid=grid, meta={"survey": "SDSS", "FWHM_note": "resolution R ~ 1800-2200 (varies)"})
+    from .dispatch import read_spectra
+
+    kwargs.setdefault("rest_frame", False)
+    return read_spectra(files, labels=labels, id_column=id_column, grid=grid,
+                        formats=("SDSS-III/IV spec", "SDSS-I/II spSpec", "SDSS-V spec"), **kwargs)

@@ -1,0 +1,96 @@
+"""Which reader a survey file needs, and reading it into `Record`s."""
+
+import logging
+from pathlib import Path
+
+from ..exceptions import DataError
+from ._common import is_fits, open_fits
+from .gaia_xp import gaia_records, is_gaia_xp
+from .records import check_record
+from .lamost import is_lamost_lrs, is_lamost_mrs, lrs_records, mrs_records
+from .sdss import SPECUTILS_FORMATS, is_sdss_spec, specutils_records
+
+__all__ = ["FAMILIES", "identify", "read_records"]
+
+log = logging.getLogger(__name__)
+
+#: format label -> survey family (files of one family can be read together)
+FAMILIES = {"LAMOST-LRS": "LAMOST", "LAMOST-MRS": "LAMOST-MRS", "Gaia-XP": "Gaia-XP", **SPECUTILS_FORMATS}
+
+
+def _specutils_label(path):
+    from specutils import Spectrum, SpectrumList
+    from specutils.io.registers import identify_spectrum_format
+
+    for cls in (Spectrum, SpectrumList):
+        try:
+            found = identify_spectrum_format(str(path), cls)
+        except Exception:  # noqa: BLE001 - an identifier that fails means "not this format"
+            continue
+        found = [found] if isinstance(found, str) else list(found or [])
+        known = [f for f in found if f in SPECUTILS_FORMATS]
+        if known:
+            return known[0]
+    return None
+
+
+def identify(path, hdul):
+    """The format label of an open FITS file; DataError when stelrel has no reader for it."""
+    header = hdul[0].header
+    if header.get("FORMAT") == "stelrel-spectra":
+        raise DataError(f"{path}: a packed stelrel file; read it on its own (read_packed / read_spectra(path)), "
+                        "not among survey files")
+    if is_lamost_mrs(hdul):
+        return "LAMOST-MRS"
+    if is_lamost_lrs(hdul):
+        return "LAMOST-LRS"
+    if is_gaia_xp(path, hdul):
+        return "Gaia-XP"
+    if is_sdss_spec(hdul):
+        return "SDSS-III/IV spec"
+    label = _specutils_label(path)
+    if label is None:
+        raise DataError(f"{path}: not a spectrum format stelrel reads: no spectral axis (CRVAL1/CDELT1) and not "
+                        "a LAMOST (low/medium resolution), SDSS, APOGEE, DESI or Gaia XP file "
+                        f"(HDUs: {', '.join(h.name for h in hdul)})")
+    return label
+
+
+def read_records(path, exposures=False, sample_grid=None):
+    """(format label, [Record], [message]) of one file: the usable records, and why others were refused.
+
+    A file whose records are all refused raises the first refusal as a DataError.
+
+    Parameters
+    ----------
+    path : str or Path
+    exposures : bool
+        LAMOST medium resolution: the single exposures instead of the coadd.
+    sample_grid : Quantity, optional
+        Gaia XP: the wavelengths gaiaxpy samples at.
+    """
+    label, records = _read_any(Path(path), exposures, sample_grid)
+    problems = [check_record(r) for r in records]
+    good = [r for r, p in zip(records, problems) if p is None]
+    if not good:
+        raise DataError(problems[0])
+    return label, good, [p for p in problems if p is not None]
+
+
+def _read_any(path, exposures, sample_grid):
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if not is_fits(path):
+        if is_gaia_xp(path):
+            return "Gaia-XP", gaia_records(path, sample_grid)
+        raise DataError(f"{path}: not a FITS file (it does not start with 'SIMPLE  =') and not a Gaia XP "
+                        "CSV/ECSV file")
+    with open_fits(path, "spectrum file") as hdul:
+        label = identify(path, hdul)
+        if label == "LAMOST-LRS":
+            return label, lrs_records(hdul, path)
+        if label == "LAMOST-MRS":
+            return label, mrs_records(hdul, path, exposures=exposures)
+        if label != "Gaia-XP":
+            return label, specutils_records(hdul, path, label)
+    return label, gaia_records(path, sample_grid)

@@ -1,0 +1,138 @@
+"""Join a label table onto spectra by ID, counting what matched (never dropping silently)."""
+
+import logging
+
+import numpy as np
+from astropy.table import Table
+
+from ..exceptions import DataError
+
+__all__ = ["join_labels", "DEFAULT_ID_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+#: Label-table columns tried, in order, when no ``id_column`` is named.
+DEFAULT_ID_COLUMNS = ("ID", "id", "OBSID", "obsid", "SPECOBJID", "specobjid", "source_id", "SOURCE_ID",
+                      "TARGETID", "APOGEE_ID", "apogee_id", "FILE", "file")
+
+
+def _text(value):
+    """An ID as comparable text: stripped; 677503031.0 -> '677503031'."""
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _names(values, limit=8):
+    values = list(values)
+    return ", ".join(values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def pick_id_column(table, id_column, source):
+    """The label table's ID column: ``id_column``, or the first of `DEFAULT_ID_COLUMNS` present."""
+    if id_column is not None:
+        if id_column not in table.colnames:
+            raise DataError(f"{source}: the label table has no {id_column!r} column "
+                            f"(columns: {', '.join(table.colnames)})")
+        return id_column
+    for name in DEFAULT_ID_COLUMNS:
+        if name in table.colnames:
+            return name
+    raise DataError(f"{source}: no ID column found (tried {', '.join(DEFAULT_ID_COLUMNS)}); name it with "
+                    f"id_column= (columns: {', '.join(table.colnames)})")
+
+
+def join_labels(keys, table, id_column=None, source="labels", warn=None):
+    """Align a label table with spectra.
+
+    Parameters
+    ----------
+    keys : list of dict
+        Per spectrum, the IDs it can be joined on (``{"OBSID": ..., "FILE": ...}``);
+        the first value is the spectrum's own ID.
+    table : `~astropy.table.Table`
+    id_column : str, optional
+        The label table's ID column (default: the first of `DEFAULT_ID_COLUMNS`).
+    source : str
+        The label table's name for messages.
+    warn : callable, optional
+        Called with each warning text.
+
+    Returns
+    -------
+    labels : `~astropy.table.Table`
+        One row per spectrum: ``ID`` (the spectrum's own ID) and every label
+        column; NaN / empty where the table has no row for the spectrum.
+    counts : dict
+        ``matched``, ``unmatched`` (spectra without a row), ``unused`` (rows
+        without a spectrum), ``duplicated`` (IDs on more than one row), the
+        ``key`` the IDs were matched on and the ``id_column``.
+
+    Raises
+    ------
+    DataError
+        No ID column; an ID on two rows with different labels (the rows are
+        named); no spectrum matches any row (a few IDs from each side are
+        listed).
+    """
+    warn = warn or (lambda text: log.warning(text))
+    column = pick_id_column(table, id_column, source)
+    label_ids = [_text(v) for v in np.ma.filled(table[column].astype(object), "")]
+    rows = {}
+    duplicated = {}
+    others = [c for c in table.colnames if c != column]
+    for i, value in enumerate(label_ids):
+        if value in rows:
+            first = rows[value]
+            same = all(_text(table[c][first]) == _text(table[c][i]) for c in others)
+            if not same:
+                raise DataError(f"{source}: ID {value!r} is on rows {first + 1} and {i + 1} (1-based, after the "
+                                f"header) with different labels; keep one")
+            duplicated.setdefault(value, [first]).append(i)
+            continue
+        rows[value] = i
+    if duplicated:
+        warn(f"{source}: {len(duplicated)} IDs are on more than one row with the same labels; the first row "
+             f"is used: {_names(f'{k} (rows {[r + 1 for r in v]})' for k, v in duplicated.items())}")
+    kinds = list(dict.fromkeys(k for d in keys for k in d))
+    hits = {kind: sum(1 for d in keys if kind in d and _text(d[kind]) in rows) for kind in kinds}
+    kind = max(kinds, key=lambda k: hits[k]) if kinds else None
+    if kind is None or hits[kind] == 0:
+        spectra = [_text(next(iter(d.values()))) for d in keys[:5]]
+        raise DataError(f"{source}: no spectrum matches a row of column {column!r}: spectra have IDs "
+                        f"{', '.join(spectra)}{' ...' if len(keys) > 5 else ''} "
+                        f"({'/'.join(kinds) or 'none'}); the table has {', '.join(label_ids[:5])}"
+                        f"{' ...' if len(label_ids) > 5 else ''}")
+    index = np.array([rows.get(_text(d.get(kind, "")), -1) for d in keys], dtype=int)
+    own = np.array([_text(next(iter(d.values()))) for d in keys], dtype=str)
+    unmatched = own[index < 0]
+    if unmatched.size:
+        warn(f"{source}: {unmatched.size} of {len(keys)} spectra have no row (matched on {kind}); their "
+             f"labels are NaN: {_names(unmatched)}")
+    used = set(index[index >= 0].tolist())
+    unused = [label_ids[i] for i in sorted(rows.values()) if i not in used]
+    if unused:
+        warn(f"{source}: {len(unused)} rows have no spectrum and were not used: {_names(unused)}")
+    out = Table({"ID": own})
+    found = index >= 0
+    for name in others:
+        col = table[name]
+        data = np.ma.getdata(col)
+        shape = (len(keys),) + data.shape[1:]
+        if data.dtype.kind in "fc" or (data.dtype.kind in "iub" and not found.all()):
+            values = np.full(shape, np.nan)
+        else:
+            values = np.zeros(shape, dtype=data.dtype)
+        values[found] = data[index[found]]
+        if np.ma.is_masked(col) and values.dtype.kind == "f":
+            values[found & np.ma.getmaskarray(col)[np.where(found, index, 0)]] = np.nan
+        out[name] = values
+        out[name].unit = col.unit
+        out[name].description = col.description
+    counts = dict(matched=int(found.sum()), unmatched=int(unmatched.size), unused=len(unused),
+                  duplicated=len(duplicated), key=kind, id_column=column)
+    log.info("labels %s: %d matched on %s, %d spectra without a row, %d rows without a spectrum, %d duplicated IDs",
+             source, counts["matched"], kind, counts["unmatched"], counts["unused"], counts["duplicated"])
+    return out, counts
