@@ -134,12 +134,12 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads):
     curve = topk_curve(clf.ranking_, ks, Xa, ya, Xb, yb, metric=accuracy_score, fitted=clf,
                        make_model=make_model, n_random=n_random, random_state=seed)
     out["curve_seconds"] = time.perf_counter() - t0
-    out["curve"] = curve.to_dict(orient="records")
+    out["curve"] = [dict(zip(curve.colnames, row)) for row in curve.iterrows()]
 
     # the paper's claim, both protocols, beside random
     def at(protocol, selection, k):
-        row = curve[(curve.protocol == protocol) & (curve.selection == selection) & (curve.k == k)]
-        return (float(row.score.iloc[0]), float(row.score_std.iloc[0])) if len(row) else (None, None)
+        row = curve[(curve["protocol"] == protocol) & (curve["selection"] == selection) & (curve["k"] == k)]
+        return (float(row["score"][0]), float(row["score_std"][0])) if len(row) else (None, None)
 
     out["at_claim"] = {
         p: {"ranked": at(p, "ranked", k_claim)[0], "random": at(p, "random", k_claim)[0],
@@ -184,7 +184,7 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads):
                         make_model=make_model, n_random=0, random_state=seed)
         out["paper_lr"] = {
             "settings": cfg["paper"], "test_accuracy": float(slow.score(Xb, yb)),
-            "scores_at_claim": {r["protocol"]: r["score"] for r in c2.to_dict(orient="records")},
+            "scores_at_claim": {str(r["protocol"]): float(r["score"]) for r in c2},
             "sparsity": relevance_summary(slow), "seconds": time.perf_counter() - t0,
         }
     return out, clf, (Xb, yb), keep
