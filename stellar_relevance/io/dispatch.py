@@ -32,6 +32,22 @@ def _is_miles_folder(path):
     return path.is_dir() and any((path / name).is_file() for name in PARAM_FILES)
 
 
+def _refuse_miles_folder_without_parameters(path, n_checked=5):
+    """A folder of plain 1-D FITS spectra (MILES style) but no parameter table: say what is missing."""
+    if not path.is_dir():
+        return
+    fits_files = sorted(p for p in path.iterdir() if p.is_file() and is_fits(p))[:n_checked]
+    def plain(p):
+        try:
+            return _is_packed(p)
+        except (OSError, DataError):  # a damaged file is reported by the reader, with the others
+            return False
+
+    if fits_files and all(plain(p) for p in fits_files):
+        raise DataError(f"{path}: a folder of 1-D FITS spectra without a MILES parameter table "
+                        f"(one of {', '.join(PARAM_FILES)}); add the table, or give the labels of survey files")
+
+
 def _is_packed(path):
     """A packed stelrel file, or a FITS image with a spectral WCS that is not a survey file."""
     if not path.is_file() or not is_fits(path):
@@ -138,6 +154,8 @@ def read_spectra(paths, **kwargs):
         if kwargs:
             raise TypeError(f"read_packed takes no options; got {sorted(kwargs)}")
         return read_packed(single)
+    if single is not None and kwargs.get("labels") is None:
+        _refuse_miles_folder_without_parameters(single)
     from .ingest import ingest
 
     options = _survey_options(kwargs)
