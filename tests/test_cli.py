@@ -431,7 +431,7 @@ def test_predict_to_stdout_without_deprecation_warnings(packed, ranked):
     assert "get_text_stream" not in result.output and "Warning:" not in result.output
 
 
-def test_catalog_into_a_closed_pipe_exits_quietly():
+def test_catalog_into_a_closed_pipe_exits_quietly(tmp_path):
     """`stelrel catalog optical | head -1`: the reader goes away; no 'Broken pipe' error, exit code 0."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line is written: every write meets EPIPE
@@ -439,6 +439,9 @@ def test_catalog_into_a_closed_pipe_exits_quietly():
         proc = subprocess.run(
             [sys.executable, "-c", "from stellar_relevance.cli.main import main; main()", "catalog", "optical"],
             stdout=write_end, stderr=subprocess.PIPE, timeout=300,
+            # Outside the source tree: from the repository root, `python -c` would import the
+            # unmapped source folder stellar_relevance/ (no cli/ in it) instead of the install.
+            cwd=tmp_path,
         )
     finally:
         os.close(write_end)
