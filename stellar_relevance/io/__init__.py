@@ -16,11 +16,10 @@ from . import registry  # noqa: F401  (registers the LAMOST, Gaia XP and packed 
 from .dispatch import pack_spectra, read_spectra
 from .inputs import expand_inputs
 from .labels import read_label_table, read_labels
-from .lamost import read_lamost
 from .miles import load_miles, read_miles, read_miles_params
 from .packed import read_packed, write_packed
 from .resample import parse_grid, resample
-from .sdss import read_sdss
+from .surveys import read_lamost, read_sdss
 
 __all__ = ["read_miles", "load_miles", "read_miles_params", "read_packed", "write_packed",
            "read_sdss", "read_lamost", "read_labels", "read_label_table", "read_spectra", "pack_spectra",

@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
-from astropy.table import Table
 
-from ..atomic import atomic_write  # noqa: F401  (re-exported for the readers)
 from ..exceptions import DataError, DataWarning
 
 log = logging.getLogger(__name__)

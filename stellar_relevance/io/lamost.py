@@ -30,7 +30,7 @@ from ..exceptions import DataError
 from ._common import header_unit
 from .records import Record, arm_from_arrays
 
-__all__ = ["read_lamost", "IMAGE_ROWS", "is_lamost_lrs", "is_lamost_mrs", "lrs_records", "mrs_records"]
+__all__ = ["IMAGE_ROWS", "is_lamost_lrs", "is_lamost_mrs", "lrs_records", "mrs_records"]
 
 log = logging.getLogger(__name__)
 
@@ -150,37 +150,3 @@ def mrs_records(hdul, path, exposures=False):
     if not out:
         raise DataError(f"{path}: no single-exposure tables (B-<id>, R-<id>)")
     return out
-
-
-def read_lamost(files, labels=None, id_column=None, grid=None, **kwargs):
-    """Read LAMOST low- or medium-resolution files into one `SpectralSet`.
-
-    A thin front end of :func:`~stellar_relevance.io.read_spectra` that
-    accepts only LAMOST files, in the observed frame unless
-    ``rest_frame=True`` is passed (the header ``Z``).
-
-    Parameters
-    ----------
-    files : path, folder, glob, ``@list.txt`` or a list of them
-    labels : path or `~astropy.table.Table`, optional
-        Joined on ``id_column``: the header ``OBSID`` or the file name
-        without ``.fits`` (whichever matches more rows).
-    id_column : str, optional
-        The label table's ID column (default: ``OBSID``, ``obsid`` or ``ID``).
-    grid : str or `~astropy.units.Quantity`, optional
-        Common grid (:func:`~stellar_relevance.io.resample.parse_grid`); by
-        default the inputs' own grid when they all share it, else their
-        overlap at the median step.
-    **kwargs
-        Passed to :func:`~stellar_relevance.io.read_spectra`.
-
-    Returns
-    -------
-    SpectralSet
-        Vacuum wavelengths, relative (dimensionless) flux, ``ivar``, ``mask``.
-    """
-    from .dispatch import read_spectra
-
-    kwargs.setdefault("rest_frame", False)
-    return read_spectra(files, labels=labels, id_column=id_column, grid=grid, formats=("LAMOST-LRS", "LAMOST-MRS"),
-                        **kwargs)

@@ -16,7 +16,6 @@ Layout (see docs/spectra.md):
 import json
 import logging
 import warnings
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -25,10 +24,11 @@ from astropy.io.fits.verify import VerifyWarning
 from astropy.table import Table
 from astropy.units import UnitsWarning
 
+from ..atomic import atomic_write
 from ..exceptions import DataError, DataWarning
 from ..provenance import from_jsonable, jsonable
 from ..spectra import SpectralSet
-from ._common import atomic_write, linear_grid, open_fits, require_fits, wave_frame_from_ctype
+from ._common import linear_grid, open_fits, require_fits, wave_frame_from_ctype
 
 __all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION"]
 

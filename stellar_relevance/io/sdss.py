@@ -25,7 +25,7 @@ from astropy.io import fits
 
 from .records import Record, arms_from_spectrum
 
-__all__ = ["read_sdss", "SDSS_FLUX_UNIT", "is_sdss_spec", "specutils_records", "SPECUTILS_FORMATS"]
+__all__ = ["SDSS_FLUX_UNIT", "is_sdss_spec", "specutils_records", "SPECUTILS_FORMATS"]
 
 log = logging.getLogger(__name__)
 
@@ -116,35 +116,3 @@ def _specutils_records(hdul, path, label):
     arm = arms_from_spectrum(spectrum, f"{where}[{hdul[1].name or 1}]", names="SDSS")[0]
     return [Record(keys=keys, source=where, format=label, arms=[arm], frame="vacuum",
                    flux_unit=spectrum.flux.unit, z=z, info=info)]
-
-
-def read_sdss(files, labels=None, id_column=None, grid=None, **kwargs):
-    """Read SDSS ``spec-*.fits`` files into one `SpectralSet` (observed frame unless ``rest_frame=True``).
-
-    A thin front end of :func:`~stellar_relevance.io.read_spectra` that
-    accepts only SDSS files (read with specutils' ``"SDSS-III/IV spec"``
-    loader).
-
-    Parameters
-    ----------
-    files : path, folder, glob, ``@list.txt`` or a list of them
-    labels : path or `~astropy.table.Table`, optional
-        Joined on ``id_column``, matched against the file name without
-        ``.fits`` (``spec-0266-51602-0001``), ``PLATE-MJD-FIBER`` or
-        ``SPECOBJID`` (whichever matches more rows).
-    id_column : str, optional
-    grid : str or `~astropy.units.Quantity`, optional
-    **kwargs
-        Passed to :func:`~stellar_relevance.io.read_spectra`.
-
-    Returns
-    -------
-    SpectralSet
-        Vacuum wavelengths; flux in 1e-17 erg / (s cm2 Angstrom); ``ivar``;
-        ``mask`` from ``and_mask`` != 0 or ivar <= 0.
-    """
-    from .dispatch import read_spectra
-
-    kwargs.setdefault("rest_frame", False)
-    return read_spectra(files, labels=labels, id_column=id_column, grid=grid,
-                        formats=("SDSS-III/IV spec", "SDSS-I/II spSpec", "SDSS-V spec"), **kwargs)
