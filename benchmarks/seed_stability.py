@@ -59,7 +59,7 @@ def main(argv=None):
         warnings.simplefilter("ignore")
         subset, X, y, _ = select_labelled(spectra, args.label, 20, notes)
         data = split_train_test(subset, X, y, p, notes)
-        params = _network_params(p)
+        params = _network_params(p, takes_penalty=True)
         t0 = time.perf_counter()
         estimators, records = _train_seeds(params, list(range(2 * max(ns))), data)
     wall = time.perf_counter() - t0

@@ -146,6 +146,7 @@ def _train_seeds(params, seeds, data):
             "test_mae": _mae(data.y_test, est.predict(data.X_test, **fit_kwargs(data.G_test))),
             "best_epoch": int(est.best_epoch_),
             "n_epochs": int(est.n_epochs_),
+            "n_selected": int(getattr(est, "n_selected_", est.n_features_in_)),
             "seconds": round(time.perf_counter() - t_seed, 2),
         })
         logger.info("seed %d: test MAE %.4f (best epoch %d)", seed, records[-1]["test_mae"], est.best_epoch_)
