@@ -9,6 +9,29 @@ from ._common import check_output_not_in_input, cli_output, command_line, handle
 from .options import device_opt, int_list_callback, overwrite_opt, quiet_opt, seed_opt, threads_opt
 
 
+#: Default of --seeds: stellar_relevance.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
+#: imported, so that `stelrel --help` stays fast).
+DEFAULT_SEEDS = 1
+PENALTIES = ("l2", "l1", "group")
+
+
+def _names(option):
+    """A click callback: comma-separated names (no empty one, no duplicate) -> tuple, or a usage error naming ``option``."""
+
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        from stellar_relevance.by_label import parse_labels
+        from stellar_relevance.exceptions import ParameterError
+
+        try:
+            return parse_labels(value)
+        except ParameterError as exc:
+            raise click.BadParameter(exc.message, param_hint=option) from None
+
+    return callback
+
+
 def _catalog(ctx, param, value):
     if value is None:
         return None
@@ -22,12 +45,20 @@ def _catalog(ctx, param, value):
 
 @click.command()
 @click.argument("spectra")
-@click.option("--label", default="FEH", show_default=True, help="Label to predict (a column of the label table).")
+@click.option("--label", "label", default="FEH", show_default=True, callback=_names("'--label'"),
+              help="Label(s) to predict (columns of the label table); several, e.g. FEH,TEFF,LOGG, write one "
+                   "folder per label under --out and relevance_by_label.png.")
+@click.option("--given", default=None, callback=_names("'--given'"),
+              help="Known labels fed into the network after the spectral layer, e.g. TEFF,LOGG: the relevance "
+                   "then measures what the spectrum tells beyond them. Spectra without them are dropped.")
 @click.option("--out", "out", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Output folder (not the input folder, nor inside it).")
 @seed_opt
-@click.option("--seeds", "n_seeds", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Number of models (seeds seed, seed+1, ...) averaged into the ranking.")
+@click.option("--seeds", "n_seeds", default=DEFAULT_SEEDS, show_default=True, type=click.IntRange(min=1),
+              help="Models (seeds seed, seed+1, ...) averaged into the ranking; 2 or more give the spread, top-k "
+                   "overlap and selection frequency (1: none).")
+@click.option("--penalty", type=click.Choice(PENALTIES), default="l2", show_default=True,
+              help="Penalty on the first-layer eigenvalues: l2 (the paper's squared L2), l1 or group (exact zeros).")
 @click.option("--epochs", default=None, type=click.IntRange(min=1), help="Maximum training epochs (default 1000).")
 @click.option("--min-epochs", default=None, type=click.IntRange(min=0),
               help="Epochs before any checkpoint, so the relevance is sparse (default 300; at most --epochs).")
@@ -53,7 +84,7 @@ def _catalog(ctx, param, value):
 @overwrite_opt
 @quiet_opt
 @handle_errors
-def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
+def rank(spectra, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
          retrain_ks, retrain_epochs, random_draws, permutations, device, threads, overwrite, quiet):
     """Rank the pixels of SPECTRA by relevance for a label and write a report.
 
@@ -61,39 +92,78 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
     (the library as `load_miles()` finds it) or `synthetic` (spectra with
     planted lines, no data needed).
     """
-    from stellar_relevance.outputs import check_output_dir
-    from stellar_relevance.pipeline import rank_spectra
+    from stellar_relevance.by_label import check_label_outputs, write_relevance_by_label
 
     check_output_not_in_input(out, spectra)
     with cli_output(quiet):
         start = time.perf_counter()
-        check_output_dir(out, overwrite=overwrite)  # fail before hours of work, not after
+        folders = check_label_outputs(out, label, overwrite=overwrite)  # fail before hours of work, not after
         data = load_spectra(spectra, seed=seed)
         loaded = time.perf_counter() - start
-        given = {
+        _check_labels(data, label, given)
+        given_options = {
             "max_epochs": epochs, "min_epochs": min_epochs, "batch_size": batch_size, "hidden_layer_sizes": hidden,
             "ks": ks, "retrain_ks": retrain_ks, "retrain_max_epochs": retrain_epochs,
         }
-        options = {k: v for k, v in given.items() if v is not None}
+        options = {k: v for k, v in given_options.items() if v is not None}
         if random_draws is not None:
             options["n_random"] = options["n_random_retrained"] = random_draws
-        result = rank_spectra(
-            data, label, n_seeds=n_seeds, random_state=seed, top=top, catalog=catalog, input_scaling=scaling,
-            n_permutations=permutations, device=device, n_threads=threads, progress=not quiet,
-            command=command_line(click.get_current_context()), **options,
-        )
-        if spectra == "synthetic":  # the planted lines are the synthetic set's own ground truth
-            from stellar_relevance.datasets.synthetic_spectra import planted_recovery
-
-            result.metrics["ground_truth"] = planted_recovery(result, data)
-        result.provenance["timings"]["load"] = round(loaded, 2)
-        result.provenance["timings"]["wall_before_saving"] = round(time.perf_counter() - start, 2)
-        result.save(out, overwrite=overwrite)
+        options.update(n_seeds=n_seeds, penalty=penalty, given=given, random_state=seed, top=top, catalog=catalog,
+                       input_scaling=scaling, n_permutations=permutations, device=device, n_threads=threads,
+                       progress=not quiet, command=command_line(click.get_current_context()))
+        results = []
+        for name, folder in folders.items():
+            result = _rank_one(data, spectra, name, options, loaded, start)
+            result.save(folder, overwrite=overwrite)
+            results.append(result)
+            if not quiet:
+                _echo(result, folder)
+        if len(results) > 1:
+            path = write_relevance_by_label(results, out, overwrite=overwrite)
+            if not quiet:
+                click.echo(f"wrote {path}")
         if not quiet:
-            m = result.metrics
-            click.echo(f"{label}: test MAE {m['test_mae']:.4f} with all pixels ({result.split_text})")
-            if m.get("topk_mae") is not None:
-                click.echo(f"top-{top} retrained: MAE {m['topk_mae']:.4f} (random-{top}: {m.get('topk_mae_random') or float('nan'):.4f})")
-            if m.get("overall_p_value") is not None:
-                click.echo(f"index enrichment of the top-{top}: p = {m['overall_p_value']:.4g}")
-            click.echo(f"wrote {Path(out) / 'report.html'} in {time.perf_counter() - start:.0f} s")
+            click.echo(f"done in {time.perf_counter() - start:.0f} s")
+
+
+def _check_labels(data, labels, given):
+    """Every label exists (DataError, exit 1) and none is also given (usage error naming --given), before training."""
+    from stellar_relevance.conditioning import check_given
+    from stellar_relevance.exceptions import DataError
+
+    for label in labels:
+        if label not in data.label_names:
+            raise DataError(f"no label {label!r} in the spectra; available labels: "
+                            f"{', '.join(data.label_names) or 'none'}")
+        check_given(data, label, given)
+
+
+def _rank_one(data, spectra, label, options, loaded, start):
+    from stellar_relevance.pipeline import rank_spectra
+
+    result = rank_spectra(data, label, **options)
+    if spectra == "synthetic":  # the planted lines are the synthetic set's own ground truth
+        from stellar_relevance.datasets.synthetic_spectra import planted_recovery
+
+        result.metrics["ground_truth"] = planted_recovery(result, data)
+    result.provenance["timings"]["load"] = round(loaded, 2)
+    result.provenance["timings"]["wall_before_saving"] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def _echo(result, folder):
+    m, label, top = result.metrics, result.settings["label"], result.settings["top"]
+    given = result.settings.get("given") or []
+    given_text = f" given {','.join(given)}" if given else ""
+    click.echo(f"{label}{given_text}: test MAE {m['test_mae']:.4f} with all pixels ({result.split_text})")
+    if m.get("topk_mae") is not None:
+        click.echo(f"top-{top} retrained: MAE {m['topk_mae']:.4f} (random-{top}: {m.get('topk_mae_random') or float('nan'):.4f})")
+    if m.get("overall_p_value") is not None:
+        click.echo(f"index enrichment of the top-{top}: p = {m['overall_p_value']:.4g}")
+    stability = m.get("stability") or {}
+    overlap = stability.get(f"top{top}_overlap")
+    if overlap is not None:
+        click.echo(f"top-{top} overlap across {stability.get('n_seeds')} seeds: {overlap:.2f}")
+    elif stability.get("note"):
+        click.echo(f"stability: {stability['note']}")
+    click.echo(f"wrote {Path(folder) / 'report.html'}")

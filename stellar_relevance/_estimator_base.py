@@ -15,8 +15,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .batches import ArrayBatches, column_moments
 from .exceptions import ParameterError
 from .network import ACTIVATIONS, SpectralNetwork, count_parameters
+from .proximal import PENALTIES
 from .training import available_memory_bytes, torch_threads, train, training_memory_bytes
 
 logger = logging.getLogger("stellar_relevance.estimators")
@@ -81,6 +83,7 @@ class _SpectralRelevanceBase(BaseEstimator):
         *,
         eigenvalue_penalty=1e-2,
         eigenvector_penalty=1e-4,
+        penalty="l2",
         learning_rate=1e-3,
         max_epochs=200,
         batch_size=500,
@@ -98,6 +101,7 @@ class _SpectralRelevanceBase(BaseEstimator):
         self.activation = activation
         self.eigenvalue_penalty = eigenvalue_penalty
         self.eigenvector_penalty = eigenvector_penalty
+        self.penalty = penalty
         self.learning_rate = learning_rate
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -117,6 +121,8 @@ class _SpectralRelevanceBase(BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
                 raise ParameterError(name, f"must be a finite number >= 0, got {value!r}")
+        if not isinstance(self.penalty, str) or self.penalty not in PENALTIES:
+            raise ParameterError("penalty", f"{self.penalty!r}: unknown penalty; expected one of {PENALTIES}")
         if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
             raise ParameterError("learning_rate", f"must be > 0, got {self.learning_rate!r}")
         for name in ("max_epochs", "batch_size", "n_iter_no_change"):
@@ -147,21 +153,78 @@ class _SpectralRelevanceBase(BaseEstimator):
         return sizes
 
     # ---------------------------------------------------------------- scaling
-    def _fit_input_scaling(self, X):
-        self.feature_means_ = X.mean(axis=0)
+    def _fit_input_scaling(self, X, rows):
+        """Per-feature statistics over ``rows`` from one chunked pass (X may be a memory map)."""
+        mean, std = column_moments(X, rows)
+        self.feature_means_ = mean
         if self.input_scaling == "none":
             offset, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         else:
-            offset = self.feature_means_.copy()
+            offset = mean.copy()
             scale = np.ones(X.shape[1])
             if self.input_scaling == "standard":
-                std = X.std(axis=0)
                 scale = np.where(std > 0, std, 1.0)
         self.input_offset_, self.input_scale_ = offset, scale
 
-    def _to_tensor(self, X):
-        scaled = (np.asarray(X, dtype=np.float64) - self.input_offset_) / self.input_scale_
-        return torch.as_tensor(scaled, dtype=torch.float32, device=self._device)
+    @staticmethod
+    def _check_sample_index(sample_index, n_samples):
+        """The rows to train on, as an int64 array (all rows when None)."""
+        if sample_index is None:
+            return np.arange(n_samples)
+        rows = np.asarray(sample_index)
+        if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
+            raise ParameterError("sample_index", f"must be a 1-D array of row numbers, got shape {rows.shape} "
+                                 f"of {rows.dtype}")
+        rows = rows.astype(np.int64)
+        if rows.size < 2:
+            raise ParameterError("sample_index", f"selects {rows.size} row(s); at least 2 are needed")
+        if rows.min() < 0 or rows.max() >= n_samples:
+            raise ParameterError("sample_index", f"row numbers must be in [0, {n_samples - 1}], got "
+                                 f"{rows.min()}..{rows.max()}")
+        if len(np.unique(rows)) != len(rows):
+            raise ParameterError("sample_index", "has repeated row numbers")
+        return rows
+
+    @staticmethod
+    def _check_given(given, n_samples):
+        """``given`` as a float (n_samples, n_given) array, or None."""
+        if given is None:
+            return None
+        try:
+            values = np.asarray(given, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError("given", "must be numeric (n_samples, n_given) values") from None
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2 or values.shape[1] < 1:
+            raise ParameterError("given", f"must have shape (n_samples, n_given), got {values.shape}")
+        if len(values) != n_samples:
+            raise ParameterError("given", f"has {len(values)} rows for {n_samples} samples")
+        if not np.all(np.isfinite(values)):
+            bad = np.argwhere(~np.isfinite(values))[0]
+            raise ParameterError("given", f"row {bad[0]}, column {bad[1]} is not finite ({values[tuple(bad)]})")
+        return values
+
+    def _fit_given(self, given, rows):
+        if given is None:
+            self.n_given_ = 0
+            self.given_offset_ = self.given_scale_ = np.empty(0)
+            return None
+        self.n_given_ = given.shape[1]
+        self.given_offset_ = given[rows].mean(axis=0)
+        std = given[rows].std(axis=0)
+        self.given_scale_ = np.where(std > 0, std, 1.0)
+        return self._scale_given(given)
+
+    def _scale_given(self, given):
+        n_given = getattr(self, "n_given_", 0)
+        if given is None:
+            if n_given:
+                raise ParameterError("given", f"the estimator was fitted with {n_given} given column(s); pass them")
+            return None
+        if n_given != given.shape[1]:
+            raise ParameterError("given", f"has {given.shape[1]} column(s); the estimator was fitted with {n_given}")
+        return (given - self.given_offset_) / self.given_scale_
 
     def _split(self, n_samples, seed, y=None):
         """Indices of the training and validation parts (seeded, shuffled).
@@ -201,34 +264,46 @@ class _SpectralRelevanceBase(BaseEstimator):
         return order[n_val:], order[:n_val]
 
     # ------------------------------------------------------------------- fit
-    def _fit(self, X, y_tensor, n_outputs, loss_fn, seed, strata=None):
+    def _fit(self, X, y_tensor, n_outputs, loss_fn, seed, rows, strata=None, given=None):
+        """Train on ``X[rows]`` (X may be a memory map: batches are gathered per step).
+
+        ``y_tensor`` and ``strata`` are aligned with ``rows``; ``given`` with ``X``.
+        """
         sizes = self._check_params()
         self._device = _resolve_device(self.device)
         _check_memory(X.shape[1], n_outputs, sizes, self.batch_size, self._device)
-        self._fit_input_scaling(X)
-        train_index, val_index = self._split(len(X), seed, strata)
+        self._fit_input_scaling(X, rows)
+        given = self._fit_given(given, rows)
+        train_pos, val_pos = self._split(len(rows), seed, strata)
         # The weights are drawn on the CPU from torch's CPU generator, seeded inside fork_rng (so the
         # caller's CPU stream is restored afterwards) and seeded alone: torch.manual_seed would also reseed
         # every CUDA generator of the caller. The batch order comes from a local torch.Generator.
         with torch_threads(self.n_threads if self._device.type == "cpu" else None), torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(seed)
-            network = SpectralNetwork(X.shape[1], n_outputs, sizes, activation=self.activation)
+            network = SpectralNetwork(X.shape[1], n_outputs, sizes, activation=self.activation,
+                                      n_given=self.n_given_)
             network.to(self._device)
             generator = torch.Generator().manual_seed(seed)
-            X_all = self._to_tensor(X)
             y_all = y_tensor.to(self._device)
-            train_t = torch.as_tensor(train_index, device=self._device)
-            val_t = torch.as_tensor(val_index, device=self._device)
+
+            def part(positions):
+                g = None if given is None else given[rows[positions]]
+                batches = ArrayBatches(X, rows[positions], self.input_offset_, self.input_scale_, self._device, g)
+                return batches, y_all[torch.as_tensor(positions, device=self._device)]
+
+            X_train, y_train = part(train_pos)
+            X_val, y_val = part(val_pos) if len(val_pos) else (None, None)
             result = train(
                 network,
-                X_all[train_t],
-                y_all[train_t],
-                X_all[val_t] if len(val_index) else None,
-                y_all[val_t] if len(val_index) else None,
+                X_train,
+                y_train,
+                X_val,
+                y_val,
                 loss_fn=loss_fn,
                 learning_rate=self.learning_rate,
                 eigenvalue_penalty=self.eigenvalue_penalty,
                 eigenvector_penalty=self.eigenvector_penalty,
+                penalty=self.penalty,
                 max_epochs=self.max_epochs,
                 batch_size=self.batch_size,
                 early_stopping=self.early_stopping,
@@ -238,6 +313,7 @@ class _SpectralRelevanceBase(BaseEstimator):
                 verbose=self.verbose,
                 description=type(self).__name__,
             )
+        train_index, val_index = rows[train_pos], rows[val_pos]
         if self.early_stopping and len(val_index) and result.best_epoch <= 1 < result.stopped_epoch < self.max_epochs:
             warnings.warn(
                 f"{type(self).__name__}: the validation loss never improved after epoch 1 "
@@ -247,35 +323,43 @@ class _SpectralRelevanceBase(BaseEstimator):
                 stacklevel=3,
             )
         self.network_ = network
+        self._read_relevance()
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.n_epochs_ = result.stopped_epoch
         self.n_train_samples_, self.n_validation_samples_ = len(train_index), len(val_index)
-        spectral = network.spectral
-        self.eigenvalues_ = spectral.eigenvalues.detach().cpu().numpy().astype(np.float64)
-        self.signed_relevance_ = spectral.signed_relevance().cpu().numpy().astype(np.float64)
-        self.relevance_ = np.abs(self.signed_relevance_)
-        total = self.relevance_.sum()
-        self.feature_importances_ = self.relevance_ / total if total > 0 else np.full(X.shape[1], 1.0 / X.shape[1])
-        # stable sort: ties keep feature order, so the ranking is reproducible
-        self.ranking_ = np.argsort(-self.relevance_, kind="stable")
         logger.info(
             "%s: %d epochs, best %d, %d/%d train/validation samples",
             type(self).__name__, self.n_epochs_, self.best_epoch_, len(train_index), len(val_index),
         )
         return self
 
-    def _forward(self, X):
+    def _read_relevance(self):
+        """Set the learned relevance attributes from ``network_``'s spectral layer."""
+        spectral = self.network_.spectral
+        self.eigenvalues_ = spectral.eigenvalues.detach().cpu().numpy().astype(np.float64)
+        self.signed_relevance_ = spectral.signed_relevance().cpu().numpy().astype(np.float64)
+        self.relevance_ = np.abs(self.signed_relevance_)
+        total = self.relevance_.sum()
+        n = len(self.relevance_)
+        self.feature_importances_ = self.relevance_ / total if total > 0 else np.full(n, 1.0 / n)
+        # stable sort: ties keep feature order, so the ranking is reproducible
+        self.ranking_ = np.argsort(-self.relevance_, kind="stable")
+        self.support_ = self.eigenvalues_ != 0
+        self.n_selected_ = int(self.support_.sum())
+
+    def _forward(self, X, given=None):
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        given = self._scale_given(self._check_given(given, len(X)))
         device = next(self.network_.parameters()).device
-        self._device = device
         outputs = []
+        batches = ArrayBatches(X, np.arange(len(X)), self.input_offset_, self.input_scale_, device, given)
         with torch_threads(self.n_threads if device.type == "cpu" else None), torch.no_grad():
             self.network_.eval()
-            tensor = self._to_tensor(X)
-            for start in range(0, len(tensor), 8192):
-                outputs.append(self.network_(tensor[start : start + 8192]).cpu())
+            for start in range(0, len(X), 8192):
+                batch = batches[start : start + 8192]
+                outputs.append((self.network_(*batch) if given is not None else self.network_(batch)).cpu())
         if not outputs:
             return np.empty((0, self._n_outputs))
         return torch.cat(outputs).numpy().astype(np.float64)

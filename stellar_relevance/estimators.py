@@ -45,9 +45,20 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
     activation : {"relu", "tanh", "elu", "gelu", "sigmoid", "identity"}, default="relu"
         Activation after every hidden layer.
     eigenvalue_penalty : float, default=1e-2
-        ``c_lambda`` in ``c_lambda * sum(lambda**2)``.
+        ``c_lambda``: the strength of the eigenvalue penalty (see ``penalty``).
     eigenvector_penalty : float, default=1e-4
         ``c_psi`` in ``c_psi * sum(psi**2)``.
+    penalty : {"l2", "l1", "group"}, default="l2"
+        The eigenvalue penalty. ``"l2"``: the paper's ``c_lambda *
+        sum(lambda**2)`` (Adam's weight decay); it shrinks irrelevant
+        eigenvalues but never to exactly zero. ``"l1"``: ``c_lambda *
+        sum(|lambda|)`` applied as soft-thresholding of the eigenvalues
+        after every optimiser step (threshold ``learning_rate *
+        c_lambda``); ``"group"``: ``c_lambda * sum_i ||W[:, i]||``,
+        group soft-thresholding of the first layer's columns. Both set
+        eigenvalues exactly to zero (``support_``). Their ``c_lambda`` is on
+        another scale than the l2 one: the total shrinkage is ``learning_rate
+        * c_lambda`` times the number of steps (docs/method.md, "Penalties").
     learning_rate : float, default=1e-3
         Adam's step size.
     max_epochs : int, default=200
@@ -104,6 +115,16 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         Feature indices, most relevant first (ties keep feature order).
     eigenvalues_ : ndarray of shape (n_features,)
         The first layer's eigenvalues ``lambda``.
+    support_ : ndarray of bool, shape (n_features,)
+        Inputs whose eigenvalue is not zero: the others contribute nothing
+        to any prediction (with ``penalty="l1"`` or ``"group"``, or after
+        :meth:`select`).
+    n_selected_ : int
+        ``support_.sum()``.
+    n_given_ : int
+        Number of given label columns fitted with (0 without).
+    given_offset_, given_scale_ : ndarray of shape (n_given_,)
+        What is subtracted from, and then divided into, each given column.
     network_ : SpectralNetwork
         The trained network.
     history_ : list of dict
@@ -145,9 +166,17 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
 
     _is_classifier = True
 
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and class labels ``y``; returns self."""
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+    def fit(self, X, y, *, given=None, sample_index=None):
+        """Train on ``X`` (n_samples, n_features) and class labels ``y``; returns self.
+
+        ``given`` (n_samples, n_given): known labels fed after the spectral
+        layer; ``sample_index``: train on these rows only (``X`` may be a
+        memory map; it is read batch by batch, never copied whole).
+        """
+        X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=2)
+        rows = self._check_sample_index(sample_index, len(X))
+        given = self._check_given(given, len(X))
+        y = y[rows]
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -158,18 +187,19 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         self._n_outputs = len(self.classes_)
         target = torch.as_tensor(encoder.transform(y), dtype=torch.long)
         seed = _seed_from(self.random_state)
-        return self._fit(X, target, len(self.classes_), torch.nn.CrossEntropyLoss(), seed, strata=y)
+        return self._fit(X, target, len(self.classes_), torch.nn.CrossEntropyLoss(), seed, rows, strata=y,
+                         given=given)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, *, given=None):
         """Class probabilities, shape (n_samples, n_classes)."""
-        logits = self._forward(X)
+        logits = self._forward(X, given)
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
 
-    def predict(self, X):
-        """Most probable class for each sample."""
-        logits = self._forward(X)
+    def predict(self, X, *, given=None):
+        """Most probable class for each sample (``given``: as in ``fit``)."""
+        logits = self._forward(X, given)
         return self.classes_[np.argmax(logits, axis=1)]
 
 
@@ -184,9 +214,20 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
     activation : {"relu", "tanh", "elu", "gelu", "sigmoid", "identity"}, default="relu"
         Activation after every hidden layer.
     eigenvalue_penalty : float, default=1e-2
-        ``c_lambda`` in ``c_lambda * sum(lambda**2)``.
+        ``c_lambda``: the strength of the eigenvalue penalty (see ``penalty``).
     eigenvector_penalty : float, default=1e-4
         ``c_psi`` in ``c_psi * sum(psi**2)``.
+    penalty : {"l2", "l1", "group"}, default="l2"
+        The eigenvalue penalty. ``"l2"``: the paper's ``c_lambda *
+        sum(lambda**2)`` (Adam's weight decay); it shrinks irrelevant
+        eigenvalues but never to exactly zero. ``"l1"``: ``c_lambda *
+        sum(|lambda|)`` applied as soft-thresholding of the eigenvalues
+        after every optimiser step (threshold ``learning_rate *
+        c_lambda``); ``"group"``: ``c_lambda * sum_i ||W[:, i]||``,
+        group soft-thresholding of the first layer's columns. Both set
+        eigenvalues exactly to zero (``support_``). Their ``c_lambda`` is on
+        another scale than the l2 one: the total shrinkage is ``learning_rate
+        * c_lambda`` times the number of steps (docs/method.md, "Penalties").
     learning_rate : float, default=1e-3
         Adam's step size.
     max_epochs : int, default=200
@@ -246,6 +287,16 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         Feature indices, most relevant first (ties keep feature order).
     eigenvalues_ : ndarray of shape (n_features,)
         The first layer's eigenvalues ``lambda``.
+    support_ : ndarray of bool, shape (n_features,)
+        Inputs whose eigenvalue is not zero: the others contribute nothing
+        to any prediction (with ``penalty="l1"`` or ``"group"``, or after
+        :meth:`select`).
+    n_selected_ : int
+        ``support_.sum()``.
+    n_given_ : int
+        Number of given label columns fitted with (0 without).
+    given_offset_, given_scale_ : ndarray of shape (n_given_,)
+        What is subtracted from, and then divided into, each given column.
     network_ : SpectralNetwork
         The trained network.
     history_ : list of dict
@@ -290,6 +341,7 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         *,
         eigenvalue_penalty=1e-2,
         eigenvector_penalty=1e-4,
+        penalty="l2",
         learning_rate=1e-3,
         max_epochs=200,
         batch_size=500,
@@ -310,6 +362,7 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
             activation=activation,
             eigenvalue_penalty=eigenvalue_penalty,
             eigenvector_penalty=eigenvector_penalty,
+            penalty=penalty,
             learning_rate=learning_rate,
             max_epochs=max_epochs,
             batch_size=batch_size,
@@ -335,16 +388,23 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
             return torch.nn.HuberLoss()
         raise ParameterError("loss", f"{self.loss!r}: unknown loss; expected one of {LOSSES}")
 
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and targets ``y``; returns self."""
+    def fit(self, X, y, *, given=None, sample_index=None):
+        """Train on ``X`` (n_samples, n_features) and targets ``y``; returns self.
+
+        ``given`` (n_samples, n_given): known labels fed after the spectral
+        layer; ``sample_index``: train on these rows only (``X`` may be a
+        memory map; it is read batch by batch, never copied whole).
+        """
         loss_fn = self._loss_fn()
         if self.target_scaling not in TARGET_SCALINGS:
             raise ParameterError("target_scaling", f"must be one of {TARGET_SCALINGS}, got {self.target_scaling!r}")
         X, y = validate_data(
-            self, X, y, dtype=np.float64, y_numeric=True, multi_output=True, ensure_min_samples=2
+            self, X, y, dtype=np.float32, y_numeric=True, multi_output=True, ensure_min_samples=2
         )
+        rows = self._check_sample_index(sample_index, len(X))
+        given = self._check_given(given, len(X))
         self._y_ndim = y.ndim
-        y2 = y.reshape(len(y), -1)
+        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[rows]
         if self.target_scaling == "standard":
             self.target_offset_ = y2.mean(axis=0)
             std = y2.std(axis=0)
@@ -355,14 +415,14 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         self._n_outputs = y2.shape[1]
         target = torch.as_tensor((y2 - self.target_offset_) / self.target_scale_, dtype=torch.float32)
         seed = _seed_from(self.random_state)
-        return self._fit(X, target, y2.shape[1], loss_fn, seed)
+        return self._fit(X, target, y2.shape[1], loss_fn, seed, rows, given=given)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
-    def predict(self, X):
-        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
-        out = self._forward(X) * self.target_scale_ + self.target_offset_
+    def predict(self, X, *, given=None):
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs) (``given``: as in ``fit``)."""
+        out = self._forward(X, given) * self.target_scale_ + self.target_offset_
         return out.ravel() if self._y_ndim == 1 else out

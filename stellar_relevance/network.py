@@ -1,5 +1,6 @@
 """The feed-forward network around the spectral first layer."""
 
+import torch
 from torch import nn
 
 from .layers import SpectralLinear
@@ -45,13 +46,25 @@ class SpectralNetwork(nn.Module):
         Dropout after the spectral layer.
     output_eigenvalues : bool, default=False
         Passed to :class:`SpectralLinear`.
+    n_given : int, default=0
+        Number of known labels (e.g. Teff, log g) concatenated to the
+        spectral layer's activated output before the next layer; the
+        network is then called as ``network(x, given)``.
 
     Attributes
     ----------
     spectral : SpectralLinear
         The first layer, whose eigenvalues give the input relevance.
     body : torch.nn.Sequential
-        Everything after it.
+        Everything after it (the given labels join after its first
+        ``n_head`` modules: normalisation, activation, dropout).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = SpectralNetwork(10, 1, (8, 4), n_given=2)
+    >>> net(torch.zeros(3, 10), torch.zeros(3, 2)).shape
+    torch.Size([3, 1])
     """
 
     def __init__(
@@ -64,8 +77,12 @@ class SpectralNetwork(nn.Module):
         batch_norm=False,
         dropout=0.0,
         output_eigenvalues=False,
+        n_given=0,
     ):
         super().__init__()
+        if int(n_given) < 0:
+            raise ValueError(f"n_given must be >= 0, got {n_given}")
+        self.n_given = int(n_given)
         sizes = [int(h) for h in hidden_layer_sizes]
         if not sizes or min(sizes) < 1:
             raise ValueError(
@@ -80,16 +97,25 @@ class SpectralNetwork(nn.Module):
         layers.append(_activation(first_activation or activation))
         if dropout:
             layers.append(nn.Dropout(float(dropout)))
-        for width_in, width_out in zip(sizes[:-1], sizes[1:]):
+        self.n_head = len(layers)
+        widths_in = [sizes[0] + self.n_given] + sizes[1:]
+        for width_in, width_out in zip(widths_in[:-1], sizes[1:]):
             layers += [nn.Linear(width_in, width_out), _activation(activation)]
-        layers.append(nn.Linear(sizes[-1], int(n_outputs)))
+        layers.append(nn.Linear(widths_in[-1], int(n_outputs)))
         self.body = nn.Sequential(*layers)
 
-    def forward(self, x):
-        return self.body(self.spectral(x))
+    def forward(self, x, given=None):
+        """The network's output; ``given`` (n, n_given) is required exactly when ``n_given > 0``."""
+        n_given = getattr(self, "n_given", 0)
+        if (given is None) != (n_given == 0):
+            raise ValueError(f"this network takes {n_given} given label(s); got {'none' if given is None else given.shape[-1]}")
+        if given is None:
+            return self.body(self.spectral(x))
+        hidden = self.body[: self.n_head](self.spectral(x))
+        return self.body[self.n_head :](torch.cat([hidden, given.to(hidden.dtype)], dim=-1))
 
 
-def count_parameters(n_features, n_outputs, hidden_layer_sizes=(100, 100, 50), output_eigenvalues=False):
+def count_parameters(n_features, n_outputs, hidden_layer_sizes=(100, 100, 50), output_eigenvalues=False, n_given=0):
     """Number of trainable parameters of a :class:`SpectralNetwork`, without building it.
 
     Parameters
@@ -97,6 +123,7 @@ def count_parameters(n_features, n_outputs, hidden_layer_sizes=(100, 100, 50), o
     n_features, n_outputs : int
     hidden_layer_sizes : sequence of int
     output_eigenvalues : bool, default=False
+    n_given : int, default=0
 
     Returns
     -------
@@ -113,6 +140,7 @@ def count_parameters(n_features, n_outputs, hidden_layer_sizes=(100, 100, 50), o
     n_features, n_outputs = int(n_features), int(n_outputs)
     # spectral layer: eigenvectors (sizes[0] x n_features), eigenvalues, bias
     total = sizes[0] * n_features + n_features + sizes[0] + (sizes[0] if output_eigenvalues else 0)
+    total += int(n_given) * (sizes[1] if len(sizes) > 1 else n_outputs)
     for width_in, width_out in zip(sizes, sizes[1:] + [n_outputs]):
         total += width_in * width_out + width_out
     return total

@@ -9,11 +9,13 @@ Steps (each stated in every output), one short function each:
    stratify (:func:`_split`); the estimator then holds out
    ``validation_fraction`` of the training part, seeded, for early stopping;
 4. train :class:`~stellar_relevance.estimators.SpectralRelevanceRegressor`
-   (MAE loss) once per seed (:func:`_train_seeds`); with several seeds the
-   relevance is the mean of the per-seed normalised relevances, the test
-   prediction the mean of the per-seed predictions, and the stability is the
-   top-k overlap across seeds with a +-2 pixel tolerance
-   (:func:`_combine_seeds`);
+   (MAE loss, the chosen ``penalty``; ``given`` labels fed after the
+   spectral layer) once per seed (:func:`_train_seeds`); with several seeds
+   the relevance is the mean of the per-seed normalised relevances, the
+   test prediction the mean of the per-seed predictions, and the stability
+   is the per-pixel spread, the top-k overlap across seeds with a +-2 pixel
+   tolerance and each pixel's selection frequency
+   (:func:`~stellar_relevance.stability.combine_seeds`);
 5. the error-vs-k curve: masking all but the top-k pixels of the trained
    model (filled with the training mean, not zero), and retraining on the
    top-k pixels alone, each against random-k draws (:func:`_error_curve`);
@@ -40,13 +42,14 @@ import numpy as np
 from astropy.table import QTable
 
 from .claims import group_counts, paper_claims
+from .conditioning import GivenEnsemble, check_estimator_supports, check_given, check_penalty, fit_kwargs
 from .curve import error_curve
-from .evaluation import resolve_ks, topk_overlap
+from .evaluation import resolve_ks
 from .exceptions import DataWarning, ParameterError
-from .model_file import SeedEnsemble
 from .prepare import note, select_labelled, split_train_test
 from .provenance import versions
 from .result import RankingResult
+from .stability import OVERLAP_TOLERANCE, combine_seeds
 
 __all__ = ["rank_spectra", "DEFAULT_KS", "OVERLAP_TOLERANCE"]
 
@@ -55,8 +58,10 @@ logger = logging.getLogger(__name__)
 #: k values of the error-vs-k curve ("all" = every pixel); those above the
 #: number of pixels are left out when the default is used.
 DEFAULT_KS = (5, 10, 20, 30, 50, 100, 300, 1000, "all")
-#: Stability is measured with this tolerance in pixels.
-OVERLAP_TOLERANCE = 2
+#: Models trained by default (seeds random_state, random_state+1, ...); see docs/ranking.md.
+DEFAULT_N_SEEDS = 1
+
+
 def _mae(y_true, y_pred):
     return float(np.mean(np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))))
 
@@ -69,6 +74,7 @@ def _check_parameters(p, notes):
         raise ParameterError("random_state", f"must be a non-negative integer, got {rs!r}")
     if int(p.n_seeds) < 1:
         raise ParameterError("n_seeds", f"must be >= 1, got {p.n_seeds}")
+    check_penalty(p.penalty)
     if int(p.top) < 1:
         raise ParameterError("top", f"must be >= 1, got {p.top}")
     if int(p.max_epochs) < 1:
@@ -101,8 +107,10 @@ def _curve_ks(ks, retrain_ks, n_pixels):
 
 
 # ----------------------------------------------------------------------------- 4. training
-def _network_params(p):
+def _network_params(p, takes_penalty):
+    penalty = {"penalty": p.penalty} if takes_penalty else {}
     return dict(
+        **penalty,
         hidden_layer_sizes=tuple(int(h) for h in p.hidden_layer_sizes),
         activation="relu",
         eigenvalue_penalty=p.eigenvalue_penalty,
@@ -130,33 +138,19 @@ def _train_seeds(params, seeds, data):
     estimators, records = [], []
     for seed in seeds:
         t_seed = time.perf_counter()
-        est = SpectralRelevanceRegressor(**params, random_state=seed).fit(data.X_train, data.y_train)
+        est = SpectralRelevanceRegressor(**params, random_state=seed)
+        est.fit(data.X_train, data.y_train, **fit_kwargs(data.G_train))
         estimators.append(est)
         records.append({
             "seed": seed,
-            "test_mae": _mae(data.y_test, est.predict(data.X_test)),
+            "test_mae": _mae(data.y_test, est.predict(data.X_test, **fit_kwargs(data.G_test))),
             "best_epoch": int(est.best_epoch_),
             "n_epochs": int(est.n_epochs_),
+            "n_selected": int(getattr(est, "n_selected_", est.n_features_in_)),
             "seconds": round(time.perf_counter() - t_seed, 2),
         })
         logger.info("seed %d: test MAE %.4f (best epoch %d)", seed, records[-1]["test_mae"], est.best_epoch_)
     return estimators, records
-
-
-def _combine_seeds(estimators, top):
-    """Mean relevance, its spread, the ranking order and the top-k stability across seeds."""
-    importances = np.array([est.feature_importances_ for est in estimators])
-    n_pixels = importances.shape[1]
-    relevance = importances.mean(axis=0)
-    relevance_std = importances.std(axis=0, ddof=1) if len(estimators) > 1 else np.zeros(n_pixels)
-    stability = {}
-    if len(estimators) > 1:
-        for k in sorted({10, int(top), 100}):
-            if k <= n_pixels:
-                stability[f"top{k}_overlap"] = float(
-                    topk_overlap([est.ranking_ for est in estimators], k, tolerance=OVERLAP_TOLERANCE)
-                )
-    return relevance, relevance_std, np.argsort(-relevance, kind="stable"), stability
 
 
 # ----------------------------------------------------------------------------- 6. index match
@@ -195,18 +189,22 @@ def _match(subset, relevance, order, p):
     )
 
 
-def _ranking_table(subset, order, relevance, relevance_std, eigenvalues, mean_flux, pixel_names):
+def _ranking_table(subset, combined, top, eigenvalues, mean_flux, pixel_names):
+    order = combined.order
     ranking = QTable({
         "rank": np.arange(1, len(order) + 1),
         "pixel": order,
         "wavelength": u.Quantity(subset.wavelength, u.AA)[order],
-        "relevance": relevance[order],
-        "relevance_std": relevance_std[order],
+        "relevance": combined.relevance[order],
+        "relevance_std": combined.relevance_std[order],
+        "selection_frequency": combined.selection_frequency[order],
         "signed_eigenvalue": eigenvalues[order],
         "mean_flux": mean_flux[order],
         "indices": np.asarray(pixel_names, dtype=str)[order],
     })
     ranking["relevance"].description = "mean over seeds of relevance / sum(relevance)"
+    ranking["relevance_std"].description = "standard deviation over seeds (NaN with one seed)"
+    ranking["selection_frequency"].description = f"share of seeds in whose top-{top} the pixel is (NaN with one seed)"
     ranking["signed_eigenvalue"].description = "first-layer eigenvalue lambda of the first seed's model"
     ranking["mean_flux"].description = f"mean training flux ({subset.flux_unit.to_string() or 'dimensionless'})"
     return ranking
@@ -226,9 +224,10 @@ def _curve_at_top(curve, top):
 
 
 def _metrics(p, data, ensemble, records, stability, curve, match, eigenvalues):
-    test_mae = _mae(data.y_test, ensemble.predict(data.X_test))
+    prediction = ensemble.predict(data.X_test)
+    test_mae = _mae(data.y_test, prediction)
     topk_mae, topk_mae_masked, topk_mae_random = _curve_at_top(curve, p.top)
-    errors = np.abs(data.y_test - ensemble.predict(data.X_test))
+    errors = np.abs(data.y_test - prediction)
     metrics = {
         "test_mae": test_mae,
         "test_mae_per_seed": [r["test_mae"] for r in records],
@@ -252,6 +251,8 @@ def _settings(p, params, seeds, ks_int, retrain_list, retrain_params, label_unit
         "label": p.label,
         "label_unit": label_unit,
         "estimator": "SpectralRelevanceRegressor",
+        "penalty": p.penalty,
+        "given": list(p.given),
         **{k: v for k, v in params.items() if k != "verbose"},
         "test_fraction": p.test_fraction,
         "random_state": int(p.random_state),
@@ -317,10 +318,12 @@ def rank_spectra(
     eigenvalue_penalty=1e-2,
     eigenvector_penalty=1e-4,
     input_scaling="center",
+    penalty="l2",
+    given=None,
     test_fraction=0.1,
     validation_fraction=0.1,
     test_ids=None,
-    n_seeds=1,
+    n_seeds=DEFAULT_N_SEEDS,
     random_state=0,
     top=30,
     catalog="optical",
@@ -354,6 +357,17 @@ def rank_spectra(
         found at or after ``min_epochs`` (default ``min(300, max_epochs)``),
         so the relevance has had time to become sparse (an early checkpoint
         leaves it dense and unstable).
+    penalty : {"l2", "l1", "group"}
+        Penalty on the first-layer eigenvalues, passed to the estimator
+        (``"l2"``: the paper's squared L2; ``"l1"`` and ``"group"`` need an
+        estimator that has them, a ParameterError otherwise).
+    given : sequence of str, optional
+        Labels (e.g. ``("TEFF", "LOGG")``) fed into the network after the
+        spectral layer (the estimator's ``given=``), so the relevance
+        measures what the spectrum tells about ``label`` beyond them.
+        Spectra without a finite value of a given label are dropped (a
+        warning says how many). The retrained error curve is skipped with
+        given labels (a warning says so).
     input_scaling : {"center", "standard", "none"}
         ``"center"`` (default) subtracts the training mean and keeps the
         flux units; ``"standard"`` also divides by the per-pixel spread and is
@@ -369,7 +383,11 @@ def rank_spectra(
         split (e.g. one fold of a cross-validation); overrides
         ``test_fraction``.
     n_seeds : int
-        Models trained with seeds ``random_state, random_state+1, ...``.
+        Models trained with seeds ``random_state, random_state+1, ...``
+        (default :data:`DEFAULT_N_SEEDS`, chosen by the top-30 overlap of
+        independent runs on MILES: see docs/ranking.md). With one seed the
+        ranking has no spread: ``relevance_std`` and ``selection_frequency``
+        are NaN and ``metrics["stability"]["note"]`` says so.
     random_state : int
         Seeds the split, the models, the random-k draws and the permutations
         (>= 0).
@@ -437,15 +455,21 @@ def rank_spectra(
         p.n_random_retrained = int(n_random)
     t_start, timings, notes = time.perf_counter(), {}, []
     _check_parameters(p, notes)
-    subset, X, y = select_labelled(spectra, label, min_labels, notes)
+    p.given = check_given(spectra, label, given)
+    takes_penalty = check_estimator_supports(p.penalty, p.given)
+    subset, X, y, G = select_labelled(spectra, label, min_labels, notes, given=p.given)
     n_pixels = X.shape[1]
     if int(top) > n_pixels:
         raise ParameterError("top", f"({top}) exceeds the {n_pixels} pixels of the spectra")
     ks_int, retrain_list = _curve_ks(ks, retrain_ks, n_pixels)
-    data = split_train_test(subset, X, y, p, notes)
+    if p.given and retrain_list:
+        note(notes, f"given labels ({', '.join(p.given)}): the retrained error curve is skipped (the models "
+              "retrained on k pixels cannot take given labels yet); the masked curve is computed", UserWarning)
+        retrain_list = []
+    data = split_train_test(subset, X, y, p, notes, G=G)
     unit = subset.labels[label].unit
     label_unit = "" if unit is None else unit.to_string()
-    params = _network_params(p)
+    params = _network_params(p, takes_penalty)
     seeds = [int(random_state) + i for i in range(int(n_seeds))]
     logger.info("%s: %d spectra with the label, %d train+validation / %d test; training %d model(s)",
                 label, len(subset), len(data.train_idx), len(data.test_idx), len(seeds))
@@ -453,16 +477,17 @@ def rank_spectra(
     t0 = time.perf_counter()
     estimators, records = _train_seeds(params, seeds, data)
     timings["train"] = time.perf_counter() - t0
-    ensemble = SeedEnsemble(estimators)
-    relevance, relevance_std, order, stability = _combine_seeds(estimators, top)
+    ensemble = GivenEnsemble(estimators, data.G_test)
+    combined = combine_seeds([est.feature_importances_ for est in estimators], top,
+                             rankings=[est.ranking_ for est in estimators])
+    order, stability = combined.order, combined.stability
     curve, retrain_params = error_curve(order, ks_int, retrain_list, data, ensemble, params, seeds, records,
                                          _mae(data.y_test, ensemble.predict(data.X_test)), label_unit, p, timings)
     t0 = time.perf_counter()
-    match = _match(subset, relevance, order, p)
+    match = _match(subset, combined.relevance, order, p)
     timings["match"] = time.perf_counter() - t0
     eigenvalues = estimators[0].eigenvalues_
-    ranking = _ranking_table(subset, order, relevance, relevance_std, eigenvalues, data.X_train.mean(axis=0),
-                             match.pixel_names)
+    ranking = _ranking_table(subset, combined, int(top), eigenvalues, data.X_train.mean(axis=0), match.pixel_names)
     metrics = _metrics(p, data, ensemble, records, stability, curve, match, eigenvalues)
     timings["total"] = time.perf_counter() - t_start
     settings = _settings(p, params, seeds, ks_int, retrain_list, retrain_params, label_unit, data, subset.wave_frame)

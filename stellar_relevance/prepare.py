@@ -59,8 +59,27 @@ def _fill_bad_pixels(subset, X, notes):
     return np.where(bad, fill[None, :], X)
 
 
-def select_labelled(spectra, label, min_labels, notes):
-    """The spectra with a finite ``label``, their (filled) flux and the label values."""
+def _drop_missing_given(subset, label, given, notes):
+    """The spectra whose given labels are all finite; the others are dropped with a warning naming how many."""
+    for name in given:
+        keep = subset._label_finite(name)
+        if not keep.all():
+            note(notes, f"{int((~keep).sum())} of {len(subset)} spectra with label {label!r} have no finite value of "
+                  f"the given label {name!r} and were dropped")
+            subset = subset[keep]
+    return subset
+
+
+def select_labelled(spectra, label, min_labels, notes, given=()):
+    """The spectra with a finite ``label`` (and finite ``given`` labels), their (filled) flux and the label values.
+
+    Returns
+    -------
+    subset : SpectralSet
+    X, y : numpy.ndarray
+    G : numpy.ndarray or None
+        The given labels, one column each (None when none are given).
+    """
     if label not in spectra.label_names:
         raise DataError(
             f"no label {label!r} in the spectra; available labels: {', '.join(spectra.label_names) or 'none'}"
@@ -68,10 +87,11 @@ def select_labelled(spectra, label, min_labels, notes):
     column = spectra.labels[label]
     if column.dtype.kind not in "biuf":
         raise DataError(f"label {label!r} is not numeric (dtype {column.dtype}); a regression label is needed")
-    subset = spectra.with_label(label)
+    subset = _drop_missing_given(spectra.with_label(label), label, given, notes)
     if len(subset) < min_labels:
         raise DataError(
-            f"label {label!r} has only {len(subset)} usable (finite) values out of {len(spectra)} spectra; "
+            f"label {label!r} has only {len(subset)} usable (finite) values out of {len(spectra)} spectra"
+            f"{' (with finite given labels)' if given else ''}; "
             f"at least {min_labels} are needed"
         )
     X, y = subset.to_xy(label)
@@ -83,7 +103,8 @@ def select_labelled(spectra, label, min_labels, notes):
             f"{bad_pixels.size} pixels (e.g. {wave[bad_pixels[0]]:.1f} A) have no finite flux in any spectrum "
             f"with label {label!r}; the network needs finite flux at every pixel"
         )
-    return subset, X, y
+    G = np.column_stack([np.asarray(np.ma.getdata(subset._label_column(g)), dtype=float) for g in given]) if given else None
+    return subset, X, y, G
 
 
 def _split_indices(y, test_fraction, random_state):
@@ -126,8 +147,8 @@ def _split_by_ids(subset, test_ids, label):
     return train_idx, test_idx
 
 
-def split_train_test(subset, X, y, p, notes):
-    """Train/test arrays and the split's facts; warns when the test set is too small to mean much."""
+def split_train_test(subset, X, y, p, notes, G=None):
+    """Train/test arrays (and given labels ``G``) and the split's facts; warns when the test set is too small."""
     if p.test_ids is None:
         train_idx, test_idx, stratified = _split_indices(y, p.test_fraction, p.random_state)
     else:
@@ -139,4 +160,5 @@ def split_train_test(subset, X, y, p, notes):
     return SimpleNamespace(
         train_idx=train_idx, test_idx=test_idx, stratified=stratified,
         X_train=X[train_idx], y_train=y[train_idx], X_test=X[test_idx], y_test=y[test_idx],
+        G_train=None if G is None else G[train_idx], G_test=None if G is None else G[test_idx],
     )

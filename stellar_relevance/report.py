@@ -19,7 +19,8 @@ import numpy as np
 
 from .atomic import atomic_write
 
-__all__ = ["plot_relevance", "plot_eigenvalues", "plot_curve", "figure_pngs", "render_html", "write_html",
+__all__ = ["plot_relevance", "plot_selection_frequency", "plot_eigenvalues", "plot_curve", "figure_pngs", "render_html",
+           "write_html",
            "label_display_name"]
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def label_display_name(label):
     """
     return LABEL_DISPLAY_NAMES.get(str(label).upper(), str(label))
 
-_FIGSIZE = {"relevance": (12, 4.5), "eigenvalues": (5.5, 4), "curve": (6.5, 4)}
+_FIGSIZE = {"relevance": (12, 5.6), "eigenvalues": (5.5, 4), "curve": (6.5, 4), "by_label": (12, 2.6)}
 
 
 def _new_axes(name):
@@ -48,6 +49,57 @@ def _new_axes(name):
 
     fig = Figure(figsize=_FIGSIZE[name], layout="constrained")
     return fig.add_subplot()
+
+
+def _column_by_pixel(result, name):
+    """Column ``name`` of the ranking in pixel order, or None when absent or all NaN (one seed, old results)."""
+    ranking, order, _ = _by_pixel(result)
+    if name not in ranking.colnames:
+        return None
+    values = np.asarray(ranking[name], float)[order]
+    return values if np.isfinite(values).any() else None
+
+
+def _spread_band(ax, wave, relevance, std, color="tab:blue"):
+    """Shade relevance +- 1 standard deviation over seeds."""
+    if std is None:
+        return
+    std = np.nan_to_num(std)
+    ax.fill_between(wave, np.clip(relevance - std, 0, None), relevance + std, color=color, alpha=0.35, lw=0,
+                    step="mid", label="±1 std over seeds", zorder=0)
+
+
+def plot_selection_frequency(result, ax=None):
+    """Share of seeds in whose top-``top`` each pixel is (stability selection), against wavelength.
+
+    With one seed (or results saved before selection frequencies existed)
+    the axes say that no spread is available.
+
+    Parameters
+    ----------
+    result : RankingResult
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _new_axes("by_label") if ax is None else ax
+    _, _, wave = _by_pixel(result)
+    frequency = _column_by_pixel(result, "selection_frequency")
+    top = int(result.settings.get("top", 30))
+    if frequency is None:
+        ax.text(0.5, 0.5, f"{len(result.settings.get('seeds') or [None])} seed: no spread or selection frequency "
+                "available (train 2 or more seeds)", transform=ax.transAxes, ha="center", va="center", fontsize=8)
+    else:
+        hit = frequency > 0
+        ax.vlines(wave[hit], 0, frequency[hit], color="tab:purple", lw=1.0)
+        overlap = (result.metrics.get("stability") or {}).get(f"top{top}_overlap")
+        text = f"top-{top} overlap across seeds {overlap:.2f}" if overlap is not None else ""
+        ax.text(0.995, 0.95, text, transform=ax.transAxes, ha="right", va="top", fontsize=7.5)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(f"in top-{top}\n(share of seeds)", fontsize=8)
+    return ax
 
 
 def _by_pixel(result):
@@ -62,8 +114,11 @@ def plot_relevance(result, ax=None):
 
     The paper's Fig. 11 (bottom): the mean training spectrum (grey, left
     axis), the relevance of every pixel (black lines, right axis, top-``top``
-    pixels in red) and the central bands of the catalogue indices (shaded;
-    orange where a top pixel falls).
+    pixels in red), its spread over seeds (blue band, ±1 standard
+    deviation) and the central bands of the catalogue indices (shaded;
+    orange where a top pixel falls). On a new figure (no ``ax``) a panel
+    below shows each pixel's selection frequency
+    (:func:`plot_selection_frequency`).
 
     Parameters
     ----------
@@ -76,7 +131,12 @@ def plot_relevance(result, ax=None):
     matplotlib.axes.Axes
         The flux axis (the relevance axis is its twin).
     """
-    ax = _new_axes("relevance") if ax is None else ax
+    frequency_ax = None
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=_FIGSIZE["relevance"], layout="constrained")
+        ax, frequency_ax = fig.subplots(2, 1, sharex=True, height_ratios=[4, 1.2])
     ranking, order, wave = _by_pixel(result)
     flux = np.asarray(ranking["mean_flux"], float)[order]
     relevance = np.asarray(ranking["relevance"], float)[order]
@@ -109,9 +169,11 @@ def plot_relevance(result, ax=None):
             )
     ax.plot(wave, flux, color="0.45", lw=0.7, zorder=1)
     ax.set_xlim(wave[0], wave[-1])
-    ax.set_xlabel("wavelength [Å, " + str(result.settings.get("wave_frame", "air")) + "]")
+    xlabel = "wavelength [Å, " + str(result.settings.get("wave_frame", "air")) + "]"
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("mean flux (training stars)", color="0.35")
     twin = ax.twinx()
+    _spread_band(twin, wave, relevance, _column_by_pixel(result, "relevance_std"))
     twin.vlines(wave[~is_top], 0, relevance[~is_top], color="black", lw=0.6)
     twin.vlines(wave[is_top], 0, relevance[is_top], color="tab:red", lw=1.2, label=f"top {top}")
     twin.set_ylim(0, max(relevance.max() * 1.08, 1e-12))
@@ -121,6 +183,10 @@ def plot_relevance(result, ax=None):
         f"{label_display_name(result.settings.get('label'))}: spectral relevance — {result.split_text}",
         fontsize=8.5, pad=48,
     )
+    if frequency_ax is not None:
+        ax.set_xlabel("")
+        plot_selection_frequency(result, ax=frequency_ax)
+        frequency_ax.set_xlabel(xlabel)
     return ax
 
 
@@ -282,6 +348,23 @@ def _warnings_html(provenance):
     return parts
 
 
+def _stability_html(stability, settings):
+    """The stability paragraph: top-k overlaps across seeds, or that one seed gives no spread."""
+    overlaps = {k: v for k, v in stability.items() if k.startswith("top") and k.endswith("_overlap")}
+    if stability.get("note"):
+        return [f'<p class="stability">Stability across seeds: {html.escape(str(stability["note"]))}.</p>']
+    if not overlaps:
+        return []
+    top = int(settings.get("top", 30))
+    return [
+        f'<p class="stability">Stability across {stability.get("n_seeds", len(settings.get("seeds") or []))} seeds '
+        f"(mean pairwise top-k overlap, ±{settings.get('overlap_tolerance_pixels', 2)} pixels): "
+        + ", ".join(f"{html.escape(k)} = {v:.2f}" for k, v in overlaps.items())
+        + f". The relevance figure shades ±1 standard deviation over seeds; its lower panel and the "
+        f"<code>selection_frequency</code> column give the share of seeds in whose top-{top} each pixel is.</p>"
+    ]
+
+
 def render_html(result, pngs=None):
     """The report page as one HTML string (figures embedded as base64 PNG).
 
@@ -337,14 +420,7 @@ def render_html(result, pngs=None):
         "<h2>Key numbers</h2>",
         _table_html(key, css_class="data key"),
     ]
-    stability = m.get("stability") or {}
-    if stability:
-        parts.append(
-            "<p>Stability across seeds (mean pairwise top-k overlap, ±"
-            f"{s.get('overlap_tolerance_pixels', 2)} pixels): "
-            + ", ".join(f"{html.escape(k)} = {v:.2f}" for k, v in stability.items())
-            + "</p>"
-        )
+    parts += _stability_html(m.get("stability") or {}, s)
     parts += _warnings_html(p)
     truth = m.get("ground_truth")
     if truth:
@@ -375,8 +451,8 @@ def render_html(result, pngs=None):
         img("eigenvalues", "histogram of the first-layer eigenvalues, log scale"),
         "</div></div>",
         f"<h2>Top-{top} pixels</h2>",
-        _table_html(result.ranking, ["rank", "wavelength", "relevance", "relevance_std", "signed_eigenvalue", "indices"],
-                    max_rows=top),
+        _table_html(result.ranking, ["rank", "wavelength", "relevance", "relevance_std", "selection_frequency",
+                                     "signed_eigenvalue", "indices"], max_rows=top),
         "<h2>Index bands</h2>",
         _table_html(result.indices),
         "<h2>Error vs k</h2>",

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .proximal import check_penalty, penalty_value, proximal_step
+
 logger = logging.getLogger(__name__)
 
 #: relevance below this fraction of the largest counts as "switched off" in the history
@@ -44,7 +46,7 @@ class TrainingResult:
     stopped_epoch: int = 0
 
 
-def make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penalty):
+def make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penalty, penalty="l2"):
     """Adam with the spectral penalties folded into the gradient.
 
     ``torch.optim.Adam(weight_decay=w)`` adds ``w * p`` to the gradient before
@@ -53,7 +55,12 @@ def make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penal
     and eigenvectors of the first layer is the paper's penalty
     ``c_lambda * sum(lambda**2) + c_psi * sum(psi**2)`` added to the loss at
     every batch, without an autograd pass for it.
+
+    With ``penalty="l1"`` or ``"group"`` the eigenvalues get no weight decay:
+    their penalty is applied by :func:`stellar_relevance.proximal.proximal_step`
+    after each step (``psi`` keeps its squared-L2 decay).
     """
+    check_penalty(penalty)
     if eigenvalue_penalty < 0 or eigenvector_penalty < 0:
         raise ValueError(
             "penalties must be >= 0, got "
@@ -63,10 +70,12 @@ def make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penal
     eigenvalues = [spectral.eigenvalues]
     if spectral.output_eigenvalues is not None:
         eigenvalues.append(spectral.output_eigenvalues)
+    if penalty != "l2" and spectral.output_eigenvalues is not None:
+        raise ValueError(f"penalty={penalty!r} needs a spectral layer without output eigenvalues")
     special = {id(p) for p in eigenvalues} | {id(spectral.eigenvectors)}
     others = [p for p in network.parameters() if id(p) not in special]
     groups = [
-        {"params": eigenvalues, "weight_decay": 2.0 * eigenvalue_penalty},
+        {"params": eigenvalues, "weight_decay": 2.0 * eigenvalue_penalty if penalty == "l2" else 0.0},
         {"params": [spectral.eigenvectors], "weight_decay": 2.0 * eigenvector_penalty},
         {"params": others, "weight_decay": 0.0},
     ]
@@ -154,13 +163,18 @@ def torch_threads(n_threads):
         torch.set_num_threads(previous)
 
 
+def _apply(network, xb):
+    """``network(xb)``, or ``network(x, given)`` for the ``(x, given)`` batches of :class:`ArrayBatches`."""
+    return network(*xb) if isinstance(xb, tuple) else network(xb)
+
+
 def _mean_loss(network, loss_fn, X, y, batch_size):
     total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
             xb, yb = X[start : start + batch_size], y[start : start + batch_size]
-            total += float(loss_fn(network(xb), yb)) * len(xb)
-            count += len(xb)
+            total += float(loss_fn(_apply(network, xb), yb)) * len(yb)
+            count += len(yb)
     return total / count
 
 
@@ -175,6 +189,7 @@ def train(
     learning_rate=1e-3,
     eigenvalue_penalty=1e-2,
     eigenvector_penalty=1e-4,
+    penalty="l2",
     max_epochs=200,
     batch_size=500,
     early_stopping=True,
@@ -191,15 +206,22 @@ def train(
     network : SpectralNetwork
         Any module with a ``spectral`` attribute (:class:`SpectralLinear`).
         Trained in place.
-    X, y : torch.Tensor
-        Training inputs and targets, already on the network's device.
-    X_val, y_val : torch.Tensor or None
+    X, y : torch.Tensor or ArrayBatches
+        Training inputs and targets, already on the network's device, or
+        inputs gathered batch by batch from a (memory-mapped) array by
+        :class:`ArrayBatches`.
+    X_val, y_val : torch.Tensor, ArrayBatches or None
         Validation data for early stopping and checkpoint selection.
     loss_fn : callable
         ``loss_fn(output, target) -> scalar tensor`` (mean over the batch).
     learning_rate : float
     eigenvalue_penalty, eigenvector_penalty : float
-        ``c_lambda`` and ``c_psi`` of the squared-L2 penalty.
+        ``c_lambda`` and ``c_psi`` of the penalty.
+    penalty : {"l2", "l1", "group"}
+        ``"l2"``: the paper's ``c_lambda * sum(lambda**2)`` through Adam's
+        weight decay. ``"l1"`` / ``"group"``: a proximal step with threshold
+        ``learning_rate * c_lambda`` after every optimiser step, which sets
+        eigenvalues exactly to zero (:mod:`stellar_relevance.proximal`).
     max_epochs : int
     batch_size : int
     early_stopping : bool
@@ -225,7 +247,8 @@ def train(
         raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    optimizer = make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penalty)
+    optimizer = make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penalty, penalty)
+    threshold = float(learning_rate) * float(eigenvalue_penalty)
     n = len(X)
     batch_size = min(int(batch_size), n)
     has_val = X_val is not None and len(X_val) > 0
@@ -241,9 +264,10 @@ def train(
             index = order[start : start + batch_size]
             xb, yb = X[index], y[index]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(network(xb), yb)
+            loss = loss_fn(_apply(network, xb), yb)
             loss.backward()
             optimizer.step()
+            proximal_step(network.spectral, penalty, threshold)
             running += loss.detach() * len(index)
             seen += len(index)
         train_loss = float(running) / seen
@@ -251,7 +275,7 @@ def train(
         val_loss = _mean_loss(network, loss_fn, X_val, y_val, max(batch_size, 4096)) if has_val else None
         with torch.no_grad():
             spectral = network.spectral
-            penalty = float(spectral.penalty(eigenvalue_penalty, eigenvector_penalty))
+            penalty_now = penalty_value(spectral, penalty, eigenvalue_penalty, eigenvector_penalty)
             relevance = spectral.relevance()
             peak = float(relevance.max())
             sparsity = float((relevance < SPARSITY_THRESHOLD * peak).float().mean()) if peak > 0 else 1.0
@@ -259,7 +283,7 @@ def train(
             "epoch": epoch,
             "train_loss": train_loss,
             "val_loss": val_loss,
-            "penalty": penalty,
+            "penalty": penalty_now,
             "sparsity": sparsity,
             "seconds": time.perf_counter() - started,
         }

@@ -274,3 +274,89 @@ def test_real_miles_pipeline_runs(miles_dir):
     assert res.ranking["wavelength"].min() == 3540.5 * u.AA
     assert "Fe5270" in set(",".join(res.ranking["indices"]).split(","))
     assert res.metrics["overall_p_value"] is not None
+
+
+# ----------------------------------------------------------------------------- stability over seeds
+def test_selection_frequency_and_spread_over_two_seeds(result):
+    ranking, top = result.ranking, result.settings["top"]
+    frequency = np.asarray(ranking["selection_frequency"], float)
+    assert set(np.unique(frequency)) <= {0.0, 0.5, 1.0}  # two seeds
+    assert np.isclose(frequency.sum(), top)  # each seed puts exactly `top` pixels in its top set
+    stability = result.metrics["stability"]
+    assert stability["n_seeds"] == 2 and "note" not in stability
+    assert 0 <= stability[f"top{top}_overlap"] <= 1
+    # the pixels both seeds agree on are the most relevant ones on average
+    assert ranking["relevance"][frequency == 1].mean() > ranking["relevance"][frequency == 0].mean()
+    assert np.all(np.isfinite(ranking["relevance_std"]))
+
+
+def test_selection_frequency_by_hand():
+    from stellar_relevance.stability import combine_seeds, selection_frequency
+
+    imp = np.array([[0.4, 0.3, 0.2, 0.1], [0.1, 0.3, 0.4, 0.2], [0.4, 0.1, 0.3, 0.2]])
+    assert selection_frequency(imp, 2).tolist() == pytest.approx([2 / 3, 2 / 3, 2 / 3, 0.0])
+    out = combine_seeds(imp, top=2)
+    assert sorted(out.order[:2].tolist()) == [0, 2]  # mean relevance 0.3, 0.233, 0.3, 0.167
+    assert out.relevance_std == pytest.approx(imp.std(axis=0, ddof=1))
+    with pytest.raises(ValueError, match="k=5"):
+        selection_frequency(imp, 5)
+
+
+def test_one_seed_says_no_spread_is_available(synthetic):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rank_spectra(synthetic[:60], "FEH", n_seeds=1, **dict(FAST, max_epochs=2, min_epochs=1,
+                                                                     retrain_ks=(), catalog=None))
+    assert np.all(np.isnan(res.ranking["relevance_std"]))
+    assert np.all(np.isnan(res.ranking["selection_frequency"]))
+    assert "one seed" in res.metrics["stability"]["note"]
+    assert not any(k.endswith("_overlap") for k in res.metrics["stability"])
+
+
+# ----------------------------------------------------------------------------- penalty and given labels
+TINY = dict(FAST, max_epochs=3, min_epochs=1, retrain_ks=(), catalog=None, n_seeds=1)
+
+
+def test_penalty_is_passed_to_the_estimator(synthetic):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rank_spectra(synthetic[:60], "FEH", penalty="l1", **TINY)
+    assert res.settings["penalty"] == "l1"
+    assert res.estimator.penalty == "l1"
+    assert res.metrics["seeds"][0]["n_selected"] == res.estimator.n_selected_ <= synthetic.n_pixels
+
+
+def test_unknown_penalty_names_the_parameter(synthetic):
+    with pytest.raises(ParameterError, match="penalty") as info:
+        rank_spectra(synthetic, "FEH", penalty="l3", **TINY)
+    assert info.value.parameter == "penalty"
+
+
+def test_given_labels_enter_after_the_spectral_layer(synthetic):
+    spectra = synthetic[:80].copy()
+    spectra.labels["TEFF"][:3] = np.nan  # three stars without Teff: dropped, and said so
+    with pytest.warns(DataWarning, match="3 of 80 spectra .* given label 'TEFF' .* dropped"):
+        res = rank_spectra(spectra, "FEH", given=["TEFF", "LOGG"], **dict(TINY, retrain_ks=None))
+    assert res.settings["given"] == ["TEFF", "LOGG"]
+    assert res.provenance["split"]["n_with_label"] == 77
+    assert res.estimator.n_given_ == 2
+    assert any("retrained error curve is skipped" in w for w in res.provenance["warnings"])
+    assert np.all(np.isnan(res.curve["mae_retrained"][res.curve["k"] < spectra.n_pixels]))
+    assert np.isfinite(res.metrics["test_mae"]) and np.all(np.isfinite(res.curve["mae_masked"]))
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (["VSINI"], "no label 'VSINI'.*TEFF"),
+        (["SPTYPE"], "'SPTYPE' is not numeric"),
+        (["FEH"], "'FEH' is the label to predict"),
+        (["TEFF", "TEFF"], "TEFF more than once"),
+    ],
+)
+def test_bad_given_labels_name_the_parameter(synthetic, given, message):
+    spectra = synthetic.copy()
+    spectra.labels["SPTYPE"] = "G2V"
+    with pytest.raises(ParameterError, match=message) as info:
+        rank_spectra(spectra, "FEH", given=given, **TINY)
+    assert info.value.parameter == "given"

@@ -1,0 +1,126 @@
+"""Several labels in one run: one result folder per label and one figure of their relevance spectra together.
+
+``stelrel rank --label FEH,TEFF,LOGG --out out`` writes ``out/FEH/``,
+``out/TEFF/``, ``out/LOGG/`` (each as a single-label run writes ``out/``)
+and ``out/relevance_by_label.png`` (:func:`plot_relevance_by_label`: one
+panel per label, sharing the wavelength axis).
+"""
+
+import io
+import logging
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+
+from .atomic import atomic_write
+from .exceptions import ParameterError
+from .outputs import check_output_dir
+from .report import _spread_band, label_display_name
+
+__all__ = ["BY_LABEL_FIGURE", "parse_labels", "label_dirs", "check_label_outputs", "plot_relevance_by_label",
+           "write_relevance_by_label"]
+
+logger = logging.getLogger(__name__)
+
+#: The combined figure of a several-label run, written into ``--out``.
+BY_LABEL_FIGURE = "relevance_by_label.png"
+
+
+def parse_labels(text):
+    """``"FEH,TEFF"`` -> ``("FEH", "TEFF")``; ParameterError naming ``label`` for empty names or duplicates.
+
+    Examples
+    --------
+    >>> parse_labels("FEH, TEFF,LOGG")
+    ('FEH', 'TEFF', 'LOGG')
+    """
+    names = tuple(part.strip() for part in str(text).split(","))
+    if any(not name for name in names):
+        raise ParameterError("label", f"{text!r}: expected comma-separated label names, one of them is empty")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ParameterError("label", f"{text!r} names {', '.join(duplicates)} more than once")
+    return names
+
+
+def label_dirs(out, labels):
+    """label -> its result folder: ``out`` itself for one label, ``out/<label>`` for several."""
+    out = Path(out).expanduser()
+    if len(labels) == 1:
+        return {labels[0]: out}
+    return {label: out / label for label in labels}
+
+
+def check_label_outputs(out, labels, overwrite=False):
+    """Check every result folder (and the combined figure) can be written, before any work.
+
+    Raises
+    ------
+    FileExistsError
+        When a folder holds results, or the combined figure exists, and
+        ``overwrite`` is False.
+    """
+    folders = label_dirs(out, labels)
+    for folder in folders.values():
+        check_output_dir(folder, overwrite=overwrite)
+    figure = Path(out).expanduser() / BY_LABEL_FIGURE
+    if len(labels) > 1 and figure.exists() and not overwrite:
+        raise FileExistsError(f"{figure} exists; pass --overwrite (overwrite=True) to replace it")
+    return folders
+
+
+def plot_relevance_by_label(results):
+    """The relevance spectra of several labels, one panel per label sharing the wavelength axis.
+
+    Each panel shows the mean relevance over seeds (black, top pixels red)
+    and its ±1 standard deviation band where several seeds were trained.
+
+    Parameters
+    ----------
+    results : sequence of RankingResult
+        On the same wavelength grid.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 1.2 + 2.0 * len(results)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(results), 1, sharex=True, squeeze=False)[:, 0])
+    for ax, result in zip(axes, results):
+        ranking = result.ranking
+        order = np.argsort(np.asarray(ranking["pixel"]))
+        wave = u.Quantity(ranking["wavelength"], u.AA).value[order]
+        relevance = np.asarray(ranking["relevance"], float)[order]
+        std = np.asarray(ranking["relevance_std"], float)[order] if "relevance_std" in ranking.colnames else None
+        _spread_band(ax, wave, relevance, std if std is not None and np.isfinite(std).any() else None)
+        top = int(result.settings.get("top", 30))
+        is_top = np.asarray(ranking["rank"])[order] <= top
+        ax.vlines(wave[~is_top], 0, relevance[~is_top], color="black", lw=0.6)
+        ax.vlines(wave[is_top], 0, relevance[is_top], color="tab:red", lw=1.1, label=f"top {top}")
+        ax.set_ylim(0, max(relevance.max() * 1.08, 1e-12))
+        given = result.settings.get("given") or []
+        name = label_display_name(result.settings.get("label"))
+        if given:
+            name += " given " + ", ".join(label_display_name(g) for g in given)
+        ax.set_ylabel("relevance", fontsize=8)
+        ax.set_title(f"{name}: test MAE {result.metrics.get('test_mae', float('nan')):.3g} "
+                     f"{result.settings.get('label_unit') or ''}", fontsize=8.5, loc="left")
+        ax.set_xlim(wave[0], wave[-1])
+    axes[0].legend(loc="upper right", fontsize=7.5, frameon=False)
+    axes[-1].set_xlabel("wavelength [Å, " + str(results[0].settings.get("wave_frame", "air")) + "]")
+    return fig
+
+
+def write_relevance_by_label(results, out, overwrite=False, dpi=110):
+    """Write :func:`plot_relevance_by_label` to ``out/relevance_by_label.png`` atomically; returns the path."""
+    buffer = io.BytesIO()
+    plot_relevance_by_label(results).savefig(buffer, format="png", dpi=dpi)
+    data = buffer.getvalue()
+    path = Path(out).expanduser() / BY_LABEL_FIGURE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), overwrite=overwrite)
+    logger.info("wrote %s", path)
+    return path
