@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ._common import check_output_not_in_input, cli_output, command_line, handle_errors, load_spectra
-from .options import device_opt, int_list_callback, overwrite_opt, quiet_opt, seed_opt, threads_opt
+from .options import device_opt, input_options, int_list_callback, overwrite_opt, quiet_opt, seed_opt, threads_opt
 
 
 def _catalog(ctx, param, value):
@@ -21,7 +21,7 @@ def _catalog(ctx, param, value):
 
 
 @click.command()
-@click.argument("spectra")
+@input_options
 @click.option("--label", default="FEH", show_default=True, help="Label to predict (a column of the label table).")
 @click.option("--out", "out", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Output folder (not the input folder, nor inside it).")
@@ -53,22 +53,23 @@ def _catalog(ctx, param, value):
 @overwrite_opt
 @quiet_opt
 @handle_errors
-def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
+def rank(inputs, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
          retrain_ks, retrain_epochs, random_draws, permutations, device, threads, overwrite, quiet):
-    """Rank the pixels of SPECTRA by relevance for a label and write a report.
+    """Rank the pixels of INPUTS by relevance for a label and write a report.
 
-    SPECTRA is a packed spectra.fits, a MILES-style folder, the word `miles`
-    (the library as `load_miles()` finds it) or `synthetic` (spectra with
-    planted lines, no data needed).
+    INPUTS is a packed spectra.fits, a MILES-style folder, the word `miles`
+    (the library as `load_miles()` finds it), `synthetic` (spectra with
+    planted lines, no data needed), or survey files, folders, globs or
+    @list.txt with --labels (as for `stelrel pack`).
     """
     from stellar_relevance.outputs import check_output_dir
     from stellar_relevance.pipeline import rank_spectra
 
-    check_output_not_in_input(out, spectra)
+    check_output_not_in_input(out, inputs)
     with cli_output(quiet):
         start = time.perf_counter()
         check_output_dir(out, overwrite=overwrite)  # fail before hours of work, not after
-        data = load_spectra(spectra, seed=seed)
+        data = load_spectra(inputs, seed=seed)
         loaded = time.perf_counter() - start
         given = {
             "max_epochs": epochs, "min_epochs": min_epochs, "batch_size": batch_size, "hidden_layer_sizes": hidden,
@@ -82,7 +83,7 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
             n_permutations=permutations, device=device, n_threads=threads, progress=not quiet,
             command=command_line(click.get_current_context()), **options,
         )
-        if spectra == "synthetic":  # the planted lines are the synthetic set's own ground truth
+        if inputs.paths == ("synthetic",):  # the planted lines are the synthetic set's own ground truth
             from stellar_relevance.datasets.synthetic_spectra import planted_recovery
 
             result.metrics["ground_truth"] = planted_recovery(result, data)
