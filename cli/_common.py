@@ -76,6 +76,9 @@ def cli_words(message, ctx=None, identifiers=False):
         value = match["value"]
         return option if value == "True" else f"{option} {value}"
 
+    # the library's "(grid=, --grid)" and "rest_frame=False (--no-rest-frame)": the option alone
+    message = re.sub(r"\b[a-z_]+=, (--[a-z][a-z-]*)", r"\1", message)
+    message = re.sub(r"\b[a-z_]+=[\w.]+ \((--[a-z][a-z-]*)\)", r"\1", message)
     text = re.sub(r"(?P<sep>[;,]?\s*)pass (?P<name>[a-z_]+)=(?P<value>[^\s;,)]*)(?P<rest>[^;]*)", advice, message)
     text = re.sub(r"\s*\((?P<name>[a-z_]+)=(?P<value>[^\s;,)]*)\)", aside, text)
     text = re.sub(r"(?<![\w-])(?P<name>[a-z][a-z_]*)=(?P<value>[^\s;,)]+)", keyword, text)
@@ -93,7 +96,7 @@ def command_line(ctx):
             continue
         value = ctx.params[param.name]
         if isinstance(param, click.Argument):
-            parts.append(str(value))
+            parts.extend(str(v) for v in (value if isinstance(value, tuple) else (value,)))
         elif getattr(param, "is_flag", False):
             parts.append(param.opts[0])
         else:
@@ -169,7 +172,8 @@ def cli_output(quiet):
     logger.propagate = False
 
     def show(message, category, filename, lineno, file=None, line=None):
-        click.echo(f"Warning: {' '.join(str(message).split())}", err=True)
+        click.echo(f"Warning: {cli_words(' '.join(str(message).split()), click.get_current_context(silent=True))}",
+                   err=True)
 
     try:
         with warnings.catch_warnings():
@@ -182,29 +186,107 @@ def cli_output(quiet):
         logger.propagate = saved[1]
 
 
-def load_spectra(spectra, seed=0):
-    """Read SPECTRA: a packed ``spectra.fits``, a MILES-style folder, ``miles`` or ``synthetic``.
+def _keyword(inputs):
+    """The word (``miles``, ``synthetic``) when INPUTS is one such word and no file of that name exists."""
+    if len(inputs.paths) == 1 and inputs.paths[0] in SPECTRA_KEYWORDS and not Path(inputs.paths[0]).exists():
+        return inputs.paths[0]
+    return None
 
-    A missing path is a usage error (exit code 2).
+
+def _as_inputs(spectra):
+    from .options import Inputs
+
+    return spectra if isinstance(spectra, Inputs) else Inputs([str(spectra)])
+
+
+def _check_paths_exist(inputs):
+    """A named file or folder that does not exist is a usage error (exit 2); globs and @lists are the library's."""
+    for text in inputs.paths:
+        if text.startswith("@") or set("*?[") & set(text):
+            continue
+        if not Path(text).expanduser().exists():
+            raise click.BadParameter(
+                f"{text!r}: no such file or folder (expected survey files, folders, globs or @list.txt, "
+                f"a packed spectra.fits, a MILES-style folder, or one of the words {', '.join(SPECTRA_KEYWORDS)})",
+                param_hint="INPUTS",
+            )
+
+
+def _refuse_survey_options(inputs, what):
+    options = {k: v for k, v in inputs.survey_options().items() if k not in ("jobs", "on_error", "rest_frame")}
+    if options:
+        name = next(iter(options)).replace("_", "-")
+        raise click.BadParameter(f"applies to survey files; {what}", param_hint=f"'--{name}'")
+
+
+def load_spectra(spectra, seed=0, grid=None):
+    """Read INPUTS (an `~cli.options.Inputs`, or one path / word) into a `SpectralSet`.
+
+    Survey files, folders, globs and ``@list.txt`` go to
+    :func:`~stellar_relevance.io.read_spectra` with the options given; a
+    packed ``spectra.fits``, a MILES-style folder, ``miles`` and
+    ``synthetic`` are read as before. ``grid`` is the grid to use when
+    ``--grid`` was not given (``predict``: the model's). A named path that
+    does not exist is a usage error (exit code 2).
     """
-    if spectra in SPECTRA_KEYWORDS and not Path(spectra).exists():
-        if spectra == "miles":
+    inputs = _as_inputs(spectra)
+    word = _keyword(inputs)
+    if word is not None:
+        _refuse_survey_options(inputs, f"{word!r} is a built-in data set")
+        if word == "miles":
             from stellar_relevance.io import load_miles
 
             return load_miles()
         from stellar_relevance.datasets import make_synthetic_spectra
 
         return make_synthetic_spectra(random_state=seed)
-    path = Path(spectra)
-    if not path.exists():
-        raise click.BadParameter(
-            f"{spectra!r}: no such file or folder (expected a packed spectra.fits, a MILES-style folder, "
-            f"or one of the words {', '.join(SPECTRA_KEYWORDS)})",
-            param_hint="SPECTRA",
-        )
+    _check_paths_exist(inputs)
     from stellar_relevance.io import read_spectra
+    from stellar_relevance.io.dispatch import input_kind
 
-    return read_spectra(path)
+    options = inputs.survey_options()
+    if input_kind(list(inputs.paths), options.get("labels")) != "survey":
+        return read_spectra(inputs.paths[0], **options)
+    if grid is not None and "grid" not in options:
+        options["grid"] = grid
+    return read_spectra(list(inputs.paths), **options)
+
+
+def pack_inputs(inputs, output, overwrite=False):
+    """``stelrel pack``: INPUTS to one packed file (:func:`~stellar_relevance.io.pack_spectra`); its ``meta``."""
+    word = _keyword(inputs)
+    if word is not None:
+        from stellar_relevance.io import write_packed
+
+        spectra = load_spectra(inputs)
+        write_packed(spectra, output, overwrite=overwrite)
+        return dict(spectra.meta, output=str(output), n_spectra=len(spectra))
+    _check_paths_exist(inputs)
+    from stellar_relevance.io import pack_spectra
+
+    return pack_spectra(list(inputs.paths), output, overwrite=overwrite, **inputs.survey_options())
+
+
+def ingest_summary(meta):
+    """The lines ``stelrel pack`` prints about what it read: spectra, files skipped, the label join."""
+    ingest = meta.get("ingest")
+    if not ingest:
+        return []
+    skipped = ingest.get("skipped", 0)
+    frame = "rest frame" if meta.get("rest_frame") else "observed frame"
+    grid = meta.get("grid") or {}
+    lines = [f"read {ingest['spectra']} spectra from {ingest['files']} files"
+             + (f" ({skipped} unreadable files or spectra skipped, named in the warnings above)" if skipped else
+                ", none skipped")
+             + (f"; {meta.get('survey')}" if meta.get("survey") else "")
+             + (f"; grid {grid['start']:.2f}-{grid['stop']:.2f} A, {grid['n_pixels']} pixels, "
+                f"{meta.get('frame', '?')} wavelengths, {frame}" if grid else "")]
+    counts = ingest.get("labels")
+    if counts:
+        lines.append(f"labels ({counts['id_column']} matched on {counts['key']}): {counts['matched']} matched, "
+                     f"{counts['unmatched']} spectra without a row, {counts['unused']} rows without a spectrum, "
+                     f"{counts['duplicated']} duplicated IDs")
+    return lines
 
 
 def check_writable_file(output, overwrite):
@@ -214,14 +296,16 @@ def check_writable_file(output, overwrite):
 
 
 def check_output_not_in_input(out, spectra):
-    """``--out`` may not be the input folder or inside it (results would land among the data): exit 2."""
-    source = Path(spectra)
-    if not source.exists():
-        return
-    source, target = source.resolve(), Path(out).resolve()
-    if target == source or (source.is_dir() and source in target.parents):
-        where = "is" if target == source else "is inside"
-        raise click.BadParameter(
-            f"{out} {where} the input {spectra}; write the results to a folder of their own",
-            param_hint="'--out'",
-        )
+    """``--out`` may not be an input folder or inside one (results would land among the data): exit 2."""
+    paths = _as_inputs(spectra).paths
+    for text in paths:
+        source = Path(text)
+        if not source.exists():
+            continue
+        source, target = source.resolve(), Path(out).resolve()
+        if target == source or (source.is_dir() and source in target.parents):
+            where = "is" if target == source else "is inside"
+            raise click.BadParameter(
+                f"{out} {where} the input {text}; write the results to a folder of their own",
+                param_hint="'--out'",
+            )

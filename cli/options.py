@@ -33,6 +33,8 @@ PARAMETER_OPTIONS = {
     "input_scaling": "--scaling",
     "n_threads": "--threads",
     "spectra": "SPECTRA",
+    "paths": "INPUTS",
+    "inputs": "INPUTS",
     "output": "--output",
 }
 
@@ -115,3 +117,97 @@ def int_list_callback(allow_all=False):
         return parse_int_list(value, param.opts[0], allow_all=allow_all)
 
     return callback
+
+
+# ----------------------------------------------------------------------------- spectra in (issue 10)
+class Inputs:
+    """What the INPUTS argument and the reading options of :func:`input_options` name.
+
+    ``paths`` are the INPUTS as typed (files, folders, globs, ``@list.txt``,
+    or one of the words ``miles`` / ``synthetic``); :meth:`survey_options`
+    gives the keyword arguments of :func:`stellar_relevance.io.read_spectra`
+    that were set.
+    """
+
+    def __init__(self, paths, labels=None, id_column=None, grid=None, rv_column=None, rest_frame=True, jobs=1,
+                 on_error="skip"):
+        self.paths = tuple(paths)
+        self.labels, self.id_column, self.grid, self.rv_column = labels, id_column, grid, rv_column
+        self.rest_frame, self.jobs, self.on_error = rest_frame, jobs, on_error
+
+    def survey_options(self):
+        """The ``read_spectra`` / ``pack_spectra`` keywords that differ from their defaults."""
+        given = dict(labels=self.labels, id_column=self.id_column, grid=self.grid, rv_column=self.rv_column)
+        options = {k: v for k, v in given.items() if v is not None}
+        if not self.rest_frame:
+            options["rest_frame"] = False
+        if self.jobs != 1:
+            options["jobs"] = self.jobs
+        if self.on_error != "skip":
+            options["on_error"] = self.on_error
+        return options
+
+    def __repr__(self):
+        return f"Inputs({', '.join(self.paths)}, {self.survey_options()})"
+
+
+def _grid_callback(ctx, param, value):
+    """Check ``--grid`` while parsing (exit 2 naming the option); the library parses it again."""
+    if value is None:
+        return None
+    from stellar_relevance.exceptions import ParameterError
+    from stellar_relevance.io.resample import parse_grid
+
+    try:
+        parse_grid(value)
+    except ParameterError as exc:
+        raise click.BadParameter(str(exc.message), ctx=ctx, param=param) from None
+    return value
+
+
+_INPUT_PARAMS = ("inputs", "labels", "id_column", "grid", "rv_column", "no_rest_frame", "jobs", "on_error")
+
+
+def input_options(func):
+    """INPUTS... and the options that say how to read them; the command receives one ``inputs`` (`Inputs`).
+
+    INPUTS are files, folders, glob patterns (quoted, or expanded by the
+    shell) or ``@list.txt``; a MILES folder, a packed file and the words
+    ``miles`` / ``synthetic`` keep their meaning.
+    """
+    import functools
+
+    decorators = [
+        click.argument("inputs", nargs=-1, required=True, metavar="INPUTS..."),
+        click.option("--labels", default=None, type=click.Path(dir_okay=False),
+                     help="Label table (CSV, ECSV or FITS) joined to the spectra by ID."),
+        click.option("--id-column", default=None,
+                     help="ID column of --labels (default: the first of ID, OBSID, SPECOBJID, source_id, "
+                          "TARGETID, APOGEE_ID, FILE it has)."),
+        click.option("--grid", default=None, callback=_grid_callback,
+                     help="Common wavelength grid: START:STOP:STEP in Angstrom (3800:8900:1.0) or "
+                          "log:START:STOP:DEX (log:3800:8900:1e-4). Default: the inputs' overlap at their "
+                          "median step."),
+        click.option("--rv-column", default=None,
+                     help="Column of --labels with the radial velocity (km/s) used for the rest-frame shift "
+                          "instead of the file's redshift."),
+        click.option("--no-rest-frame", is_flag=True,
+                     help="Keep the observed frame (do not shift each spectrum by its redshift)."),
+        click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+                     help="Processes that read and resample survey files."),
+        click.option("--on-error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True,
+                     help="An unreadable file: skip it with a warning (counted in the summary) or stop."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        values = {name: kwargs.pop(name) for name in _INPUT_PARAMS}
+        kwargs["inputs"] = Inputs(values["inputs"], labels=values["labels"], id_column=values["id_column"],
+                                  grid=values["grid"], rv_column=values["rv_column"],
+                                  rest_frame=not values["no_rest_frame"], jobs=values["jobs"],
+                                  on_error=values["on_error"])
+        return func(*args, **kwargs)
+
+    for decorator in reversed(decorators):
+        wrapper = decorator(wrapper)
+    return wrapper

@@ -5,18 +5,23 @@ import sys
 import click
 
 from ._common import check_writable_file, cli_output, handle_errors, load_spectra
-from .options import output_opt, overwrite_opt, quiet_opt
+from .options import input_options, output_opt, overwrite_opt, quiet_opt
 
 
 @click.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.argument("spectra")
+@input_options
 @output_opt(help="ECSV file for the predictions (default: print them).")
 @overwrite_opt
 @quiet_opt
 @handle_errors
-def predict(model, spectra, output, overwrite, quiet):
-    """Predict the label of every spectrum in SPECTRA with MODEL (a model.pt from `stelrel rank`)."""
+def predict(model, inputs, output, overwrite, quiet):
+    """Predict the label of every spectrum in INPUTS with MODEL (a model.pt from `stelrel rank`).
+
+    INPUTS as for `stelrel pack`: a packed file, or survey files, folders,
+    globs or @list.txt, read onto the model's wavelength grid unless --grid
+    is given.
+    """
     import numpy as np
     from astropy.table import Table
 
@@ -25,7 +30,7 @@ def predict(model, spectra, output, overwrite, quiet):
     check_writable_file(output, overwrite)
     with cli_output(quiet):
         payload = load_model(model)
-        data = load_spectra(spectra)
+        data = load_spectra(inputs, grid=payload["wavelength"])
         values = predict_labels(payload, data)
         label = payload["label"]
         table = Table({"ID": np.asarray(data.ids, dtype=str), f"{label}_pred": values})

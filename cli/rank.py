@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ._common import check_output_not_in_input, cli_output, command_line, handle_errors, load_spectra
-from .options import device_opt, int_list_callback, overwrite_opt, quiet_opt, seed_opt, threads_opt
+from .options import device_opt, input_options, int_list_callback, overwrite_opt, quiet_opt, seed_opt, threads_opt
 
 
 #: Default of --seeds: stellar_relevance.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
@@ -44,7 +44,7 @@ def _catalog(ctx, param, value):
 
 
 @click.command()
-@click.argument("spectra")
+@input_options
 @click.option("--label", "label", default="FEH", show_default=True, callback=_names("'--label'"),
               help="Label(s) to predict (columns of the label table); several, e.g. FEH,TEFF,LOGG, write one "
                    "folder per label under --out and relevance_by_label.png.")
@@ -84,21 +84,22 @@ def _catalog(ctx, param, value):
 @overwrite_opt
 @quiet_opt
 @handle_errors
-def rank(spectra, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
+def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
          retrain_ks, retrain_epochs, random_draws, permutations, device, threads, overwrite, quiet):
-    """Rank the pixels of SPECTRA by relevance for a label and write a report.
+    """Rank the pixels of INPUTS by relevance for a label and write a report.
 
-    SPECTRA is a packed spectra.fits, a MILES-style folder, the word `miles`
-    (the library as `load_miles()` finds it) or `synthetic` (spectra with
-    planted lines, no data needed).
+    INPUTS is a packed spectra.fits, a MILES-style folder, the word `miles`
+    (the library as `load_miles()` finds it), `synthetic` (spectra with
+    planted lines, no data needed), or survey files, folders, globs or
+    @list.txt with --labels (as for `stelrel pack`).
     """
     from stellar_relevance.by_label import check_label_outputs, write_relevance_by_label
 
-    check_output_not_in_input(out, spectra)
+    check_output_not_in_input(out, inputs)
     with cli_output(quiet):
         start = time.perf_counter()
         folders = check_label_outputs(out, label, overwrite=overwrite)  # fail before hours of work, not after
-        data = load_spectra(spectra, seed=seed)
+        data = load_spectra(inputs, seed=seed)
         loaded = time.perf_counter() - start
         _check_labels(data, label, given)
         given_options = {
@@ -113,7 +114,7 @@ def rank(spectra, label, given, out, seed, n_seeds, penalty, epochs, min_epochs,
                        progress=not quiet, command=command_line(click.get_current_context()))
         results = []
         for name, folder in folders.items():
-            result = _rank_one(data, spectra, name, options, loaded, start)
+            result = _rank_one(data, inputs, name, options, loaded, start)
             result.save(folder, overwrite=overwrite)
             results.append(result)
             if not quiet:
@@ -138,11 +139,11 @@ def _check_labels(data, labels, given):
         check_given(data, label, given)
 
 
-def _rank_one(data, spectra, label, options, loaded, start):
+def _rank_one(data, inputs, label, options, loaded, start):
     from stellar_relevance.pipeline import rank_spectra
 
     result = rank_spectra(data, label, **options)
-    if spectra == "synthetic":  # the planted lines are the synthetic set's own ground truth
+    if inputs.paths == ("synthetic",):  # the planted lines are the synthetic set's own ground truth
         from stellar_relevance.datasets.synthetic_spectra import planted_recovery
 
         result.metrics["ground_truth"] = planted_recovery(result, data)

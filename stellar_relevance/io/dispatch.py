@@ -12,7 +12,7 @@ from ._common import WarningLog, is_fits, open_fits
 from .inputs import expand_inputs
 from .miles import PARAM_FILES
 
-__all__ = ["read_spectra", "pack_spectra"]
+__all__ = ["read_spectra", "pack_spectra", "input_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,50 @@ def _is_packed(path):
             return True
         return primary.get("NAXIS", 0) in (1, 2) and "OBSID" not in primary and \
             primary.get("CRVAL1") is not None and primary.get("CDELT1", primary.get("CD1_1")) is not None
+
+
+def input_kind(paths, labels=None):
+    """How :func:`read_spectra` reads ``paths``: ``"miles"``, ``"packed"`` or ``"survey"``.
+
+    A single MILES folder (with its parameter table) is ``"miles"``; a single
+    packed file or FITS image with a spectral WCS is ``"packed"``; anything
+    else is survey files.
+
+    Raises
+    ------
+    DataError
+        A single folder of plain 1-D FITS spectra without a MILES parameter
+        table (and no ``labels``): it says what is missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> input_kind(tempfile.mkdtemp() + "/spec-*.fits")
+    'survey'
+    """
+    single = _single(paths)
+    if single is not None and _is_miles_folder(single):
+        return "miles"
+    if single is not None and _is_packed(single):
+        return "packed"
+    if single is not None and labels is None:
+        _refuse_miles_folder_without_parameters(single)
+    return "survey"
+
+
+#: read_spectra options that only survey files take (jobs, on_error and rest_frame do not change a MILES read)
+_SURVEY_ONLY = ("labels", "id_column", "grid", "rv_column", "formats", "exposures")
+
+
+def _not_survey(kind, path, kwargs):
+    """The options a MILES folder or a packed file takes (none); a survey-only option is a ParameterError."""
+    for name in _SURVEY_ONLY:
+        if kwargs.get(name) not in (None, False):
+            raise ParameterError(name, f"applies to survey files; {path} is a "
+                                       f"{'MILES folder' if kind == 'miles' else 'packed spectra file'}")
+    unknown = sorted(set(kwargs) - set(_SURVEY_ONLY) - {"jobs", "on_error", "rest_frame"})
+    if unknown:
+        raise TypeError(f"read_spectra: unexpected options {unknown}")
 
 
 def _survey_options(kwargs):
@@ -143,19 +187,17 @@ def read_spectra(paths, **kwargs):
     >>> from stellar_relevance.io import read_spectra
     >>> s = read_spectra("../shared/data/surveys/spec-5*.fits*")  # doctest: +SKIP
     """
-    single = _single(paths)
-    if single is not None and _is_miles_folder(single):
+    kind = input_kind(paths, kwargs.get("labels"))
+    if kind == "miles":
         from .miles import read_miles
 
-        return read_miles(single, **kwargs)
-    if single is not None and _is_packed(single):
+        _not_survey(kind, _single(paths), kwargs)
+        return read_miles(_single(paths))
+    if kind == "packed":
         from .packed import read_packed
 
-        if kwargs:
-            raise TypeError(f"read_packed takes no options; got {sorted(kwargs)}")
-        return read_packed(single)
-    if single is not None and kwargs.get("labels") is None:
-        _refuse_miles_folder_without_parameters(single)
+        _not_survey(kind, _single(paths), kwargs)
+        return read_packed(_single(paths))
     from .ingest import ingest
 
     options = _survey_options(kwargs)
@@ -191,7 +233,9 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
     Parameters
     ----------
     paths, **kwargs
-        As for :func:`read_spectra` (survey files only).
+        As for :func:`read_spectra`. A MILES folder or a packed file is
+        read whole and written with
+        :func:`~stellar_relevance.io.write_packed` (no survey options).
     output : str or Path
         The packed file to write.
     overwrite : bool
@@ -212,6 +256,18 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
     output = Path(output).expanduser()
     if not output.parent.is_dir():
         raise DataError(f"{output}: the folder {output.parent} does not exist")
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output}: already exists; pass overwrite=True to replace it")
+    kind = input_kind(paths, kwargs.get("labels"))
+    if kind != "survey":  # a MILES folder or a packed file: read whole (it is small), written as one
+        from .packed import write_packed
+
+        _not_survey(kind, _single(paths), kwargs)
+        if output.resolve() == _single(paths).resolve():
+            raise ParameterError("output", f"{output} is the input")
+        spectra = read_spectra(_single(paths))
+        write_packed(spectra, output, overwrite=overwrite)
+        return dict(spectra.meta, output=str(output), n_spectra=len(spectra))
     options = _survey_options(kwargs)
     files = expand_inputs(paths)
     resolved = {p.resolve() for p in files}

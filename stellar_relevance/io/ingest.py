@@ -51,8 +51,9 @@ def _read(path):
 
 
 def _failure(path, exc):
-    if isinstance(exc, DataError):
-        return ("error", str(path), str(exc))
+    if isinstance(exc, DataError):  # named by its file, also when the reader could not know it (a missing extra)
+        text = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+        return ("error", str(path), text)
     log.debug("%s", traceback.format_exc())
     return ("error", str(path), f"{path}: cannot read: {type(exc).__name__}: {exc}")
 
@@ -247,6 +248,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
         from .join import join_labels
 
         join_table = labels
+    source = "labels" if labels is None else str(labels.meta.get("source", "labels"))
     summaries = None
     if target is None or (rest_frame and rv_column is not None):
         summaries = []
@@ -260,8 +262,8 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
             if join_table is None:
                 raise ParameterError("rv_column", "needs a label table (labels=, --labels)")
             if rv_column not in join_table.colnames:
-                raise DataError(f"labels: no RV column {rv_column!r} (columns: {', '.join(join_table.colnames)})")
-            joined, _ = join_labels([s["keys"] for s in summaries], join_table, id_column, "labels",
+                raise DataError(f"{source}: no RV column {rv_column!r} (columns: {', '.join(join_table.colnames)})")
+            joined, _ = join_labels([s["keys"] for s in summaries], join_table, id_column, source,
                                     warn=lambda text: None)
             column = joined[rv_column]
             rv = np.asarray(column, dtype=float)
@@ -294,7 +296,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     if not kept:
         raise DataError(_nothing(tally))
     if join_table is not None:
-        table, counts = join_labels([k["keys"] for k in kept], join_table, id_column, "labels", warn=warn)
+        table, counts = join_labels([k["keys"] for k in kept], join_table, id_column, source, warn=warn)
     else:
         from astropy.table import Table
 

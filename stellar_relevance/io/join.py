@@ -133,6 +133,6 @@ def join_labels(keys, table, id_column=None, source="labels", warn=None):
         out[name].description = col.description
     counts = dict(matched=int(found.sum()), unmatched=int(unmatched.size), unused=len(unused),
                   duplicated=len(duplicated), key=kind, id_column=column)
-    log.info("labels %s: %d matched on %s, %d spectra without a row, %d rows without a spectrum, %d duplicated IDs",
+    log.debug("labels %s: %d matched on %s, %d spectra without a row, %d rows without a spectrum, %d duplicated IDs",
              source, counts["matched"], kind, counts["unmatched"], counts["unused"], counts["duplicated"])
     return out, counts
