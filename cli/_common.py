@@ -244,12 +244,16 @@ def load_spectra(spectra, seed=0, grid=None):
     from stellar_relevance.io import read_spectra
     from stellar_relevance.io.dispatch import input_kind
 
-    options = inputs.survey_options()
-    if input_kind(list(inputs.paths), options.get("labels")) != "survey":
-        return read_spectra(inputs.paths[0], **options)
-    if grid is not None and "grid" not in options:
+    options = dict(inputs.survey_options(), progress=_progress())
+    if grid is not None and "grid" not in options and input_kind(list(inputs.paths), options.get("labels")) == "survey":
         options["grid"] = grid
     return read_spectra(list(inputs.paths), **options)
+
+
+def _progress():
+    """Progress bars unless the running command was given --quiet."""
+    ctx = click.get_current_context(silent=True)
+    return not (ctx is not None and ctx.params.get("quiet"))
 
 
 def pack_inputs(inputs, output, overwrite=False):
@@ -264,7 +268,8 @@ def pack_inputs(inputs, output, overwrite=False):
     _check_paths_exist(inputs)
     from stellar_relevance.io import pack_spectra
 
-    return pack_spectra(list(inputs.paths), output, overwrite=overwrite, **inputs.survey_options())
+    return pack_spectra(list(inputs.paths), output, overwrite=overwrite, progress=_progress(),
+                        **inputs.survey_options())
 
 
 def ingest_summary(meta):

@@ -99,13 +99,14 @@ def _not_survey(kind, path, kwargs):
         if kwargs.get(name) not in (None, False):
             raise ParameterError(name, f"applies to survey files; {path} is a "
                                        f"{'MILES folder' if kind == 'miles' else 'packed spectra file'}")
-    unknown = sorted(set(kwargs) - set(_SURVEY_ONLY) - {"jobs", "on_error", "rest_frame"})
+    unknown = sorted(set(kwargs) - set(_SURVEY_ONLY) - {"jobs", "on_error", "rest_frame", "progress"})
     if unknown:
         raise TypeError(f"read_spectra: unexpected options {unknown}")
 
 
 def _survey_options(kwargs):
-    allowed = {"labels", "id_column", "grid", "rest_frame", "rv_column", "jobs", "on_error", "formats", "exposures"}
+    allowed = {"labels", "id_column", "grid", "rest_frame", "rv_column", "jobs", "on_error", "formats", "exposures",
+               "progress"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise TypeError(f"read_spectra: unexpected options {unknown} for survey files")
@@ -167,6 +168,8 @@ def read_spectra(paths, **kwargs):
         Accept only these format labels (e.g. ``("LAMOST-LRS",)``).
     exposures : bool
         LAMOST medium resolution: the single exposures instead of the coadd.
+    progress : bool, default True
+        tqdm bars while reading (shown on a terminal only).
 
     Returns
     -------
