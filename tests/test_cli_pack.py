@@ -258,6 +258,8 @@ def test_missing_input_and_options_that_need_a_table(work):
     assert result.exit_code == 2
     line = error_line(result)
     assert "'--rv-column'" in line and "--labels" in line and "labels=" not in line
+    result = run("pack", folder, "-o", out / "a.fits", "--labels", folder.parent / "absent.csv")
+    assert result.exit_code == 2 and "'--labels'" in error_line(result) and "absent.csv" in result.output
     result = run("pack", "miles", "-o", out / "a.fits", "--labels", folder.parent / "labels.csv")
     assert result.exit_code == 2 and "'--labels'" in error_line(result)
     assert nothing_written(out)
