@@ -272,6 +272,10 @@ def pack_inputs(inputs, output, overwrite=False):
                         **inputs.survey_options())
 
 
+def _count(n, one, many):
+    return f"{n} {one if n == 1 else many}"
+
+
 def ingest_summary(meta):
     """The lines ``stelrel pack`` prints about what it read: spectra, files skipped, the label join."""
     ingest = meta.get("ingest")
@@ -280,17 +284,18 @@ def ingest_summary(meta):
     skipped = ingest.get("skipped", 0)
     frame = "rest frame" if meta.get("rest_frame") else "observed frame"
     grid = meta.get("grid") or {}
-    lines = [f"read {ingest['spectra']} spectra from {ingest['files']} files"
-             + (f" ({skipped} unreadable files or spectra skipped, named in the warnings above)" if skipped else
-                ", none skipped")
+    lines = [f"read {_count(ingest['spectra'], 'spectrum', 'spectra')} from {_count(ingest['files'], 'file', 'files')}"
+             + (f" ({_count(skipped, 'unreadable file or spectrum', 'unreadable files or spectra')} skipped, "
+                "named in the warnings above)" if skipped else ", none skipped")
              + (f"; {meta.get('survey')}" if meta.get("survey") else "")
              + (f"; grid {grid['start']:.2f}-{grid['stop']:.2f} A, {grid['n_pixels']} pixels, "
                 f"{meta.get('frame', '?')} wavelengths, {frame}" if grid else "")]
     counts = ingest.get("labels")
     if counts:
         lines.append(f"labels ({counts['id_column']} matched on {counts['key']}): {counts['matched']} matched, "
-                     f"{counts['unmatched']} spectra without a row, {counts['unused']} rows without a spectrum, "
-                     f"{counts['duplicated']} duplicated IDs")
+                     f"{_count(counts['unmatched'], 'spectrum', 'spectra')} without a row, "
+                     f"{_count(counts['unused'], 'row', 'rows')} without a spectrum, "
+                     f"{_count(counts['duplicated'], 'duplicated ID', 'duplicated IDs')}")
     return lines
 
 

@@ -83,7 +83,7 @@ def test_pack_folder_with_labels_summary_and_inputs_untouched(work):
     text = result.output
     assert f"read {N} spectra from {N} files, none skipped; LAMOST" in text and "rest frame" in text
     assert f"labels (obsid matched on OBSID): {N - 2} matched, 2 spectra without a row, 2 rows without a " \
-           "spectrum, 1 duplicated IDs" in text
+           "spectrum, 1 duplicated ID" in text
     # each kind of mismatch is a warning that names the IDs
     assert f"2 of {N} spectra have no row (matched on OBSID); their labels are NaN: {IDS[5]}, {IDS[6]}" in text
     assert "1 IDs are on more than one row with the same labels; the first row is used: 900000003" in text
@@ -153,7 +153,7 @@ def test_file_of_another_survey_in_the_folder(work):
     result = run("pack", folder, "-o", out / "a.fits")
     assert result.exit_code == 0, result.output
     assert "Warning: 1 unreadable files or spectra were skipped: " in result.output
-    assert f"read {N} spectra from {N + 1} files (1 unreadable files or spectra skipped" in result.output
+    assert f"read {N} spectra from {N + 1} files (1 unreadable file or spectrum skipped" in result.output
     assert digest(folder) == before
 
 
