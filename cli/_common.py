@@ -244,12 +244,16 @@ def load_spectra(spectra, seed=0, grid=None):
     from stellar_relevance.io import read_spectra
     from stellar_relevance.io.dispatch import input_kind
 
-    options = inputs.survey_options()
-    if input_kind(list(inputs.paths), options.get("labels")) != "survey":
-        return read_spectra(inputs.paths[0], **options)
-    if grid is not None and "grid" not in options:
+    options = dict(inputs.survey_options(), progress=_progress())
+    if grid is not None and "grid" not in options and input_kind(list(inputs.paths), options.get("labels")) == "survey":
         options["grid"] = grid
     return read_spectra(list(inputs.paths), **options)
+
+
+def _progress():
+    """Progress bars unless the running command was given --quiet."""
+    ctx = click.get_current_context(silent=True)
+    return not (ctx is not None and ctx.params.get("quiet"))
 
 
 def pack_inputs(inputs, output, overwrite=False):
@@ -264,7 +268,12 @@ def pack_inputs(inputs, output, overwrite=False):
     _check_paths_exist(inputs)
     from stellar_relevance.io import pack_spectra
 
-    return pack_spectra(list(inputs.paths), output, overwrite=overwrite, **inputs.survey_options())
+    return pack_spectra(list(inputs.paths), output, overwrite=overwrite, progress=_progress(),
+                        **inputs.survey_options())
+
+
+def _count(n, one, many):
+    return f"{n} {one if n == 1 else many}"
 
 
 def ingest_summary(meta):
@@ -275,17 +284,18 @@ def ingest_summary(meta):
     skipped = ingest.get("skipped", 0)
     frame = "rest frame" if meta.get("rest_frame") else "observed frame"
     grid = meta.get("grid") or {}
-    lines = [f"read {ingest['spectra']} spectra from {ingest['files']} files"
-             + (f" ({skipped} unreadable files or spectra skipped, named in the warnings above)" if skipped else
-                ", none skipped")
+    lines = [f"read {_count(ingest['spectra'], 'spectrum', 'spectra')} from {_count(ingest['files'], 'file', 'files')}"
+             + (f" ({_count(skipped, 'unreadable file or spectrum', 'unreadable files or spectra')} skipped, "
+                "named in the warnings above)" if skipped else ", none skipped")
              + (f"; {meta.get('survey')}" if meta.get("survey") else "")
              + (f"; grid {grid['start']:.2f}-{grid['stop']:.2f} A, {grid['n_pixels']} pixels, "
                 f"{meta.get('frame', '?')} wavelengths, {frame}" if grid else "")]
     counts = ingest.get("labels")
     if counts:
         lines.append(f"labels ({counts['id_column']} matched on {counts['key']}): {counts['matched']} matched, "
-                     f"{counts['unmatched']} spectra without a row, {counts['unused']} rows without a spectrum, "
-                     f"{counts['duplicated']} duplicated IDs")
+                     f"{_count(counts['unmatched'], 'spectrum', 'spectra')} without a row, "
+                     f"{_count(counts['unused'], 'row', 'rows')} without a spectrum, "
+                     f"{_count(counts['duplicated'], 'duplicated ID', 'duplicated IDs')}")
     return lines
 
 

@@ -179,7 +179,7 @@ def input_options(func):
 
     decorators = [
         click.argument("inputs", nargs=-1, required=True, metavar="INPUTS..."),
-        click.option("--labels", default=None, type=click.Path(dir_okay=False),
+        click.option("--labels", default=None, type=click.Path(exists=True, dir_okay=False),
                      help="Label table (CSV, ECSV or FITS) joined to the spectra by ID."),
         click.option("--id-column", default=None,
                      help="ID column of --labels (default: the first of ID, OBSID, SPECOBJID, source_id, "

@@ -83,7 +83,7 @@ def test_pack_folder_with_labels_summary_and_inputs_untouched(work):
     text = result.output
     assert f"read {N} spectra from {N} files, none skipped; LAMOST" in text and "rest frame" in text
     assert f"labels (obsid matched on OBSID): {N - 2} matched, 2 spectra without a row, 2 rows without a " \
-           "spectrum, 1 duplicated IDs" in text
+           "spectrum, 1 duplicated ID" in text
     # each kind of mismatch is a warning that names the IDs
     assert f"2 of {N} spectra have no row (matched on OBSID); their labels are NaN: {IDS[5]}, {IDS[6]}" in text
     assert "1 IDs are on more than one row with the same labels; the first row is used: 900000003" in text
@@ -153,7 +153,7 @@ def test_file_of_another_survey_in_the_folder(work):
     result = run("pack", folder, "-o", out / "a.fits")
     assert result.exit_code == 0, result.output
     assert "Warning: 1 unreadable files or spectra were skipped: " in result.output
-    assert f"read {N} spectra from {N + 1} files (1 unreadable files or spectra skipped" in result.output
+    assert f"read {N} spectra from {N + 1} files (1 unreadable file or spectrum skipped" in result.output
     assert digest(folder) == before
 
 
@@ -188,11 +188,13 @@ def test_lamost_file_with_all_zero_inverse_variance(work):
 def test_label_table_that_matches_no_id(work):
     folder, _, out = work
     Table({"obsid": ["1", "2", "3"], "FEH": [0.0, 0.1, 0.2]}).write(out.parent / "other.csv")
+    before = digest(out.parent)
     result = run("pack", folder, "-o", out / "a.fits", "--labels", out.parent / "other.csv", "--id-column", "obsid")
     assert result.exit_code == 1
     line = error_line(result)
+    assert "other.csv: no spectrum matches a row of column 'obsid'" in line
     assert f"spectra have IDs {IDS[0]}, {IDS[1]}" in line and "the table has 1, 2, 3" in line
-    assert nothing_written(out)
+    assert digest(out.parent) == before and nothing_written(out)
 
 
 def test_duplicated_ids_in_the_catalogue(work):
@@ -256,6 +258,8 @@ def test_missing_input_and_options_that_need_a_table(work):
     assert result.exit_code == 2
     line = error_line(result)
     assert "'--rv-column'" in line and "--labels" in line and "labels=" not in line
+    result = run("pack", folder, "-o", out / "a.fits", "--labels", folder.parent / "absent.csv")
+    assert result.exit_code == 2 and "'--labels'" in error_line(result) and "absent.csv" in result.output
     result = run("pack", "miles", "-o", out / "a.fits", "--labels", folder.parent / "labels.csv")
     assert result.exit_code == 2 and "'--labels'" in error_line(result)
     assert nothing_written(out)
@@ -302,3 +306,43 @@ def test_rank_and_predict_read_survey_files_directly(lamost, tmp_path):
     result = run("rank", folder, "--labels", tmp_path / "labels.ecsv", "--out", folder / "r", *fast)
     assert result.exit_code == 2 and "'--out'" in error_line(result)
     assert digest(folder) == before
+
+
+# ----------------------------------------------------------------------------- the other real files
+MRS = REAL[0].parent / "med-58408-TD230151N343645T01_sp01-015.fits"
+XP = REAL[0].parent / "XP_CONTINUOUS_RAW.csv"
+
+
+@pytest.mark.skipif(not MRS.is_file(), reason=f"real LAMOST MRS file not found: {MRS}")
+def test_medium_resolution_file_needs_a_velocity_or_the_observed_frame(tmp_path):
+    shutil.copy(MRS, tmp_path / MRS.name)
+    before = digest(tmp_path)
+    result = run("pack", tmp_path / MRS.name, "-o", tmp_path / "mrs.fits")
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert f"{MRS.name}: spectrum 681001015: no redshift in the file" in line
+    assert "--rv-column" in line and "--no-rest-frame" in line and "=" not in line
+    assert not (tmp_path / "mrs.fits").exists()
+    result = run("pack", tmp_path / MRS.name, "-o", tmp_path / "mrs.fits", "--no-rest-frame")
+    assert result.exit_code == 0, result.output
+    assert "LAMOST-MRS" in result.output and "observed frame" in result.output
+    packed = read_packed(tmp_path / "mrs.fits")
+    wave = packed.wavelength.value
+    # both arms (COADD_B 4894-5378 A, COADD_R 6292-6851 A), no pixel in the gap between them
+    assert wave[0] < 4900 and wave[-1] > 6840 and not ((wave > 5380) & (wave < 6290)).any()
+    assert digest(tmp_path) == {**before, "mrs.fits": digest(tmp_path)["mrs.fits"]}
+
+
+@pytest.mark.skipif(not XP.is_file(), reason=f"real Gaia XP file not found: {XP}")
+def test_gaia_xp_without_the_extra_names_file_and_extra(tmp_path):
+    try:
+        import gaiaxpy  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("gaiaxpy is installed: the missing-extra message cannot be shown")
+    result = run("pack", XP, "-o", tmp_path / "xp.fits")
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "XP_CONTINUOUS_RAW.csv" in line and "'gaia' extra" in line
+    assert not (tmp_path / "xp.fits").exists()

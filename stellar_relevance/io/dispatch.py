@@ -93,19 +93,30 @@ def input_kind(paths, labels=None):
 _SURVEY_ONLY = ("labels", "id_column", "grid", "rv_column", "formats", "exposures")
 
 
+#: read_miles' own options, passed through by read_spectra for a MILES folder
+_MILES_OPTIONS = ("params", "include_omitted")
+
+
 def _not_survey(kind, path, kwargs):
-    """The options a MILES folder or a packed file takes (none); a survey-only option is a ParameterError."""
+    """The reader's own options of a MILES folder (``params``, ``include_omitted``) or a packed file (none).
+
+    A survey-only option is a ParameterError; ``jobs``, ``on_error``,
+    ``rest_frame`` and ``progress`` change nothing here and are ignored.
+    """
     for name in _SURVEY_ONLY:
         if kwargs.get(name) not in (None, False):
             raise ParameterError(name, f"applies to survey files; {path} is a "
                                        f"{'MILES folder' if kind == 'miles' else 'packed spectra file'}")
-    unknown = sorted(set(kwargs) - set(_SURVEY_ONLY) - {"jobs", "on_error", "rest_frame"})
+    own = {k: v for k, v in kwargs.items() if kind == "miles" and k in _MILES_OPTIONS}
+    unknown = sorted(set(kwargs) - set(_SURVEY_ONLY) - set(own) - {"jobs", "on_error", "rest_frame", "progress"})
     if unknown:
-        raise TypeError(f"read_spectra: unexpected options {unknown}")
+        raise TypeError(f"read_spectra: unexpected options {unknown} for a {kind} input")
+    return own
 
 
 def _survey_options(kwargs):
-    allowed = {"labels", "id_column", "grid", "rest_frame", "rv_column", "jobs", "on_error", "formats", "exposures"}
+    allowed = {"labels", "id_column", "grid", "rest_frame", "rv_column", "jobs", "on_error", "formats", "exposures",
+               "progress"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise TypeError(f"read_spectra: unexpected options {unknown} for survey files")
@@ -167,6 +178,8 @@ def read_spectra(paths, **kwargs):
         Accept only these format labels (e.g. ``("LAMOST-LRS",)``).
     exposures : bool
         LAMOST medium resolution: the single exposures instead of the coadd.
+    progress : bool, default True
+        tqdm bars while reading (shown on a terminal only).
 
     Returns
     -------
@@ -191,8 +204,7 @@ def read_spectra(paths, **kwargs):
     if kind == "miles":
         from .miles import read_miles
 
-        _not_survey(kind, _single(paths), kwargs)
-        return read_miles(_single(paths))
+        return read_miles(_single(paths), **_not_survey(kind, _single(paths), kwargs))
     if kind == "packed":
         from .packed import read_packed
 
@@ -262,10 +274,10 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
     if kind != "survey":  # a MILES folder or a packed file: read whole (it is small), written as one
         from .packed import write_packed
 
-        _not_survey(kind, _single(paths), kwargs)
+        own = _not_survey(kind, _single(paths), kwargs)
         if output.resolve() == _single(paths).resolve():
             raise ParameterError("output", f"{output} is the input")
-        spectra = read_spectra(_single(paths))
+        spectra = read_spectra(_single(paths), **own)
         write_packed(spectra, output, overwrite=overwrite)
         return dict(spectra.meta, output=str(output), n_spectra=len(spectra))
     options = _survey_options(kwargs)

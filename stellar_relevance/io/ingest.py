@@ -121,11 +121,11 @@ def _resample(path):
     return ("ok", str(path), label, rows, t1 - t0, time.perf_counter() - t1, refused)
 
 
-def _run(worker, paths, state, jobs, desc):
-    """Yield the worker's results in file order, in ``jobs`` processes, with a progress bar."""
+def _run(worker, paths, state, jobs, desc, progress=True):
+    """Yield the worker's results in file order, in ``jobs`` processes, with a progress bar (unless not ``progress``)."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(paths), desc=desc, unit="file", disable=None, leave=False)
+    bar = tqdm(total=len(paths), desc=desc, unit="file", disable=None if progress else True, leave=False)
     try:
         if jobs <= 1 or len(paths) < 2:
             _init(state)
@@ -230,7 +230,7 @@ class _Tally:
 
 
 def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=True, rv_column=None, jobs=1,
-           on_error="skip", formats=None, exposures=False, warn=None):
+           on_error="skip", formats=None, exposures=False, warn=None, progress=True):
     """Read ``paths`` onto one grid, row by row into ``sink``; return (grid, label table, meta).
 
     ``sink(summaries, flux_rows, ivar_rows)`` is called with consecutive
@@ -252,7 +252,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     summaries = None
     if target is None or (rest_frame and rv_column is not None):
         summaries = []
-        for result in _run(_scan, paths, state, jobs, "scanning"):
+        for result in _run(_scan, paths, state, jobs, "scanning", progress):
             for summary in tally.accept(result):
                 summaries.append(summary)
         summaries = _dedupe(summaries, warn)
@@ -280,7 +280,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     state.update(grid=target, lo=lo, hi=hi)
     kept = []
     seen = set()
-    for result in _run(_resample, paths, state, jobs, "resampling"):
+    for result in _run(_resample, paths, state, jobs, "resampling", progress):
         rows = tally.accept(result)
         rows = [r for r in rows if _first(r[0], seen, warn if summaries is None else _quiet)]
         if not rows:
