@@ -122,7 +122,7 @@ class _SpectralRelevanceBase(BaseEstimator):
             if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
                 raise ParameterError(name, f"must be a finite number >= 0, got {value!r}")
         if not isinstance(self.penalty, str) or self.penalty not in PENALTIES:
-            raise ParameterError("penalty", f"{self.penalty!r}: unknown penalty; expected one of {PENALTIES}")
+            raise ParameterError("penalty", f"must be one of {PENALTIES}, got {self.penalty!r}")
         if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
             raise ParameterError("learning_rate", f"must be > 0, got {self.learning_rate!r}")
         for name in ("max_epochs", "batch_size", "n_iter_no_change"):
