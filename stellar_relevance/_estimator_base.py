@@ -122,7 +122,7 @@ class _SpectralRelevanceBase(BaseEstimator):
             if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
                 raise ParameterError(name, f"must be a finite number >= 0, got {value!r}")
         if not isinstance(self.penalty, str) or self.penalty not in PENALTIES:
-            raise ParameterError("penalty", f"{self.penalty!r}: unknown penalty; expected one of {PENALTIES}")
+            raise ParameterError("penalty", f"must be one of {PENALTIES}, got {self.penalty!r}")
         if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
             raise ParameterError("learning_rate", f"must be > 0, got {self.learning_rate!r}")
         for name in ("max_epochs", "batch_size", "n_iter_no_change"):
@@ -270,6 +270,7 @@ class _SpectralRelevanceBase(BaseEstimator):
         ``y_tensor`` and ``strata`` are aligned with ``rows``; ``given`` with ``X``.
         """
         sizes = self._check_params()
+        self._seed_ = seed
         self._device = _resolve_device(self.device)
         _check_memory(X.shape[1], n_outputs, sizes, self.batch_size, self._device)
         self._fit_input_scaling(X, rows)
@@ -347,6 +348,50 @@ class _SpectralRelevanceBase(BaseEstimator):
         self.ranking_ = np.argsort(-self.relevance_, kind="stable")
         self.support_ = self.eigenvalues_ != 0
         self.n_selected_ = int(self.support_.sum())
+
+    def select(self, X, y, k, *, given=None, sample_index=None, max_epochs=None):
+        """A copy pruned to the ``k`` most relevant inputs and fine-tuned on (X, y).
+
+        In stages that halve the live inputs down to ``k``, the inputs of
+        lowest relevance get eigenvalue 0 (held there) and the network is
+        fine-tuned on the training rows (same seeded validation split,
+        squared-L2 penalty, the estimator's learning rate and batch size).
+        The copy's ``support_`` marks exactly the ``k`` inputs kept; its
+        ``predict`` takes the full ``X`` (the pruned inputs contribute
+        nothing); ``ranking_`` lists the kept inputs by their final relevance,
+        then the pruned ones, latest pruned first. ``self`` is not modified.
+
+        Parameters
+        ----------
+        X, y : array-like
+            The training data (as given to ``fit``; X may be a memory map).
+        k : int
+            Inputs to keep, ``1 <= k <= n_features_in_``.
+        given, sample_index : array-like, optional
+            As in ``fit``.
+        max_epochs : int, optional
+            Fine-tuning epochs per stage (default ``max_epochs // 4``).
+
+        Returns
+        -------
+        estimator
+            A fitted copy of the same class.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from stellar_relevance import SpectralRelevanceRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(400, 20))
+        >>> y = X[:, 3] - 2 * X[:, 11]
+        >>> reg = SpectralRelevanceRegressor((16,), max_epochs=20, batch_size=50, random_state=0).fit(X, y)
+        >>> small = reg.select(X, y, 2)
+        >>> small.n_selected_, np.flatnonzero(small.support_).tolist()
+        (2, [3, 11])
+        """
+        from .selection import select_inputs
+
+        return select_inputs(self, X, y, k, given=given, sample_index=sample_index, max_epochs=max_epochs)
 
     def _forward(self, X, given=None):
         check_is_fitted(self, "network_")

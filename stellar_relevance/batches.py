@@ -59,10 +59,11 @@ def column_moments(X, rows=None):
     n_features = X.shape[1]
     count, mean, m2 = 0, np.zeros(n_features), np.zeros(n_features)
     for chunk_rows in _chunks(rows, n_features):
-        chunk = _gather(X, chunk_rows, np.float64)
+        chunk = np.asarray(X[np.sort(chunk_rows)], dtype=np.float64)  # the order of rows does not matter here
         n_b = len(chunk)
         mean_b = chunk.mean(axis=0)
-        m2_b = ((chunk - mean_b) ** 2).sum(axis=0)
+        chunk -= mean_b  # in place: the chunk is the only float64 work space
+        m2_b = np.square(chunk, out=chunk).sum(axis=0)
         total = count + n_b
         delta = mean_b - mean
         mean = mean + delta * (n_b / total)

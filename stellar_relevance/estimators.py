@@ -185,10 +185,17 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
                 f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two"
             )
         self._n_outputs = len(self.classes_)
-        target = torch.as_tensor(encoder.transform(y), dtype=torch.long)
+        target = self._target_tensor(y)[0]
         seed = _seed_from(self.random_state)
         return self._fit(X, target, len(self.classes_), torch.nn.CrossEntropyLoss(), seed, rows, strata=y,
                          given=given)
+
+    def _target_tensor(self, y):
+        """(class indices as a tensor, the loss, the strata of the split) for labels ``y``."""
+        index = np.searchsorted(self.classes_, y)
+        if np.any(index >= len(self.classes_)) or np.any(self.classes_[np.minimum(index, len(self.classes_) - 1)] != y):
+            raise ParameterError("y", f"holds classes not seen in fit; expected among {self.classes_.tolist()}")
+        return torch.as_tensor(index, dtype=torch.long), torch.nn.CrossEntropyLoss(), y
 
     def predict_proba(self, X, *, given=None):
         """Class probabilities, shape (n_samples, n_classes)."""
@@ -413,9 +420,15 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
             self.target_offset_ = np.zeros(y2.shape[1])
             self.target_scale_ = np.ones(y2.shape[1])
         self._n_outputs = y2.shape[1]
-        target = torch.as_tensor((y2 - self.target_offset_) / self.target_scale_, dtype=torch.float32)
+        target = self._target_tensor(y2)[0]
         seed = _seed_from(self.random_state)
         return self._fit(X, target, y2.shape[1], loss_fn, seed, rows, given=given)
+
+    def _target_tensor(self, y):
+        """(scaled targets as a float32 tensor, the loss, no strata) for targets ``y``."""
+        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        return torch.as_tensor((y2 - self.target_offset_) / self.target_scale_, dtype=torch.float32), \
+            self._loss_fn(), None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

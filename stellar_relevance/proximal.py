@@ -59,7 +59,7 @@ def soft_threshold_(values, threshold):
     tensor([-1.0000,  0.0000,  0.0000,  0.0000,  0.5000])
     """
     shrunk = values.abs().sub_(threshold).clamp_(min=0.0)
-    return values.copy_(shrunk.mul_(torch.sign(values)))
+    return values.copy_(shrunk.mul_(torch.sign(values)).add_(0.0))  # add 0: no -0.0
 
 
 @torch.no_grad()
@@ -81,7 +81,7 @@ def group_soft_threshold_(spectral, threshold):
     >>> from stellar_relevance import SpectralLinear
     >>> layer = SpectralLinear(3, 2)
     >>> with torch.no_grad():
-    ...     layer.eigenvectors.copy_(torch.tensor([[3.0, 0.1, 1.0], [4.0, 0.0, 0.0]]))
+    ...     _ = layer.eigenvectors.copy_(torch.tensor([[3.0, 0.1, 1.0], [4.0, 0.0, 0.0]]))
     ...     _ = layer.eigenvalues.copy_(torch.tensor([1.0, 2.0, -2.0]))
     >>> _ = group_soft_threshold_(layer, 1.0)
     >>> layer.relevance()  # column norms 5, 0.2, 2 shrunk by 1

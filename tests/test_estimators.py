@@ -341,3 +341,108 @@ def test_memory_estimate_counts_the_network():
     assert training_memory_bytes(4300, 1, (10**6,), 128) > 6 * 4 * 4300 * 10**6
     free = available_memory_bytes(torch.device("cpu"))
     assert free is None or free > 0
+
+
+# ----------------------------------------------------------------------------- issue 13: exact zeros, given labels
+@pytest.mark.parametrize("cls", [SpectralRelevanceClassifier, SpectralRelevanceRegressor])
+def test_unknown_penalty_names_the_option(informative_data, cls):
+    from stellar_relevance import ParameterError
+
+    X, y, _ = informative_data
+    with pytest.raises(ParameterError, match=r"penalty must be one of \('l2', 'l1', 'group'\), got 'lasso'") as err:
+        cls(**{**FAST, "penalty": "lasso"}).fit(X[:100], y[:100])
+    assert err.value.parameter == "penalty"
+
+
+@pytest.mark.parametrize("penalty", ["l1", "group"])
+def test_proximal_penalty_selects_and_masking_the_rest_changes_no_prediction(informative_data, penalty):
+    X, _, y = informative_data
+    reg = SpectralRelevanceRegressor(**{**FAST, "penalty": penalty, "eigenvalue_penalty": 0.5}).fit(X, y)
+    assert reg.support_.dtype == bool and reg.n_selected_ == reg.support_.sum()
+    assert reg.support_[[4, 9]].all() and 2 <= reg.n_selected_ <= 8
+    assert np.all(reg.eigenvalues_[~reg.support_] == 0) and np.all(reg.relevance_[~reg.support_] == 0)
+    masked = X.copy()
+    masked[:, ~reg.support_] = 0.0
+    np.testing.assert_array_equal(reg.predict(masked), reg.predict(X))
+    assert reg.score(X, y) > 0.9
+
+
+def _given_data(n=1200, seed=0):
+    # y = teff-like label g + 0.6 * pixel 5; pixels 0 and 1 are noisy copies of g, the rest noise
+    rng = np.random.default_rng(seed)
+    g = rng.normal(size=n)
+    X = rng.normal(size=(n, 8))
+    X[:, 0] = g + 0.3 * rng.normal(size=n)
+    X[:, 1] = g + 0.3 * rng.normal(size=n)
+    y = g + 0.6 * X[:, 5]
+    return X, y, g
+
+
+def test_given_label_moves_its_proxies_down_the_ranking():
+    X, y, g = _given_data()
+    params = {**FAST, "max_epochs": 60}
+    without = SpectralRelevanceRegressor(**params).fit(X, y)
+    given = SpectralRelevanceRegressor(**params).fit(X, y, given=g[:, None] * 1000 + 5000)
+    assert {0, 1} & set(without.ranking_[:2])  # the proxies of g rank high without it
+    assert given.ranking_[0] == 5
+    assert given.relevance_[[0, 1]].max() < 0.5 * given.relevance_[5]
+    assert given.n_given_ == 1 and without.n_given_ == 0
+    np.testing.assert_allclose(given.given_offset_, [np.mean(g * 1000 + 5000)])
+    assert np.mean(np.abs(given.predict(X, given=g * 1000 + 5000) - y)) < 0.2
+    from stellar_relevance import ParameterError
+
+    with pytest.raises(ParameterError, match="fitted with 1 given column"):
+        given.predict(X)
+    with pytest.raises(ParameterError, match="has 2 column"):
+        given.predict(X, given=np.c_[g, g])
+    with pytest.raises(ParameterError, match="fitted with 0"):
+        without.predict(X, given=g)
+    bad = g.copy()
+    bad[7] = np.nan
+    with pytest.raises(ParameterError, match="row 7, column 0 is not finite"):
+        SpectralRelevanceRegressor(**FAST).fit(X, y, given=bad)
+    with pytest.raises(ParameterError, match="has 10 rows for 1200 samples"):
+        SpectralRelevanceRegressor(**FAST).fit(X, y, given=g[:10])
+    with pytest.raises(ParameterError, match="given must be numeric"):
+        SpectralRelevanceClassifier(**FAST).fit(X, y > 0, given=np.array(["a"] * 1200))
+
+
+# ----------------------------------------------------------------------------- issue 11: float32, memmap, rows
+def test_sample_index_trains_on_those_rows_only(informative_data):
+    X, y, _ = informative_data
+    rows = np.random.default_rng(3).permutation(len(X))[:400]
+    a = SpectralRelevanceClassifier(**FAST).fit(X, y, sample_index=rows)
+    b = SpectralRelevanceClassifier(**FAST).fit(X[rows], y[rows])
+    np.testing.assert_allclose(a.relevance_, b.relevance_, rtol=1e-5)
+    np.testing.assert_allclose(a.feature_means_, X[rows].mean(axis=0), rtol=1e-5)
+    assert a.n_train_samples_ + a.n_validation_samples_ == 400
+    from stellar_relevance import ParameterError
+
+    for bad, message in [([1], "at least 2"), ([0, 1500], r"in \[0, 1499\]"), ([2, 2, 3], "repeated"),
+                         ([[1, 2]], "1-D array"), ([0.5, 1.0], "1-D array of row numbers")]:
+        with pytest.raises(ParameterError, match=message):
+            SpectralRelevanceClassifier(**FAST).fit(X, y, sample_index=np.array(bad))
+
+
+def test_memmap_gives_the_in_memory_relevance_without_a_full_copy(tmp_path, monkeypatch):
+    import tracemalloc
+
+    import stellar_relevance.batches
+
+    # statistics in 256 KiB float64 chunks, so any full-size copy of X would show in the peak
+    monkeypatch.setattr(stellar_relevance.batches, "CHUNK_BYTES", 2**18)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 500)).astype(np.float32)
+    y = X[:, 10] - 2 * X[:, 300] + 0.1 * rng.normal(size=2000)
+    np.save(tmp_path / "x.npy", X)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    params = {**FAST, "max_epochs": 3, "batch_size": 200}
+    memory = SpectralRelevanceRegressor(**params).fit(X, y)
+    tracemalloc.start()
+    mapped = SpectralRelevanceRegressor(**params).fit(mm, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(mapped.relevance_, memory.relevance_)
+    np.testing.assert_array_equal(mapped.predict(mm[:50]), memory.predict(X[:50]))
+    assert peak < 0.5 * X.nbytes, f"numpy peak {peak / 2**20:.1f} MiB for {X.nbytes / 2**20:.1f} MiB of data"
+    assert not mm.flags.writeable  # read, never written

@@ -1,0 +1,103 @@
+"""Pruning a fitted spectral estimator to its k most relevant inputs, with fine-tuning.
+
+:func:`select_inputs` is what the estimators' ``select`` method runs: in a
+few stages that halve the live inputs (e.g. 784 -> 392 -> 196 -> 98 -> 50),
+keep the most relevant inputs still alive, set every other eigenvalue to 0
+and hold it there (its gradient is masked), and fine-tune the network on the
+training data. The result is a fitted copy whose ``support_`` marks exactly
+the k inputs kept: its ``predict`` takes the full inputs, and the pruned ones
+contribute nothing whatever their value.
+"""
+
+import copy
+import logging
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .batches import ArrayBatches
+from .exceptions import ParameterError
+from .training import torch_threads, train
+
+logger = logging.getLogger(__name__)
+
+
+def halving_schedule(n_features, k):
+    """Halve the live inputs until ``k``: ``halving_schedule(784, 50) == [392, 196, 98, 50]``.
+
+    Examples
+    --------
+    >>> halving_schedule(784, 50)
+    [392, 196, 98, 50]
+    >>> halving_schedule(10, 8)
+    [8]
+    """
+    schedule, live = [], int(n_features)
+    while live // 2 > k:
+        live //= 2
+        schedule.append(live)
+    schedule.append(int(k))
+    return schedule
+
+
+def select_inputs(estimator, X, y, k, *, given=None, sample_index=None, max_epochs=None):
+    """Prune ``estimator`` (fitted) to its ``k`` most relevant inputs and fine-tune; see ``select``."""
+    check_is_fitted(estimator, "network_")
+    n_features = estimator.n_features_in_
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= n_features:
+        raise ParameterError("k", f"must be an integer in [1, {n_features}] (the number of inputs), got {k!r}")
+    if max_epochs is not None and (not isinstance(max_epochs, numbers.Integral) or max_epochs < 1):
+        raise ParameterError("max_epochs", f"must be None or an integer >= 1, got {max_epochs!r}")
+    epochs = int(max_epochs or max(1, estimator.max_epochs // 4))
+    X, y = validate_data(estimator, X, y, reset=False, dtype=np.float32, multi_output=True)
+    rows = estimator._check_sample_index(sample_index, len(X))
+    given = estimator._scale_given(estimator._check_given(given, len(X)))
+    target, loss_fn, strata = estimator._target_tensor(np.asarray(y)[rows])
+    pruned = copy.deepcopy(estimator)
+    seed = pruned._seed_
+    train_pos, val_pos = pruned._split(len(rows), seed, strata)
+    network, spectral = pruned.network_, pruned.network_.spectral
+    device = next(network.parameters()).device
+    target = target.to(device)
+
+    def part(positions):
+        g = None if given is None else given[rows[positions]]
+        data = ArrayBatches(X, rows[positions], pruned.input_offset_, pruned.input_scale_, device, g)
+        return data, target[torch.as_tensor(positions, device=device)]
+
+    X_train, y_train = part(train_pos)
+    X_val, y_val = part(val_pos) if len(val_pos) else (None, None)
+    # the fine-tuning keeps the k inputs: squared L2 (never exactly zero), at the l2 strength
+    l2_strength = estimator.eigenvalue_penalty if estimator.penalty == "l2" else 1e-2
+    mask = torch.ones(n_features, device=device)
+    handle = spectral.eigenvalues.register_hook(lambda grad: grad * mask)
+    alive, blocks = np.arange(n_features), []
+    try:
+        with torch_threads(estimator.n_threads if device.type == "cpu" else None), \
+                torch.random.fork_rng(devices=[]):
+            for stage, live in enumerate(halving_schedule(n_features, k)):
+                relevance = spectral.relevance().cpu().numpy()
+                by_relevance = alive[np.argsort(-relevance[alive], kind="stable")]
+                alive, dropped = by_relevance[:live], by_relevance[live:]
+                blocks.append(dropped)
+                mask.zero_()
+                mask[torch.as_tensor(alive, device=device)] = 1.0
+                with torch.no_grad():
+                    spectral.eigenvalues.mul_(mask)
+                torch.default_generator.manual_seed(seed + stage + 1)
+                train(network, X_train, y_train, X_val, y_val, loss_fn=loss_fn,
+                      learning_rate=estimator.learning_rate, eigenvalue_penalty=l2_strength,
+                      eigenvector_penalty=estimator.eigenvector_penalty, penalty="l2", max_epochs=epochs,
+                      batch_size=estimator.batch_size, early_stopping=X_val is not None, n_iter_no_change=epochs,
+                      generator=torch.Generator().manual_seed(seed + stage + 1))
+                logger.info("select: %d inputs kept, fine-tuned %d epochs", live, epochs)
+    finally:
+        handle.remove()
+    pruned._read_relevance()
+    final = alive[np.argsort(-pruned.relevance_[alive], kind="stable")]
+    pruned.ranking_ = np.concatenate([final] + blocks[::-1]).astype(np.int64)
+    if pruned.n_selected_ > k:  # a pruned eigenvalue away from zero would be a bug of the mask
+        raise RuntimeError(f"select kept {pruned.n_selected_} inputs instead of {k}")
+    return pruned
