@@ -1,4 +1,5 @@
 """Which pixels of the MILES stellar library carry [Fe/H]? (the paper's Fig. 11)
+=============================================================================
 
 Needs the MILES spectra: set STELREL_MILES_DIR to the folder, pass --miles,
 or `pip install --no-deps sdss-mangadap` (it ships them). Without them the
@@ -19,7 +20,7 @@ from stellar_relevance import DataError, load_miles, rank_spectra
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--miles", help="MILES folder (default: $STELREL_MILES_DIR or sdss-mangadap's copy)")
     parser.add_argument("--out", help="output folder (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="a few epochs only: checks the plumbing, not the science")
