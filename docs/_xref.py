@@ -16,8 +16,6 @@ renamed function fails the build.
 import importlib
 import re
 
-from docutils import nodes
-
 
 def _import(dotted):
     """The object a dotted path names, or None."""
@@ -90,6 +88,8 @@ def make_resolver(documented):
                     if found is not None:
                         return found
             # it exists but has no page (private, or not exported): code, no link
+            from docutils import nodes
+
             return nodes.literal(contnode.astext(), contnode.astext())
         return None
 

@@ -82,38 +82,13 @@ numpydoc_validation_exclude = {
     r"^stellar_relevance\.SpectralRelevance(Classifier|Regressor)$",  # SA03 (estimators.py)
 }
 
-# -- intersphinx: offline unless an inventory is at hand -----------------------
-_INVENTORIES = {
-    "python": "https://docs.python.org/3",
-    "numpy": "https://numpy.org/doc/stable",
-    "astropy": "https://docs.astropy.org/en/stable",
-    "specutils": "https://specutils.readthedocs.io/en/stable",
-    "sklearn": "https://scikit-learn.org/stable",
-    "torch": "https://pytorch.org/docs/stable",
-    "matplotlib": "https://matplotlib.org/stable",
-}
-_ONLINE = os.environ.get("STELREL_DOCS_INTERSPHINX", "") == "1"
-intersphinx_mapping = {}
-for _name, _url in _INVENTORIES.items():
-    _cached = HERE / "_intersphinx" / f"{_name}.inv"
-    if _cached.exists():
-        intersphinx_mapping[_name] = (_url, str(_cached))
-    elif _ONLINE:
-        intersphinx_mapping[_name] = (_url, None)
+# -- intersphinx: offline unless an inventory is at hand (see _offline.py) -----
+from _offline import intersphinx_mapping as _mapping, nitpick_ignore_for  # noqa: E402
 
+intersphinx_mapping = _mapping(HERE / "_intersphinx", os.environ)
 # In nitpicky mode (-n) a reference that resolves nowhere is a warning. The
-# packages without an inventory are outside this site: not our broken links.
-_EXTERNAL = [name for name in ("python", "numpy", "astropy", "specutils", "sklearn", "torch", "matplotlib")
-             if name not in intersphinx_mapping]
-_MODULE_PREFIX = {"python": r"(pathlib|os|io|logging|typing|collections|concurrent|json|numbers|warnings|"
-                            r"enum|dataclasses|tempfile|datetime|builtins)",
-                  "sklearn": "sklearn", "numpy": r"(numpy|np)", "astropy": "astropy",
-                  "specutils": "specutils", "torch": "torch", "matplotlib": "matplotlib"}
-nitpick_ignore_regex = [(r"py:.*", rf"{_MODULE_PREFIX[name]}(\..*)?") for name in _EXTERNAL]
-if "python" in _EXTERNAL:
-    # builtins named bare in docstrings (``:class:`ValueError```, ``:exc:`FileExistsError```...)
-    nitpick_ignore_regex.append((r"py:.*", r"(int|float|str|bool|dict|list|tuple|bytes|object|None|"
-                                           r"[A-Z][A-Za-z]*(Error|Exception|Warning))"))
+# projects without an inventory are outside this site: not our broken links.
+nitpick_ignore_regex = nitpick_ignore_for(intersphinx_mapping)
 
 # References in docstrings of modules owned elsewhere that name something that
 # no longer exists under that name (to be fixed there, then removed here):
