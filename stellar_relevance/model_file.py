@@ -104,22 +104,13 @@ def load_model(path):
 
     Examples
     --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> import numpy as np
-    >>> import astropy.units as u
-    >>> from stellar_relevance import SpectralRelevanceRegressor, SpectralSet, load_model, predict_labels
-    >>> from stellar_relevance.model_file import model_payload, write_model
-    >>> X = np.random.default_rng(0).normal(size=(60, 8))
-    >>> wave = np.arange(5000.0, 5008.0) * u.AA
-    >>> fitted = SpectralRelevanceRegressor(hidden_layer_sizes=(8,), max_epochs=5, min_epochs=1,
-    ...                                     random_state=0).fit(X, X[:, 0])
-    >>> settings = {"label": "FEH", "label_unit": "dex", "wave_frame": "air", "seeds": [0]}
-    >>> path = write_model(Path(tempfile.mkdtemp()) / "model.pt",
-    ...                    model_payload([fitted], settings, wave, "60 spectra, no split"))
-    >>> model = load_model(path)
-    >>> model["label"], model["wavelength"][:2], len(model["estimators"])
-    ('FEH', <Quantity [5000., 5001.] Angstrom>, 1)
+    A round trip (fit, write, load, predict) is under :func:`predict_labels`.
+
+    >>> from stellar_relevance import load_model
+    >>> load_model("no-such-folder/model.pt")
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.DataError: no-such-folder/model.pt: model file not found
     """
     import torch
 
