@@ -133,12 +133,9 @@ def load_catalog(name="lick", frame="air"):
     Examples
     --------
     >>> from stellar_relevance import load_catalog
-    >>> lick = load_catalog("lick")
-    >>> "Mgb" in lick["name"], lick["band_lower"].unit
-    (True, Unit("Angstrom"))
     >>> two = load_catalog(["Mgb", "H-beta"])
-    >>> two["name"].tolist(), float(two["band_lower"][0].value)
-    (['Mgb', 'Hb'], 5160.125)
+    >>> two["name"].tolist(), two["band_lower"][0]
+    (['Mgb', 'Hb'], <Quantity 5160.125 Angstrom>)
     """
     if frame not in FRAMES:
         raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
@@ -192,17 +189,10 @@ def validate_catalog(table, *, source="catalogue", warn_overlaps=True):
 
     Examples
     --------
-    >>> from stellar_relevance import DataError, load_catalog
+    >>> from stellar_relevance import load_catalog
     >>> from stellar_relevance.indices import validate_catalog
-    >>> table = load_catalog(["Mgb"])
-    >>> validate_catalog(table, warn_overlaps=False)  # the overlaps it would warn about
+    >>> validate_catalog(load_catalog(["Mgb"]), warn_overlaps=False)  # the overlaps it would warn about
     ['Mgb (blue sideband overlaps central band by 1.25 A; red sideband overlaps central band by 1.25 A)']
-    >>> table.remove_column("band_upper")
-    >>> try:
-    ...     validate_catalog(table, source="my.ecsv")
-    ... except DataError as err:
-    ...     print("refused:", err)
-    refused: my.ecsv: missing column(s) band_upper
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in table.colnames]
     if missing:
@@ -423,16 +413,12 @@ def measure_indices(spectra, catalog="lick", *, wave_frame=None):
 
     Examples
     --------
-    A flat spectrum has no Mg b absorption; one with a line half as deep
-    as the continuum across the band has an equivalent width of about half
-    the band's width:
-
     >>> import numpy as np
     >>> import astropy.units as u
     >>> from stellar_relevance import SpectralSet, measure_indices
     >>> wave = np.arange(4000.0, 6000.0, 1.0) * u.AA
     >>> flux = np.ones((2, wave.size))
-    >>> flux[1, (wave > 5160 * u.AA) & (wave < 5190 * u.AA)] = 0.5
+    >>> flux[1, (wave > 5160 * u.AA) & (wave < 5190 * u.AA)] = 0.5  # half depth across Mg b
     >>> table = measure_indices(SpectralSet(wave, flux), ["Mgb"])
     >>> np.round(table["Mgb"].to_value(u.AA), 2).tolist()
     [0.0, 14.31]
