@@ -6,8 +6,8 @@ with a ``--quick`` mode. At build time:
 - ``rank_synthetic.py`` and ``feature_selection.py`` run in their quick mode
   (seconds each; no data needed): the page shows what they print then;
 - ``rank_miles.py`` is not run (minutes of training, and the MILES spectra
-  need not be on the building machine): its page shows the code; the
-  numbers of a full run are on the ranking page.
+  need not be on the building machine): its page shows the code and
+  what a full run printed, stored in its docstring.
 """
 
 RUN_AT_BUILD = ("rank_synthetic.py", "feature_selection.py")
