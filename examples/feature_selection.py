@@ -1,4 +1,5 @@
 """Rank features with a scikit-learn estimator, then select them in a Pipeline.
+============================================================================
 
 The paper's independent Gaussian set: 20 features, 11 of which shift between
 the two classes. The spectral classifier learns which; ``SelectFromModel``
@@ -23,7 +24,7 @@ from stellar_relevance.datasets import make_independent_gaussian
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer samples and epochs")
     args = parser.parse_args(argv)
     n_samples, epochs = (3000, 40) if args.quick else (20000, 100)

@@ -1,4 +1,5 @@
 """Which pixels of the MILES stellar library carry [Fe/H]? (the paper's Fig. 11)
+=============================================================================
 
 Needs the MILES spectra: set STELREL_MILES_DIR to the folder, pass --miles,
 or `pip install --no-deps sdss-mangadap` (it ships them). Without them the
@@ -6,6 +7,25 @@ example says so and exits 0.
 
     python examples/rank_miles.py --out results-miles      # ~2 min on 1 CPU thread
     python examples/rank_miles.py --quick                  # seconds, for CI
+
+Not run when the documentation is built (minutes of training). What a full
+run printed, ``python examples/rank_miles.py --miles ../shared/data/miles
+--out /tmp/docs12_miles`` with the library at commit 9a2f0c4 (seed 0, one torch thread; 45 min
+wall on the shared 2-core machine under heavy load, about 2 min when
+quiet)::
+
+    [Fe/H] test MAE 0.190 dex with all 4300 pixels (seeded split (random_state=0): 766 train / 85 validation / 94 test spectra)
+    top-30 retrained: 0.202 dex; random-30: 0.219 dex
+    top-30 index enrichment: p = 0.002
+      [does not hold] the first-layer eigenvalues peak close to zero (many inputs unused): 0% of the pixels have |lambda| < 5 % of the largest; the fullest histogram bin (of 20) is at |lambda|/max = 0.225; smallest |lambda|/max = 0.167
+      [does not hold] the minimum test error is reached with about 30 pixels (masked curve): minimum MAE 0.190 at k=4300
+      [does not hold] the minimum test error is reached with about 30 pixels (retrained curve): minimum MAE 0.186 at k=300
+      [holds] the top-30 pixels, retrained, predict as well as all pixels (within 0.02): top-30 retrained MAE 0.202 vs all-pixel 0.190 (difference +0.012)
+      [holds] the spectral (retrained) curve lies below the random curve at every k <= 300: below at every k
+      [holds] the top-30 pixels are enriched in catalogue index bands (overall p < 0.01): p = 0.001998
+      [holds] the top-30 fall in at least 5 of the 7 indices the paper names (Ca II H&K, Mgb, Fe4383, Fe5015, Fe5270, Fe5335, H-beta): 7 found: Ca II H&K (6), Mgb (1), Fe4383 (1), Fe5015 (3), Fe5270 (4), Fe5335 (2), H-beta (6); absent: none
+      [holds] no top-30 pixel in H-alpha: 0 top-30 pixels in H-alpha
+    report: /tmp/docs12_miles/report.html
 """
 
 import argparse
@@ -19,7 +39,7 @@ from stellar_relevance import DataError, load_miles, rank_spectra
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--miles", help="MILES folder (default: $STELREL_MILES_DIR or sdss-mangadap's copy)")
     parser.add_argument("--out", help="output folder (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="a few epochs only: checks the plumbing, not the science")

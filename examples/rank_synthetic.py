@@ -1,4 +1,5 @@
 """Rank the pixels of synthetic spectra whose [Fe/H]-sensitive lines are known.
+============================================================================
 
 No data needed. The spectra lie on the MILES grid; [Fe/H] deepens ten metal
 lines (Ca II H&K, Fe4383, Fe5015, Mgb, Fe5270, Fe5335), the Balmer lines track
@@ -20,7 +21,7 @@ from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", help="output folder (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="a small, fast run")
     args = parser.parse_args(argv)

@@ -34,6 +34,19 @@ def atomic_write(path, write, overwrite=False):
     Path
         ``path``. The file gets the usual permissions (``0o666`` less the
         umask), not the private ones of a temporary file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from stellar_relevance import atomic_write
+    >>> target = Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> atomic_write(target, lambda tmp: Path(tmp).write_text("complete or absent")).read_text()
+    'complete or absent'
+    >>> atomic_write(target, lambda tmp: None)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...: already exists; pass overwrite=True to replace it
     """
     path = Path(path).expanduser()
     if path.exists() and not overwrite:

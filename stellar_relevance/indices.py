@@ -48,6 +48,12 @@ def catalog_names():
     list of str
         Sorted subset names (``all``, ``balmer``, ``bandhead``, ``lick``,
         ``metallicity``, ``optical``); each is a packaged ``<name>.ecsv``.
+
+    Examples
+    --------
+    >>> from stellar_relevance import catalog_names
+    >>> catalog_names()
+    ['all', 'balmer', 'bandhead', 'lick', 'metallicity', 'optical']
     """
     files = resources.files(CATALOG_PACKAGE)
     return sorted(p.name[: -len(".ecsv")] for p in files.iterdir() if p.name.endswith(".ecsv"))
@@ -123,6 +129,13 @@ def load_catalog(name="lick", frame="air"):
     DataWarning
         Once per call, listing the indices whose sidebands overlap the
         central band or lie on the same side of it (kept as published).
+
+    Examples
+    --------
+    >>> from stellar_relevance import load_catalog
+    >>> two = load_catalog(["Mgb", "H-beta"])
+    >>> two["name"].tolist(), two["band_lower"][0]
+    (['Mgb', 'Hb'], <Quantity 5160.125 Angstrom>)
     """
     if frame not in FRAMES:
         raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
@@ -173,6 +186,13 @@ def validate_catalog(table, *, source="catalogue", warn_overlaps=True):
     DataError
         Missing column, duplicate or non-identifier name, unknown frame or
         unit, a band that is not ordered (lower >= upper), a missing edge.
+
+    Examples
+    --------
+    >>> from stellar_relevance import load_catalog
+    >>> from stellar_relevance.indices import validate_catalog
+    >>> validate_catalog(load_catalog(["Mgb"]), warn_overlaps=False)  # the overlaps it would warn about
+    ['Mgb (blue sideband overlaps central band by 1.25 A; red sideband overlaps central band by 1.25 A)']
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in table.colnames]
     if missing:
@@ -390,6 +410,18 @@ def measure_indices(spectra, catalog="lick", *, wave_frame=None):
     -----
     DataWarning
         One warning listing the indices returned as NaN and why.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> from stellar_relevance import SpectralSet, measure_indices
+    >>> wave = np.arange(4000.0, 6000.0, 1.0) * u.AA
+    >>> flux = np.ones((2, wave.size))
+    >>> flux[1, (wave > 5160 * u.AA) & (wave < 5190 * u.AA)] = 0.5  # half depth across Mg b
+    >>> table = measure_indices(SpectralSet(wave, flux), ["Mgb"])
+    >>> np.round(table["Mgb"].to_value(u.AA), 2).tolist()
+    [0.0, 14.31]
     """
     wavelength, flux, labels, frame, mask = _unpack_spectra(spectra)
     wave = check_wavelength(wavelength, "spectra wavelength")

@@ -165,6 +165,22 @@ def match_indices(wavelength, relevance, catalog="lick", top=30, n_permutations=
     DataWarning
         Indices whose bands fall (partly) off the grid, or hold no pixel
         centre, are excluded and named.
+
+    Examples
+    --------
+    A relevance that is high only across Mg b: the top pixels all fall in
+    its band, none in Fe5270 or H-beta.
+
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> from stellar_relevance import match_indices
+    >>> wave = np.arange(4000.0, 6000.0, 1.0) * u.AA
+    >>> relevance = np.where((wave > 5160 * u.AA) & (wave < 5190 * u.AA), 1.0, 0.0)
+    >>> bins, indices = match_indices(wave, relevance, ["Mgb", "Fe5270", "H-beta"], top=5, n_permutations=200)
+    >>> bins["indices"].tolist()
+    ['Mgb', 'Mgb', 'Mgb', 'Mgb', 'Mgb']
+    >>> dict(zip(indices["name"].tolist(), indices["n_top_bins"].tolist()))
+    {'Mgb': 5, 'Fe5270': 0, 'Hb': 0}
     """
     wave = check_wavelength(wavelength)
     rel = _check_relevance(relevance, wave.size)

@@ -86,6 +86,11 @@ def load_model(path):
 
     The file holds pickled scikit-learn estimators: load only files you trust.
 
+    Parameters
+    ----------
+    path : str or Path
+        The ``model.pt`` of a ``stelrel rank`` output folder.
+
     Returns
     -------
     dict
@@ -96,6 +101,16 @@ def load_model(path):
     ------
     DataError
         When the file is missing or not a stelrel model.
+
+    Examples
+    --------
+    A round trip (fit, write, load, predict) is under :func:`predict_labels`.
+
+    >>> from stellar_relevance import load_model
+    >>> load_model("no-such-folder/model.pt")
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.DataError: no-such-folder/model.pt: model file not found
     """
     import torch
 
@@ -135,18 +150,39 @@ def predict_labels(model, spectra, rtol=1e-6):
     model : dict
         From :func:`load_model`.
     spectra : SpectralSet
+        On the model's wavelength grid and frame.
     rtol : float
         Relative tolerance when comparing wavelength grids.
 
     Returns
     -------
     numpy.ndarray
+        One predicted label per spectrum.
 
     Raises
     ------
     DataError
         When the spectra are not on the model's wavelength grid, or their
         flux is not finite.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> from stellar_relevance import SpectralRelevanceRegressor, SpectralSet, load_model, predict_labels
+    >>> from stellar_relevance.model_file import model_payload, write_model
+    >>> X = np.random.default_rng(0).normal(size=(60, 8))
+    >>> wave = np.arange(5000.0, 5008.0) * u.AA
+    >>> fitted = SpectralRelevanceRegressor(hidden_layer_sizes=(8,), max_epochs=5, min_epochs=1,
+    ...                                     random_state=0).fit(X, X[:, 0])
+    >>> settings = {"label": "FEH", "label_unit": "dex", "wave_frame": "air", "seeds": [0]}
+    >>> path = write_model(Path(tempfile.mkdtemp()) / "model.pt",
+    ...                    model_payload([fitted], settings, wave, "60 spectra, no split"))
+    >>> predicted = predict_labels(load_model(path), SpectralSet(wave, X[:3]))
+    >>> predicted.shape, bool(np.allclose(predicted, fitted.predict(X[:3])))
+    ((3,), True)
     """
     _check_grid(model, spectra, rtol)
     X = np.asarray(spectra.flux, float)

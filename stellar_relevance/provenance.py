@@ -133,6 +133,13 @@ def from_jsonable(value):
     -------
     object
         With Quantities and units restored.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from stellar_relevance.provenance import from_jsonable, jsonable
+    >>> from_jsonable(jsonable({"step": 0.9 * u.AA, "n": 3}, tagged=True))
+    {'step': <Quantity 0.9 Angstrom>, 'n': 3}
     """
     if isinstance(value, dict):
         if "__quantity__" in value:

@@ -143,6 +143,23 @@ class SpectralSet:
     DataError
         For a unit-less or non-monotonic grid, shape mismatches, a spectrum
         whose flux is all NaN, or a label table without unique IDs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> from astropy.table import Table
+    >>> from stellar_relevance import SpectralSet
+    >>> wave = np.linspace(4000.0, 4010.0, 11) * u.AA
+    >>> labels = Table({"ID": ["a", "b", "c"], "FEH": [-0.5, 0.1, np.nan] * u.dex})
+    >>> spectra = SpectralSet(wave, np.ones((3, 11)), labels=labels)
+    >>> spectra
+    <SpectralSet: 3 spectra x 11 pixels, 4000 Angstrom - 4010 Angstrom (air), labels ['FEH']>
+    >>> X, y = spectra.with_label("FEH").to_xy("FEH")  # the stars with a finite [Fe/H]
+    >>> X.shape, y.tolist()
+    ((2, 11), [-0.5, 0.1])
+    >>> spectra["b"].ids.tolist()
+    ['b']
     """
 
     def __init__(self, wavelength, flux, ivar=None, mask=None, labels=None,

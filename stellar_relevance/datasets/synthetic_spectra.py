@@ -124,6 +124,16 @@ def planted_mask(wavelength, lines, label="FEH", n_sigma=2.5):
     Returns
     -------
     numpy.ndarray of bool
+        One value per pixel of ``wavelength``.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra
+    >>> from stellar_relevance.datasets import planted_mask
+    >>> spectra = make_synthetic_spectra(n_spectra=20, random_state=0)
+    >>> mask = planted_mask(spectra.wavelength, spectra.meta["planted_lines"], "FEH")
+    >>> int(mask.sum()), mask.size
+    (67, 4300)
     """
     wave = u.Quantity(wavelength, u.AA).value
     mask = np.zeros(wave.shape, bool)
@@ -222,6 +232,16 @@ def make_synthetic_spectra(n_spectra=600, snr=100.0, n_nuisance=40, random_state
         Flux normalised to 1 in 5400-5630 A (dimensionless), ``ivar``, labels
         ``ID``, ``TEFF`` (K), ``LOGG`` (dex), ``FEH`` (dex);
         ``meta["planted_lines"]`` holds the ground truth.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra
+    >>> spectra = make_synthetic_spectra(n_spectra=20, random_state=0)
+    >>> spectra
+    <SpectralSet: 20 spectra x 4300 pixels, 3540.5 Angstrom - 7409.6 Angstrom (air), labels ['TEFF', 'LOGG', 'FEH']>
+    >>> lines = spectra.meta["planted_lines"]
+    >>> lines["name"][:3].tolist(), lines["sensitive_to"][:3].tolist()
+    (['Ca II K', 'Ca II H', 'Fe I 4383'], ['FEH', 'FEH', 'FEH'])
     """
     from ..spectra import SpectralSet
 
