@@ -41,12 +41,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
 import warnings
 
+from pathlib import Path
+
 import numpy as np
+from stellar_relevance.provenance import jsonable
 
 import cannon as cannon_peer
 import peers as peer_methods
@@ -379,6 +383,64 @@ def tables(summary):
     return main, bands
 
 
+def targets_markdown(summary):
+    """Issue 13's MILES targets, each met or not, with the numbers (Markdown bullets)."""
+    rows = {r["method"]: r for r in summary["rows"] if "skipped" not in r}
+    lines = []
+    spectral_like = [m for m in ("spectral", "spectral_pruned") if m in rows]
+    peers_ = [m for m in rows if m not in spectral_like and m not in ("random", "variance")]
+    for judge, label in (("net", "retrained spectral net"), ("trees", "retrained ExtraTrees")):
+        for k in (10, 30):
+            key = f"mae_{judge}_{k}"
+            have = {m: rows[m][key] for m in rows if key in rows[m]}
+            if not have:
+                continue
+            best_peer = min((m for m in peers_ if m in have), key=have.get, default=None)
+            for m in spectral_like:
+                if m not in have or best_peer is None:
+                    continue
+                met = have[m] < min(have[p] for p in peers_ if p in have)
+                d = rows[m].get(key + "_vs_f_test", {})
+                ci = (f"; vs F-test {d['mean']:+.3f} dex, 95 % CI [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+                      + (" excludes 0" if d["excludes_zero"] else " includes 0")) if "ci95" in d else ""
+                lines.append(f"- {label}, k = {k}, {m} {have[m]:.3f} dex vs best peer {best_peer} "
+                             f"{have[best_peer]:.3f}: lower than every peer **{'met' if met else 'not met'}**{ci}")
+    shares = {m: rows[m]["band_share_top30"] for m in rows}
+    if shares:
+        best_peer = max((m for m in peers_ if m in shares), key=shares.get, default=None)
+        for m in spectral_like:
+            if best_peer is not None:
+                met = shares[m] > max(shares[p] for p in peers_)
+                lines.append(f"- top-30 inside index bands, {m} {shares[m]:.2f} vs best peer {best_peer} "
+                             f"{shares[best_peer]:.2f} (chance {summary['chance_band_share']:.2f}): "
+                             f"**{'met' if met else 'not met'}**")
+    masked = summary.get("masked", {})
+    if "spectral" in rows and "mae_net_30" in rows["spectral"]:
+        retrained = rows["spectral"]["mae_net_30"]
+        for key, name in (("masked_spectral", "spectral"), ("masked_pruned", "spectral_pruned")):
+            value = masked.get(key, {}).get(30, masked.get(key, {}).get("30"))
+            if value is not None:
+                ok = abs(value - retrained) <= 0.02
+                lines.append(f"- masked top-30 ({name}) {value:.3f} dex vs retrained top-30 (spectral ranking, "
+                             f"spectral net) {retrained:.3f}: within 0.02 **{'met' if ok else 'not met'}**")
+    for m in spectral_like:
+        if rows[m].get("seed_overlap_top30") is not None:
+            v = rows[m]["seed_overlap_top30"]
+            lines.append(f"- top-30 overlap across seeds, {m}: {v:.2f} (target 0.85: "
+                         f"**{'met' if v >= 0.85 else 'not met'}**)")
+    return "\n".join(lines)
+
+
+def render(payload):
+    """Print the tables and target verdicts of a (possibly partial) result JSON."""
+    summary = payload["summary"]
+    main_table, band_table = tables(summary)
+    print(main_table, band_table, targets_markdown(summary), sep="\n\n")
+    print(f"\nmasked: {summary['masked']}\nCannon predictor: {summary['cannon_predictor']}"
+          f"\nspectral net, all pixels: {summary['spectral_net_all_pixels_mae']}"
+          f"\nTeff band counts: {summary['band_counts']}; chance share in bands: {summary['chance_band_share']:.3f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser, "benchmarks/results/compare_miles.json", default_seeds=3)
@@ -399,7 +461,12 @@ def main(argv=None):
     parser.add_argument("--n-repeats", type=int, default=5, help="permutation-importance repeats")
     parser.add_argument("--cannon-backend", choices=("thecannon", "lstsq"), default=None,
                         help="default: the TheCannon package when installed, else lstsq")
+    parser.add_argument("--render", type=Path, default=None, metavar="JSON",
+                        help="print the tables and target verdicts of an existing (or .partial) result JSON and exit")
     args = parser.parse_args(argv)
+    if args.render is not None:
+        render(json.loads(args.render.read_text()))
+        return 0
     if args.quick:
         args.seeds = args.seeds or 2
         args.folds, args.pixel_step, args.max_stars = min(args.folds, 2), max(args.pixel_step, 20), args.max_stars or 200
@@ -420,14 +487,12 @@ def main(argv=None):
     started = time.perf_counter()
     summary = run(args)
     main_table, band_table = tables(summary)
-    print(main_table)
-    print()
-    print(band_table)
     payload = {"benchmark": "compare_miles",
                "command": "python benchmarks/compare_miles.py " + " ".join(sys.argv[1:] if argv is None else argv),
                "settings": {k: (str(v) if k == "output" else v) for k, v in vars(args).items()},
                "environment": environment(), "summary": summary, "table_markdown": main_table,
                "bands_markdown": band_table, "seconds": time.perf_counter() - started}
+    render(json.loads(json.dumps(jsonable(payload))))
     write_json(args.output, payload)
     partial = args.output.with_name(args.output.stem + ".partial.json")
     if partial.exists():

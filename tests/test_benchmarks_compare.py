@@ -137,7 +137,7 @@ def test_compare_miles_quick(tmp_path):
     out = tmp_path / "cm.json"
     cmd = [sys.executable, str(BENCH / "compare_miles.py"), "--quick", "--net-ks", "10", "--methods",
            "spectral", "spectral_pruned", "stg", "f_test", "cannon", "cannon_norm", "random", "--output", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=tmp_path,
                           env=dict(os.environ, PYTHONHASHSEED="0"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     payload = json.loads(out.read_text())
