@@ -7,15 +7,17 @@ Data sets (``--datasets``):
 ``correlated``
     The paper's correlated-pairs parity set (Sec. 3.2), k = 8 (the 8 paired
     features carry the label, 2 are noise).
-``xor512``, ``xor2048``
-    XOR of two features among 512 / 2048 (Passemiers et al. 2024), k = 2.
+``xor512``, ``xor1024``, ``xor2048``
+    XOR of two features among 512 / 1024 / 2048 (Passemiers et al. 2024), k = 2.
 ``miles``
-    MILES [Fe/H] (regression), k = 30; skipped with the reason when the MILES
-    reader or files are missing.
+    MILES [Fe/H] (regression), k = 30, one 80/20 split; skipped with the
+    reason when the MILES reader or files are missing. The cross-validated
+    MILES comparison (5 folds x seeds, retrained nets, paired intervals,
+    Teff bands, the Cannon, index bands) is ``benchmarks/compare_miles.py``.
 
 Rankers: the spectral estimator and the peers of ``peers.py`` (LassoNet
 path, Integrated Gradients, saliency and permutation importance of a plain
-dense net, ANOVA F, mutual information, variance, random).
+dense net, stochastic gates, ANOVA F, mutual information, variance, random).
 
 Judged by
 
@@ -51,7 +53,7 @@ from _common import add_common_args, atomic_savefig, data_dir, environment, mark
 
 logger = logging.getLogger("benchmarks.compare")
 
-ALL_DATASETS = ("mnist", "correlated", "xor512", "xor2048", "miles")
+ALL_DATASETS = ("mnist", "correlated", "xor512", "xor1024", "xor2048", "miles")
 ALL_METHODS = ("spectral", "spectral_pruned", "spectral_early") + tuple(peer_methods.PEERS)
 
 

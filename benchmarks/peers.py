@@ -20,6 +20,11 @@ Peers
     mean |attribution| over the training set, and scikit-learn
     ``permutation_importance`` on the validation split. The training time is
     counted in each of the three (reported separately as ``train_seconds``).
+``stg``
+    Stochastic gates (Yamada et al. 2020, ICML): captum
+    ``GaussianStochasticGates`` on the inputs of the same dense net, trained
+    with its relaxed L0 penalty; ranking by the gate means ``mu`` (open
+    probability ``Phi(mu / std)``).
 ``f_test``, ``mutual_info``
     scikit-learn univariate ``f_classif`` / ``f_regression`` and
     ``mutual_info_classif`` / ``mutual_info_regression``.
@@ -47,6 +52,8 @@ __all__ = [
     "missing_package",
     "rank_lassonet",
     "rank_dense_attributions",
+    "rank_stg",
+    "StgNet",
     "rank_univariate",
     "rank_variance",
     "rank_random",
@@ -63,6 +70,7 @@ PEERS = {
     "lassonet": "lassonet",
     "integrated_gradients": "captum",
     "saliency": "captum",
+    "stg": "captum",
     "permutation": None,
     "f_test": None,
     "mutual_info": None,
@@ -329,12 +337,7 @@ class DenseNet:
             n_out = 1
             loss_fn = torch.nn.L1Loss()
             to_target = lambda v: torch.as_tensor(v, dtype=torch.float32).reshape(-1, 1)  # noqa: E731
-        layers, width = [], X.shape[1]
-        for h in self.hidden_layer_sizes:
-            layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
-            width = h
-        layers.append(torch.nn.Linear(width, n_out))
-        net = torch.nn.Sequential(*layers)
+        net = self._build(X.shape[1], n_out)
         opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
         xt = torch.as_tensor(self.scaler_.transform(X_tr), dtype=torch.float32)
         xv = torch.as_tensor(self.scaler_.transform(X_va), dtype=torch.float32)
@@ -348,7 +351,7 @@ class DenseNet:
             for start in range(0, len(xt), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 opt.zero_grad()
-                loss = loss_fn(net(xt[idx]), yt[idx])
+                loss = loss_fn(net(xt[idx]), yt[idx]) + self._penalty(net)
                 loss.backward()
                 opt.step()
             net.eval()
@@ -367,6 +370,21 @@ class DenseNet:
         self.network_ = net
         self.best_val_loss_ = best
         return self
+
+    def _build(self, n_in, n_out):
+        """The torch network: dense ReLU layers (subclasses prepend gates)."""
+        import torch
+
+        layers, width = [], n_in
+        for h in self.hidden_layer_sizes:
+            layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+            width = h
+        layers.append(torch.nn.Linear(width, n_out))
+        return torch.nn.Sequential(*layers)
+
+    def _penalty(self, net):
+        """Extra training loss (none for the plain net)."""
+        return 0.0
 
     def _forward(self, X):
         import torch
@@ -419,6 +437,95 @@ class DenseNet:
         if method == "saliency" and getattr(self.scaler_, "scale_", None) is not None:
             scores = scores / self.scaler_.scale_
         return scores
+
+
+class StgNet(DenseNet):
+    """:class:`DenseNet` behind captum ``GaussianStochasticGates`` on its inputs (STG, Yamada et al. 2020).
+
+    Each input is multiplied by a gate ``clamp(mu + N(0, std^2), 0, 1)``
+    during training (``mu`` alone at evaluation); the loss adds
+    ``reg_weight`` x the mean probability that a gate is open
+    (``reg_reduction="mean"``), the relaxed L0 penalty of the STG paper.
+
+    Parameters
+    ----------
+    reg_weight : float
+        L0 weight (default 0.1).
+    gate_std : float
+        Standard deviation of the gate noise (captum's default 0.5).
+    **kwargs
+        :class:`DenseNet` settings.
+    """
+
+    def __init__(self, task="classification", reg_weight=0.1, gate_std=0.5, **kwargs):
+        super().__init__(task=task, **kwargs)
+        self.reg_weight = reg_weight
+        self.gate_std = gate_std
+
+    def get_params(self, deep=True):
+        return dict(super().get_params(deep), reg_weight=self.reg_weight, gate_std=self.gate_std)
+
+    def _build(self, n_in, n_out):
+        import torch
+        from captum.module import GaussianStochasticGates
+
+        dense = super()._build(n_in, n_out)
+        gates = GaussianStochasticGates(n_in, reg_weight=self.reg_weight, std=self.gate_std, reg_reduction="mean")
+
+        class Gated(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gates, self.dense, self.last_reg = gates, dense, 0.0
+
+            def forward(self, x):
+                gated, self.last_reg = self.gates(x)
+                return self.dense(gated)
+
+        return Gated()
+
+    def _penalty(self, net):
+        return net.last_reg if net.training else 0.0
+
+    def gate_values(self):
+        """The learned gate means ``mu`` (unclamped) and the probability that each gate is open."""
+        gates = self.network_.gates
+        return (gates.get_gate_values(clamp=False).detach().numpy().astype(float),
+                gates.get_gate_active_probs().detach().numpy().astype(float))
+
+
+def rank_stg(X, y, task, *, network=None, reg_weight=0.1, random_state=0):
+    """Rank inputs by the open probability of stochastic gates trained with a dense net.
+
+    Parameters
+    ----------
+    X, y : numpy.ndarray
+    task : {"classification", "regression"}
+    network : dict, optional
+        :class:`DenseNet` settings (hidden sizes, epochs, learning rate ...).
+    reg_weight : float
+        STG's L0 weight.
+    random_state : int
+
+    Returns
+    -------
+    PeerResult
+        ``scores`` = the gate means ``mu`` (the open probability is a monotone
+        function of it, and ties less); ``details["n_open"]`` counts gates
+        with open probability above 0.5.
+    """
+    _check_task(task)
+    reason = missing_package("stg")
+    if reason:
+        return PeerResult("stg", skipped=reason)
+    settings = dict(network or {})
+    settings.setdefault("random_state", random_state)
+    with _Clock() as clock:
+        net = StgNet(task=task, reg_weight=reg_weight, **settings).fit(X, y)
+        mu, prob = net.gate_values()
+    return PeerResult("stg", ranking=ranking_from_scores(mu), scores=mu, seconds=clock.seconds,
+                      cpu_seconds=clock.cpu_seconds,
+                      details={"network": net.get_params(), "n_epochs": net.n_epochs_,
+                               "n_open": int((prob > 0.5).sum()), "reg_weight": reg_weight})
 
 
 def rank_dense_attributions(
@@ -616,6 +723,9 @@ def run_peers(X, y, task, names=tuple(PEERS), *, random_state=0, lassonet=None, 
                                          max_attribution_rows=max_attribution_rows,
                                          random_state=random_state):
             out[r.name] = r
+    if "stg" in names:
+        logger.info("stochastic gates ...")
+        out["stg"] = rank_stg(X, y, task, network=dense, random_state=random_state)
     uni = [n for n in names if n in ("f_test", "mutual_info")]
     if uni:
         for r in rank_univariate(X, y, task, methods=uni, random_state=random_state):
