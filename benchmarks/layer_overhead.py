@@ -130,7 +130,7 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args(argv)
     hidden = (200, 50, 50)
-    repeats, rounds = (3, 5) if args.quick else (10, 15)
+    repeats, rounds = (2, 3) if args.quick else (10, 15)
     variants = ["dense", "spectral (fused)", "naive x*lambda", "naive W=psi*lambda",
                 "dense, fused Adam", "spectral (fused), fused Adam"]
     thread_counts = (1, 2)
