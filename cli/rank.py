@@ -1,12 +1,13 @@
 """``stelrel rank``: spectra in, ranked pixels, index match and report out."""
 
+import shlex
 import time
 from pathlib import Path
 
 import click
 
 from ._common import check_output_not_in_input, cli_output, command_line, handle_errors, load_spectra
-from .options import device_opt, int_list_callback, overwrite_opt, quiet_opt, seed_opt, threads_opt
+from .options import compute_options, int_list_callback, overwrite_opt, quiet_opt, seed_opt
 
 
 def _catalog(ctx, param, value):
@@ -48,13 +49,12 @@ def _catalog(ctx, param, value):
 @click.option("--random-draws", default=None, type=click.IntRange(min=0), help="Random-k draws per k (default 5 masked, 2 retrained).")
 @click.option("--permutations", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Permutations in the index-match test.")
-@device_opt
-@threads_opt
+@compute_options
 @overwrite_opt
 @quiet_opt
 @handle_errors
 def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
-         retrain_ks, retrain_epochs, random_draws, permutations, device, threads, overwrite, quiet):
+         retrain_ks, retrain_epochs, random_draws, permutations, device, threads, nproc, overwrite, quiet):
     """Rank the pixels of SPECTRA by relevance for a label and write a report.
 
     SPECTRA is a packed spectra.fits, a MILES-style folder, the word `miles`
@@ -65,6 +65,12 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
     from stellar_relevance.pipeline import rank_spectra
 
     check_output_not_in_input(out, spectra)
+    from stellar_relevance import distributed
+
+    if nproc > 1:  # start nproc copies of this command under torch's elastic launcher, then stop
+        argv = shlex.split(command_line(click.get_current_context()))[1:]
+        return distributed.launch(distributed.drop_option(argv, "--nproc"), nproc, device)
+    distributed.init_from_environment(device)
     with cli_output(quiet):
         start = time.perf_counter()
         check_output_dir(out, overwrite=overwrite)  # fail before hours of work, not after
@@ -88,6 +94,8 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
             result.metrics["ground_truth"] = planted_recovery(result, data)
         result.provenance["timings"]["load"] = round(loaded, 2)
         result.provenance["timings"]["wall_before_saving"] = round(time.perf_counter() - start, 2)
+        if not distributed.is_main_process():  # under torchrun only rank 0 writes
+            return
         result.save(out, overwrite=overwrite)
         if not quiet:
             m = result.metrics

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .distributed import batch_plan
+
 logger = logging.getLogger(__name__)
 
 #: relevance below this fraction of the largest counts as "switched off" in the history
@@ -232,17 +234,17 @@ def train(
     result = TrainingResult()
     best_loss, best_state, since_best = float("inf"), None, 0
     bar = tqdm(range(1, max_epochs + 1), desc=description, disable=not verbose, leave=False)
+    plan = batch_plan(n, batch_size, generator, X.device)  # this process's share under torch.distributed
+    model = plan.wrap(network)
     for epoch in bar:
         started = time.perf_counter()
         network.train()
-        order = torch.randperm(n, generator=generator).to(X.device)
         running, seen = 0.0, 0
-        for start in range(0, n, batch_size):
-            index = order[start : start + batch_size]
+        for index, weight in plan.batches():
             xb, yb = X[index], y[index]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(network(xb), yb)
-            loss.backward()
+            loss = loss_fn(model(xb), yb)
+            (loss if weight == 1.0 else loss * weight).backward()
             optimizer.step()
             running += loss.detach() * len(index)
             seen += len(index)
