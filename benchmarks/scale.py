@@ -19,7 +19,7 @@ peak resident memory split into anonymous (real copies) and file-backed
 
     python benchmarks/scale.py                      # N = 1e3, 1e4, 1e5
     python benchmarks/scale.py --max-n 1000000      # and 1e6 (17 GB of disk)
-    python benchmarks/scale.py --quick              # CI: tiny, one process
+    python benchmarks/scale.py --quick              # CI: tiny, one process, workers run in-process
 
 Prints a Markdown table and writes JSON (``--output``).
 """
@@ -111,7 +111,9 @@ def run_config(store, mode, processes, args, scratch):
     worker_args = [str(HERE), "--worker", mode, "--store", str(store), "--json", str(out), "--epochs",
                    str(args.epochs), "--batch", str(args.batch), "--threads", str(args.threads),
                    "--hidden", args.hidden]
-    if processes == 1:
+    if processes == 1 and args.quick:  # CI: in this process (no fresh interpreter; memory figures shared)
+        main(worker_args[1:])
+    elif processes == 1:
         subprocess.run([sys.executable, *worker_args], check=True)
     else:
         from stellar_relevance.distributed import launch
