@@ -3,8 +3,9 @@
 Times one training step (forward + backward + Adam step) of the same MLP
 with ``SpectralLinear`` and with ``nn.Linear`` as first layer, in the same
 process, interleaved (A B A B ...), so that machine load hits both alike.
-Also times the two naive formulations the fused layer replaces, and the
-spectral step with 1 and 2 torch threads.
+Also times the two naive formulations the fused layer replaces, both steps
+with torch's fused Adam kernel, and everything at 1 and 2 torch threads
+(all interleaved in one loop).
 
     python benchmarks/layer_overhead.py               # full: 4300 -> 200, batch 500
     python benchmarks/layer_overhead.py --quick       # CI
@@ -55,17 +56,21 @@ def _mlp(first, hidden):
 
 def _step_function(variant, n_in, hidden, penalties=(1e-2, 1e-4)):
     c_lambda, c_psi = penalties
-    if variant == "dense":
+    fused_adam = variant.endswith(", fused Adam")
+    base = variant.removesuffix(", fused Adam")
+    if base == "dense":
         net = _mlp(nn.Linear(n_in, hidden[0]), hidden)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=fused_adam or None)
         penalty = None
-    elif variant == "spectral (fused)":
+    elif base == "spectral (fused)":
         first = SpectralLinear(n_in, hidden[0])
         net = _mlp(first, hidden)
         opt = make_optimizer(SimpleNamespace(spectral=first, parameters=net.parameters), 1e-3, c_lambda, c_psi)
+        if fused_adam:  # the same groups (penalties as weight decay), in torch's fused Adam kernel
+            opt = torch.optim.Adam(opt.param_groups, lr=1e-3, fused=True)
         penalty = None
     else:
-        first = (_NaiveScaledInput if variant == "naive x*lambda" else _NaiveWeight)(n_in, hidden[0])
+        first = (_NaiveScaledInput if base == "naive x*lambda" else _NaiveWeight)(n_in, hidden[0])
         net = _mlp(first, hidden)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
@@ -86,23 +91,36 @@ def _step_function(variant, n_in, hidden, penalties=(1e-2, 1e-4)):
 
 
 def time_variants(variants, n_in, hidden, batch, repeats, rounds, threads, seed=0):
-    """Median seconds per step of each variant, interleaved over ``rounds``."""
-    torch.set_num_threads(threads)
+    """Median seconds per step of each (variant, threads), interleaved over ``rounds``.
+
+    ``threads`` is an int or a sequence of ints; every round runs every
+    variant at every thread count, so machine load hits all of them alike.
+    Returns ``{name: seconds}`` for one thread count, else
+    ``{(name, threads): seconds}``.
+    """
+    thread_list = [threads] if isinstance(threads, int) else list(threads)
     torch.manual_seed(seed)
     x = torch.randn(batch, n_in)
     y = torch.randn(batch, 1)
     steps = {name: _step_function(name, n_in, hidden) for name in variants}
-    for step in steps.values():  # warm-up
-        for _ in range(3):
-            step(x, y)
-    samples = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(repeats):
+    samples = {(name, t): [] for name in variants for t in thread_list}
+    for t in thread_list:  # warm-up
+        torch.set_num_threads(t)
+        for step in steps.values():
+            for _ in range(3):
                 step(x, y)
-            samples[name].append((time.perf_counter() - start) / repeats)
-    return {name: float(np.median(s)) for name, s in samples.items()}
+    for _ in range(rounds):
+        for t in thread_list:
+            torch.set_num_threads(t)
+            for name, step in steps.items():
+                start = time.perf_counter()
+                for _ in range(repeats):
+                    step(x, y)
+                samples[name, t].append((time.perf_counter() - start) / repeats)
+    medians = {key: float(np.median(s)) for key, s in samples.items()}
+    if isinstance(threads, int):
+        return {name: medians[name, threads] for name in variants}
+    return medians
 
 
 def main(argv=None):
@@ -112,28 +130,35 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args(argv)
     hidden = (200, 50, 50)
-    repeats, rounds = (3, 5) if args.quick else (10, 15)
-    variants = ["dense", "spectral (fused)", "naive x*lambda", "naive W=psi*lambda"]
-    times = time_variants(variants, args.inputs, hidden, args.batch, repeats, rounds, args.threads)
-    rows = [
-        {"variant": name, "ms_per_step": 1e3 * t, "ratio_to_dense": t / times["dense"]}
-        for name, t in times.items()
+    repeats, rounds = (2, 3) if args.quick else (10, 15)
+    variants = ["dense", "spectral (fused)", "naive x*lambda", "naive W=psi*lambda",
+                "dense, fused Adam", "spectral (fused), fused Adam"]
+    thread_counts = (1, 2)
+    times = time_variants(variants, args.inputs, hidden, args.batch, repeats, rounds, thread_counts)
+    rows = []
+    for threads in thread_counts:
+        for name in variants:
+            dense = times["dense, fused Adam" if name.endswith("fused Adam") else "dense", threads]
+            rows.append({"threads": threads, "variant": name, "ms_per_step": 1e3 * times[name, threads],
+                         "ratio_to_dense": times[name, threads] / dense})
+    thread_rows = [
+        {"threads": t, "ms_per_step": 1e3 * times["spectral (fused)", t],
+         "dense_ms_per_step": 1e3 * times["dense", t],
+         "speedup_vs_1_thread": times["spectral (fused)", 1] / times["spectral (fused)", t]}
+        for t in thread_counts
     ]
-    thread_rows = []
-    for threads in (1, 2):
-        t = time_variants(["spectral (fused)"], args.inputs, hidden, args.batch, repeats, max(3, rounds // 3), threads)
-        thread_rows.append({"threads": threads, "ms_per_step": 1e3 * t["spectral (fused)"]})
     torch.set_num_threads(args.threads)
     print(f"Training step, {args.inputs} -> {'-'.join(map(str, hidden))} -> 1, batch {args.batch}, "
-          f"{args.threads} thread(s), median of {rounds} interleaved rounds x {repeats} steps\n")
-    print(markdown_table(rows, ["variant", "ms_per_step", "ratio_to_dense"]))
+          f"median of {rounds} rounds x {repeats} steps, every variant and thread count interleaved "
+          "(ratio_to_dense: against the dense step with the same optimiser and threads)\n")
+    print(markdown_table(rows, ["threads", "variant", "ms_per_step", "ratio_to_dense"]))
     print("\nSpectral step against the number of torch threads\n")
-    print(markdown_table(thread_rows, ["threads", "ms_per_step"]))
+    print(markdown_table(thread_rows, ["threads", "ms_per_step", "dense_ms_per_step", "speedup_vs_1_thread"]))
     write_json(
         args.output,
         {
             "benchmark": "layer_overhead",
-            "settings": {"inputs": args.inputs, "hidden": hidden, "batch": args.batch, "threads": args.threads,
+            "settings": {"inputs": args.inputs, "hidden": hidden, "batch": args.batch, "threads": thread_counts,
                          "repeats": repeats, "rounds": rounds, "quick": args.quick},
             "steps": rows,
             "threads": thread_rows,

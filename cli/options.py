@@ -32,6 +32,7 @@ PARAMETER_OPTIONS = {
     "random_state": "--seed",
     "input_scaling": "--scaling",
     "n_threads": "--threads",
+    "nproc": "--nproc",
     "spectra": "SPECTRA",
     "paths": "INPUTS",
     "inputs": "INPUTS",
@@ -56,6 +57,20 @@ threads_opt = click.option(
     "--threads", default=1, show_default=True, type=click.IntRange(min=1),
     help="torch CPU threads (1 measured fastest on small shared machines).",
 )
+
+
+nproc_opt = click.option(
+    "--nproc", default=1, show_default=True, type=click.IntRange(min=1),
+    help="Processes training together (torch DistributedDataParallel; at most the CPU cores, or the GPUs "
+         "with CUDA). Under torchrun leave it at 1: torchrun starts the processes.",
+)
+
+
+def compute_options(command):
+    """``--device``, ``--threads`` and ``--nproc``: where and on how many cores/processes the networks train."""
+    for option in (nproc_opt, threads_opt, device_opt):
+        command = option(command)
+    return command
 
 
 def output_opt(required=False, help="File to write."):

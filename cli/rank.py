@@ -1,12 +1,13 @@
 """``stelrel rank``: spectra in, ranked pixels, index match and report out."""
 
+import shlex
 import time
 from pathlib import Path
 
 import click
 
 from ._common import check_output_not_in_input, cli_output, command_line, handle_errors, load_spectra
-from .options import device_opt, input_options, int_list_callback, overwrite_opt, quiet_opt, seed_opt, threads_opt
+from .options import compute_options, input_options, int_list_callback, overwrite_opt, quiet_opt, seed_opt
 
 
 #: Default of --seeds: stellar_relevance.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
@@ -79,13 +80,13 @@ def _catalog(ctx, param, value):
 @click.option("--random-draws", default=None, type=click.IntRange(min=0), help="Random-k draws per k (default 5 masked, 2 retrained).")
 @click.option("--permutations", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Permutations in the index-match test.")
-@device_opt
-@threads_opt
+@compute_options
 @overwrite_opt
 @quiet_opt
 @handle_errors
 def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
-         retrain_ks, retrain_epochs, random_draws, permutations, device, threads, overwrite, quiet):
+         retrain_ks, retrain_epochs, random_draws, permutations, device, threads, nproc, overwrite,
+         quiet):
     """Rank the pixels of INPUTS by relevance for a label and write a report.
 
     INPUTS is a packed spectra.fits, a MILES-style folder, the word `miles`
@@ -96,6 +97,12 @@ def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, 
     from stellar_relevance.by_label import check_label_outputs, write_relevance_by_label
 
     check_output_not_in_input(out, inputs)
+    from stellar_relevance import distributed
+
+    if nproc > 1:  # start nproc copies of this command under torch's elastic launcher, then stop
+        argv = shlex.split(command_line(click.get_current_context()))[1:]
+        return distributed.launch(distributed.drop_option(argv, "--nproc"), nproc, device)
+    distributed.init_from_environment(device)
     with cli_output(quiet):
         start = time.perf_counter()
         folders = check_label_outputs(out, label, overwrite=overwrite)  # fail before hours of work, not after
@@ -115,6 +122,8 @@ def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, 
         results = []
         for name, folder in folders.items():
             result = _rank_one(data, inputs, name, options, loaded, start)
+            if not distributed.is_main_process():  # under torchrun only rank 0 writes
+                continue
             result.save(folder, overwrite=overwrite)
             results.append(result)
             if not quiet:
@@ -123,7 +132,7 @@ def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, 
             path = write_relevance_by_label(results, out, overwrite=overwrite)
             if not quiet:
                 click.echo(f"wrote {path}")
-        if not quiet:
+        if not quiet and distributed.is_main_process():
             click.echo(f"done in {time.perf_counter() - start:.0f} s")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .distributed import batch_plan
 from .proximal import check_penalty, penalty_value, proximal_step
 
 logger = logging.getLogger(__name__)
@@ -255,17 +256,17 @@ def train(
     result = TrainingResult()
     best_loss, best_state, since_best = float("inf"), None, 0
     bar = tqdm(range(1, max_epochs + 1), desc=description, disable=not verbose, leave=False)
+    plan = batch_plan(n, batch_size, generator, X.device)  # this process's share under torch.distributed
+    model = plan.wrap(network)
     for epoch in bar:
         started = time.perf_counter()
         network.train()
-        order = torch.randperm(n, generator=generator).to(X.device)
         running, seen = 0.0, 0
-        for start in range(0, n, batch_size):
-            index = order[start : start + batch_size]
+        for index, weight in plan.batches():
             xb, yb = X[index], y[index]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(_apply(network, xb), yb)
-            loss.backward()
+            loss = loss_fn(_apply(model, xb), yb)
+            (loss if weight == 1.0 else loss * weight).backward()
             optimizer.step()
             proximal_step(network.spectral, penalty, threshold)
             running += loss.detach() * len(index)

@@ -19,6 +19,8 @@ def test_layer_overhead_quick(tmp_path):
     assert "| spectral (fused) |" in result.stdout
     payload = json.loads(output.read_text())
     variants = {row["variant"]: row for row in payload["steps"]}
-    assert set(variants) == {"dense", "spectral (fused)", "naive x*lambda", "naive W=psi*lambda"}
+    assert {"dense", "spectral (fused)", "naive x*lambda", "naive W=psi*lambda", "dense, fused Adam",
+            "spectral (fused), fused Adam"} == set(variants)
+    assert sorted({row["threads"] for row in payload["steps"]}) == [1, 2]
     assert all(row["ms_per_step"] > 0 for row in variants.values())
     assert [row["threads"] for row in payload["threads"]] == [1, 2]

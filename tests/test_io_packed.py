@@ -191,3 +191,36 @@ def test_single_foreign_1d_fits(tmp_path):
         s = read_spectra(tmp_path / "MILES_res2.50_star_m0001V.fits")
     assert len(s) == 1 and s.n_pixels == 20 and s.wave_frame == "air"
     assert s.wavelength[1] == 3541.4 * u.AA and s.meta["FWHM"] == 2.5 * u.AA
+
+
+def test_memmap_read_maps_the_file_read_only_and_equals_the_loaded_read(tmp_path):
+    spectra = loglin_set(n=7, n_pixels=40)
+    path = write_packed(spectra, tmp_path / "s.fits")
+    before = path.read_bytes()
+    loaded, mapped = read_packed(path), read_packed(path, memmap=True)
+    assert mapped.flux.dtype.str == ">f4" and not mapped.flux.flags.writeable
+    assert not mapped.flux.flags.owndata and not mapped.ivar.flags.owndata and not mapped.mask.flags.owndata
+    # the data are views of a memory map of the file, not copies in memory
+    base = mapped.flux
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    assert type(base).__name__ == "mmap"
+    np.testing.assert_array_equal(mapped.flux, loaded.flux)
+    np.testing.assert_array_equal(mapped.ivar, loaded.ivar)
+    np.testing.assert_array_equal(mapped.mask, loaded.mask)
+    assert mapped.mask.dtype == bool
+    with pytest.raises(ValueError, match="read-only"):
+        mapped.flux[0, 0] = 1.0
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("memmap", [True, False])
+@pytest.mark.parametrize("keep", [0.5, 0.98])
+def test_memmap_read_of_a_truncated_store_is_one_data_error(tmp_path, memmap, keep):
+    path = write_packed(linear_set(n=40, n_pixels=300), tmp_path / "s.fits")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(data[: int(len(data) * keep) // 2880 * 2880 + 100])
+    with pytest.raises(DataError, match=r"cut\.fits: (truncated|not a readable)") as info:
+        read_packed(cut, memmap=memmap)
+    assert "\n" not in str(info.value)

@@ -145,3 +145,32 @@ def test_penalty_alone_drives_unused_eigenvalues_to_zero():
         nn.functional.l1_loss(net(x), torch.zeros(16, 1)).backward()
         opt.step()
     assert np.abs(net.spectral.eigenvalues.detach().numpy()).max() < 0.05
+
+
+def test_fused_gradients_equal_autograd_of_lambda_psi_with_input_gradient_and_reused_workspace():
+    """Several steps through the one layer (the workspace is reused) give autograd's gradients of lambda*psi."""
+    torch.manual_seed(4)
+    layer = SpectralLinear(11, 6)
+    with torch.no_grad():
+        layer.eigenvalues.uniform_(-1, 1)
+        layer.bias.uniform_()
+    for step in range(3):
+        x = torch.randn(7, 11, requires_grad=True)
+        layer.zero_grad()
+        (layer(x) ** 3).sum().backward()
+        got = [x.grad] + [p.grad.clone() for p in (layer.eigenvalues, layer.eigenvectors, layer.bias)]
+        lam, psi, bias = (p.detach().clone().requires_grad_() for p in (layer.eigenvalues, layer.eigenvectors,
+                                                                          layer.bias))
+        x2 = x.detach().clone().requires_grad_()
+        (nn.functional.linear(x2, lam * psi, bias) ** 3).sum().backward()
+        for g, w in zip(got, (x2.grad, lam.grad, psi.grad, bias.grad)):
+            assert torch.allclose(g, w, rtol=1e-5, atol=1e-5), step
+        with torch.no_grad():
+            layer.eigenvalues.mul_(0.5)
+    assert layer._workspace.tensor.shape == layer.eigenvectors.shape
+    # a copy does not share (or carry) the scratch tensor
+    import copy
+
+    clone = copy.deepcopy(layer)
+    assert clone._workspace is not layer._workspace and clone._workspace.tensor is None
+    assert torch.allclose(clone(torch.ones(2, 11)), layer(torch.ones(2, 11)))

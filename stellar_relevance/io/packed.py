@@ -16,6 +16,8 @@ Layout (see docs/spectra.md):
 import json
 import logging
 import warnings
+import zlib
+from contextlib import contextmanager
 
 import numpy as np
 from astropy import units as u
@@ -28,7 +30,7 @@ from ..atomic import atomic_write
 from ..exceptions import DataError, DataWarning
 from ..provenance import from_jsonable, jsonable
 from ..spectra import SpectralSet
-from ._common import linear_grid, open_fits, require_fits, wave_frame_from_ctype
+from ._common import _damage, _short, linear_grid, open_fits, require_fits, wave_frame_from_ctype
 
 __all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -190,8 +192,70 @@ def _flux_hdu(hdul, path):
                     "holding spectra x pixels)")
 
 
-def read_packed(path):
+@contextmanager
+def _open_mapped(path, what="packed spectra file"):
+    """``fits.open(memmap=True)``; a file shorter than its headers say is one `DataError`.
+
+    The data are not read: every image HDU's data block must fit in the
+    file (``datLoc + NAXIS1 * NAXIS2 * |BITPIX| / 8 <= size``), which is
+    what a truncated store fails.
+    """
+    size = path.stat().st_size
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hdul = fits.open(path, memmap=True, mode="readonly", lazy_load_hdus=False)
+    except (OSError, EOFError, ValueError, IndexError, KeyError, fits.VerifyError, zlib.error) as exc:
+        raise DataError(f"{path}: not a readable {what}: {_short(exc)}") from exc
+    try:
+        for warning in caught:
+            if _damage(warning.message):
+                raise DataError(f"{path}: truncated or damaged {what} ({size} bytes): {_short(warning.message)}")
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        for i, hdu in enumerate(hdul):
+            info = hdul.fileinfo(i)
+            header = hdu.header
+            if not header.get("NAXIS") or "BITPIX" not in header:
+                continue
+            n_bytes = abs(int(header["BITPIX"])) // 8
+            for axis in range(1, int(header["NAXIS"]) + 1):
+                n_bytes *= int(header.get(f"NAXIS{axis}", 0))
+            if header.get("XTENSION") == "BINTABLE":
+                n_bytes += int(header.get("PCOUNT", 0))
+            if info["datLoc"] + n_bytes > size:
+                raise DataError(f"{path}: truncated {what}: HDU {i} ({hdu.name or 'PRIMARY'}) needs "
+                                f"{info['datLoc'] + n_bytes} bytes, the file has {size}")
+        yield hdul
+    except fits.VerifyError as exc:
+        raise DataError(f"{path}: invalid {what}: {_short(exc)}") from exc
+    finally:
+        hdul.close()
+
+
+def _image(hdu, memmap):
+    """An HDU's data in native byte order (a copy), or the read-only memory map (FITS is big-endian)."""
+    data = hdu.data
+    if memmap:
+        data = data.view(np.ndarray) if isinstance(data, np.ndarray) else np.asarray(data)
+        data.flags.writeable = False
+        return data
+    data = np.asarray(data)
+    return data.astype(data.dtype.newbyteorder("="), copy=False)
+
+
+def read_packed(path, memmap=False):
     """Read the project's multi-spectrum FITS file into a `SpectralSet`.
+
+    Parameters
+    ----------
+    path : str or Path
+    memmap : bool, default=False
+        Map flux, inverse variance and mask from the file instead of reading
+        them: the arrays are read-only views of the file (big-endian
+        float32, as FITS stores them; the mask a ``bool`` view of the
+        ``uint8`` image), so opening costs no memory whatever the number of
+        spectra, and pages are read when they are used. Training gathers
+        each mini-batch from them (see :mod:`stellar_relevance.store`).
 
     Raises
     ------
@@ -199,15 +263,25 @@ def read_packed(path):
         Not a FITS file, a truncated or damaged one, a label table with an
         invalid column format (``TFORMn``), no flux image, no spectral axis (no ``WAVELENGTH``
         HDU and no ``CRVAL1``/``CDELT1``), shapes that disagree, a bad grid.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, astropy.units as u
+    >>> from stellar_relevance.spectra import SpectralSet
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "s.fits"
+    >>> _ = write_packed(SpectralSet(np.arange(4000.0, 4003.0) * u.AA, np.ones((2, 3), np.float32)), out)
+    >>> mapped = read_packed(out, memmap=True)
+    >>> mapped.flux.dtype.str, mapped.flux.flags.writeable
+    ('>f4', False)
     """
     path = require_fits(path)
-    with open_fits(path, "packed spectra file") as hdul:
+    opener = _open_mapped(path) if memmap else open_fits(path, "packed spectra file")
+    with opener as hdul:
         flux_hdu = _flux_hdu(hdul, path)
         hdu_name = flux_hdu.name or "PRIMARY"
         where = f"{path}[{hdu_name}]"
         header = flux_hdu.header
-        flux = np.asarray(flux_hdu.data)
-        flux = flux.astype(flux.dtype.newbyteorder("="), copy=False)
+        flux = _image(flux_hdu, memmap)
         if flux.ndim == 1:
             flux = flux[np.newaxis]
         n_pixels = flux.shape[1]
@@ -229,10 +303,10 @@ def read_packed(path):
             frame = "air"
         ivar = mask = None
         if "IVAR" in hdul:
-            ivar = np.asarray(hdul["IVAR"].data)
-            ivar = ivar.astype(ivar.dtype.newbyteorder("="), copy=False)
+            ivar = _image(hdul["IVAR"], memmap)
         if "MASK" in hdul:
-            mask = np.asarray(hdul["MASK"].data) != 0
+            mask = _image(hdul["MASK"], memmap)
+            mask = mask.view(bool) if memmap and mask.dtype == np.uint8 else np.asarray(mask) != 0
         meta_json = header.get("STMETA")
         try:
             meta = from_jsonable(json.loads(meta_json)) if meta_json else {}

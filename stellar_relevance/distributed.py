@@ -1,0 +1,191 @@
+"""Several processes, one training: ``torch.distributed`` with ``DistributedDataParallel``.
+
+Started by ``torchrun`` (``torchrun --nproc-per-node 2 -m stellar_relevance.cli rank ...``)
+or by ``stelrel rank --nproc 2``, which launches the same command through
+torch's elastic launcher (:func:`launch`). Every process runs the whole
+pipeline on the same data with the same seed; :func:`~stellar_relevance.training.train`
+asks :func:`batch_plan` for its mini-batches, and under a process group
+each process takes its share of every global batch (a
+:class:`~torch.utils.data.DistributedSampler`-style split of the same
+shuffled order) and the network is wrapped in
+:class:`~torch.nn.parallel.DistributedDataParallel`, which averages the
+gradients. With ``P`` processes and ``batch_size=B`` each step sees the
+same ``P * B`` spectra as one process with ``batch_size=P * B``, so the two
+give the same network to float tolerance. Only rank 0 writes
+(:func:`is_main_process`).
+
+Backends: gloo on CPU, NCCL on CUDA (one GPU per process, ``LOCAL_RANK``).
+"""
+
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+
+import torch
+
+from .exceptions import ParameterError, StelrelError
+
+__all__ = ["world", "is_main_process", "init_from_environment", "batch_plan", "launch", "check_nproc",
+           "available_slots", "drop_option", "LaunchError"]
+
+logger = logging.getLogger(__name__)
+
+
+def world():
+    """``(rank, world_size)`` of the running process group, or ``(0, 1)`` without one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def is_main_process():
+    """True in rank 0 (or without a process group): the process that writes outputs."""
+    return world()[0] == 0
+
+
+def init_from_environment(device="auto", timeout_s=600):
+    """Join the process group ``torchrun`` describes (``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR`` ...).
+
+    Does nothing (returns False) when ``WORLD_SIZE`` is unset or 1. The
+    backend is NCCL when ``device`` resolves to CUDA, else gloo; with CUDA
+    each process takes GPU ``LOCAL_RANK``.
+
+    Returns
+    -------
+    bool
+        Whether a process group is now initialised.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if torch.distributed.is_initialized():
+        return True
+    cuda = device in ("auto", "cuda") and torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    torch.distributed.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(seconds=timeout_s))
+    rank, size = world()
+    logger.info("process %d of %d joined the %s process group", rank, size, "nccl" if cuda else "gloo")
+    return True
+
+
+class _Plan:
+    """The batches of one epoch for this process, and the network to step (DDP-wrapped under a group)."""
+
+    def __init__(self, n, batch_size, generator, device):
+        self.n, self.batch_size, self.generator, self.device = n, int(batch_size), generator, device
+        self.rank, self.size = world()
+
+    def wrap(self, network):
+        if self.size == 1:
+            return network
+        device_ids = [self.device.index] if self.device is not None and self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
+
+    def batches(self):
+        """``(index, weight)`` pairs: the rows of this process's share of each global batch.
+
+        One process: the shuffled order cut in ``batch_size`` slices (weight
+        1), exactly as before. ``P`` processes: the same order (every process
+        shuffles with the same generator state), cut in global batches of
+        ``P * batch_size`` rows, each dealt out round-robin as
+        :class:`~torch.utils.data.DistributedSampler` deals indices; the loss
+        weight ``P * len(share) / len(global batch)`` makes DDP's average of
+        the per-process mean losses the mean over the global batch, also for
+        a last batch that does not split evenly.
+        """
+        order = torch.randperm(self.n, generator=self.generator).to(self.device)
+        step = self.batch_size * self.size
+        for start in range(0, self.n, step):
+            chunk = order[start : start + step]
+            if self.size == 1:
+                yield chunk, 1.0
+                continue
+            share = chunk[self.rank :: self.size]
+            if len(share) == 0:  # fewer rows than processes: take a row with zero weight (DDP needs every rank)
+                yield chunk[:1], 0.0
+                continue
+            yield share, self.size * len(share) / len(chunk)
+
+
+def batch_plan(n, batch_size, generator=None, device=None):
+    """The mini-batches of one epoch for this process (see :class:`_Plan`).
+
+    Examples
+    --------
+    >>> plan = batch_plan(5, 2, torch.Generator().manual_seed(0))
+    >>> [len(index) for index, weight in plan.batches()]
+    [2, 2, 1]
+    """
+    return _Plan(n, batch_size, generator, None if device is None else torch.device(device))
+
+
+def available_slots(device="auto"):
+    """How many processes this machine can run: GPUs when CUDA is used, else CPU cores."""
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.cuda.device_count()
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def check_nproc(nproc, device="auto"):
+    """Refuse more processes than :func:`available_slots` (a `ParameterError` naming ``nproc``)."""
+    slots = available_slots(device)
+    if int(nproc) < 1 or int(nproc) > slots:
+        kind = "GPUs" if device in ("auto", "cuda") and torch.cuda.is_available() else "CPU cores"
+        raise ParameterError("nproc", f"must be between 1 and the {slots} {kind} available, got {nproc}")
+    return int(nproc)
+
+
+def drop_option(argv, option):
+    """``argv`` without ``option`` and its value (``--nproc 2`` or ``--nproc=2``).
+
+    Examples
+    --------
+    >>> drop_option(["rank", "miles", "--nproc", "2", "--seed", "1"], "--nproc")
+    ['rank', 'miles', '--seed', '1']
+    """
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == option:
+            skip = True
+        elif not item.startswith(option + "="):
+            out.append(item)
+    return out
+
+
+class LaunchError(StelrelError, RuntimeError):
+    """A worker process of :func:`launch` failed; the others were stopped."""
+
+
+def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
+    """Run ``python -m module *argv`` in ``nproc`` processes with torch's elastic launcher (what ``torchrun`` runs).
+
+    With ``module=None``, ``argv[0]`` is a script: ``python *argv``.
+
+    One node, a free local port for the c10d rendezvous, no restarts: when a
+    process dies the launcher stops the others and this raises
+    :class:`LaunchError` naming the failed rank and its exit code.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    nproc = check_nproc(nproc, device)
+    config = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"stelrel-{os.getpid()}",
+        rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5,
+    )
+    try:
+        elastic_launch(config, sys.executable)(*(["-m", module] if module else []), *argv)
+    except ChildFailedError as exc:
+        # the launcher stops the survivors with SIGTERM: report the processes that failed first
+        failed = sorted(exc.failures.items())
+        root = [(rank, f) for rank, f in failed if f.exitcode != -signal.SIGTERM] or failed
+        names = ", ".join(f"rank {rank} (exit code {f.exitcode})" for rank, f in root)
+        raise LaunchError(f"{names} of {nproc} processes failed; the other processes were stopped and "
+                          "nothing was written") from None
