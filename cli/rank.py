@@ -71,6 +71,7 @@ def rank(spectra, label, out, seed, n_seeds, epochs, min_epochs, batch_size, hid
         argv = shlex.split(command_line(click.get_current_context()))[1:]
         return distributed.launch(distributed.drop_option(argv, "--nproc"), nproc, device)
     distributed.init_from_environment(device)
+    quiet = quiet or not distributed.is_main_process()  # one set of messages, from rank 0
     with cli_output(quiet):
         start = time.perf_counter()
         check_output_dir(out, overwrite=overwrite)  # fail before hours of work, not after
