@@ -103,6 +103,7 @@ def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, 
         argv = shlex.split(command_line(click.get_current_context()))[1:]
         return distributed.launch(distributed.drop_option(argv, "--nproc"), nproc, device)
     distributed.init_from_environment(device)
+    quiet = quiet or not distributed.is_main_process()  # one set of messages, from rank 0
     with cli_output(quiet):
         start = time.perf_counter()
         folders = check_label_outputs(out, label, overwrite=overwrite)  # fail before hours of work, not after
