@@ -11,7 +11,7 @@ from .options import device_opt, int_list_callback, overwrite_opt, quiet_opt, se
 
 #: Default of --seeds: stellar_relevance.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
 #: imported, so that `stelrel --help` stays fast).
-DEFAULT_SEEDS = 1
+DEFAULT_SEEDS = 2
 PENALTIES = ("l2", "l1", "group")
 
 

@@ -178,8 +178,8 @@ def test_untrained_retrains_are_counted_not_warned(synthetic, monkeypatch):
     small = synthetic[np.arange(60)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rank_spectra(small, "FEH", **dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(30,), retrain_max_epochs=2,
-                                          catalog=None))
+        rank_spectra(small, "FEH", n_seeds=1, **dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(30,),
+                                                      retrain_max_epochs=2, catalog=None))
     assert sum("almost untrained" in str(w.message) for w in caught) == 1  # the one trained seed, not 2 retrains
 
 
