@@ -12,7 +12,7 @@ from .options import compute_options, input_options, int_list_callback, overwrit
 
 #: Default of --seeds: stellar_relevance.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
 #: imported, so that `stelrel --help` stays fast).
-DEFAULT_SEEDS = 1
+DEFAULT_SEEDS = 2
 PENALTIES = ("l2", "l1", "group")
 
 

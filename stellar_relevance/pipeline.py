@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 #: number of pixels are left out when the default is used.
 DEFAULT_KS = (5, 10, 20, 30, 50, 100, 300, 1000, "all")
 #: Models trained by default (seeds random_state, random_state+1, ...); see docs/ranking.md.
-DEFAULT_N_SEEDS = 1
+DEFAULT_N_SEEDS = 2
 
 
 def _mae(y_true, y_pred):

@@ -65,8 +65,8 @@ def _spread_band(ax, wave, relevance, std, color="tab:blue"):
     if std is None:
         return
     std = np.nan_to_num(std)
-    ax.fill_between(wave, np.clip(relevance - std, 0, None), relevance + std, color=color, alpha=0.35, lw=0,
-                    step="mid", label="±1 std over seeds", zorder=0)
+    ax.fill_between(wave, np.clip(relevance - std, 0, None), relevance + std, color=color, alpha=0.5, lw=0,
+                    step="mid", label="±1 std over seeds", zorder=3)
 
 
 def plot_selection_frequency(result, ax=None):

@@ -34,7 +34,9 @@ class RankingResult:
         One row per pixel, most relevant first: ``rank`` (1 = most relevant),
         ``pixel``, ``wavelength`` (Angstrom), ``relevance`` (mean over seeds of
         the per-seed relevance normalised to sum 1), ``relevance_std`` (spread
-        over seeds), ``signed_eigenvalue`` (lambda of the first seed's model;
+        over seeds; NaN with one seed), ``selection_frequency`` (share of
+        seeds in whose top-``top`` the pixel is; NaN with one seed),
+        ``signed_eigenvalue`` (lambda of the first seed's model;
         its sign is arbitrary up to the sign of psi), ``mean_flux`` (mean
         training spectrum) and ``indices`` (catalogue central bands holding the
         pixel, comma separated).

@@ -73,7 +73,7 @@ def test_rank_writes_every_output(ranked):
                      "eigenvalues.png", "curve.png", "report.html"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["max_epochs"] == 6 and summary["settings"]["batch_size"] == 64
-    assert summary["split"]["n_test"] == 8 and summary["seeds"] == [0]
+    assert summary["split"]["n_test"] == 8 and summary["seeds"] == [0, 1]  # two seeds by default (issue 13)
     assert summary["command"].startswith("stelrel rank ") and "--epochs 6" in summary["command"]
     assert {"load", "train", "total"} <= set(summary["timings"])
     ranking = QTable.read(out / "ranking.ecsv")
@@ -106,7 +106,7 @@ def test_overwrite_replaces(packed, tmp_path):
     assert CliRunner().invoke(cli, args).exit_code == 0
     result = CliRunner().invoke(cli, [*args, "--overwrite", "--seed", "1"])
     assert result.exit_code == 0, result.output
-    assert json.loads((out / "summary.json").read_text())["seeds"] == [1]
+    assert json.loads((out / "summary.json").read_text())["seeds"] == [1, 2]  # two seeds by default (issue 13)
 
 
 def test_predict_prints_labels(packed, ranked):

@@ -178,8 +178,8 @@ def test_untrained_retrains_are_counted_not_warned(synthetic, monkeypatch):
     small = synthetic[np.arange(60)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rank_spectra(small, "FEH", **dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(30,), retrain_max_epochs=2,
-                                          catalog=None))
+        rank_spectra(small, "FEH", n_seeds=1, **dict(FAST, max_epochs=2, min_epochs=1, retrain_ks=(30,),
+                                                      retrain_max_epochs=2, catalog=None))
     assert sum("almost untrained" in str(w.message) for w in caught) == 1  # the one trained seed, not 2 retrains
 
 
@@ -360,3 +360,23 @@ def test_bad_given_labels_name_the_parameter(synthetic, given, message):
     with pytest.raises(ParameterError, match=message) as info:
         rank_spectra(spectra, "FEH", given=given, **TINY)
     assert info.value.parameter == "given"
+
+
+def test_an_estimator_without_the_options_is_named_clearly():
+    from stellar_relevance.conditioning import check_estimator_supports
+
+    class Older:  # an estimator from before penalty= and given=
+        def __init__(self, eigenvalue_penalty=1e-2):
+            self.eigenvalue_penalty = eigenvalue_penalty
+
+        def fit(self, X, y):
+            return self
+
+    assert check_estimator_supports("l2", (), estimator_class=Older) is False  # the paper's L2: nothing to pass
+    with pytest.raises(ParameterError, match="'l1' needs an estimator with a penalty parameter") as info:
+        check_estimator_supports("l1", (), estimator_class=Older)
+    assert info.value.parameter == "penalty"
+    with pytest.raises(ParameterError, match="cannot take known labels") as info:
+        check_estimator_supports("l2", ("TEFF",), estimator_class=Older)
+    assert info.value.parameter == "given"
+    assert check_estimator_supports("group", ("TEFF",)) is True  # the installed estimator takes both

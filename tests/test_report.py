@@ -208,3 +208,64 @@ def test_write_html_refuses_to_overwrite_when_asked(fake_result, tmp_path):
     path = write_html(fake_result, tmp_path / "report.html")
     with pytest.raises(FileExistsError):
         write_html(fake_result, path, overwrite=False)
+
+
+# ----------------------------------------------------------------------------- stability over seeds (issue 13)
+def _with_seeds(result, n_seeds):
+    """The fake result as if ``n_seeds`` seeds were trained (spread and selection frequency, or none)."""
+    ranking = result.ranking
+    rank = np.asarray(ranking["rank"])
+    if n_seeds > 1:
+        ranking["relevance_std"] = 0.1 * np.asarray(ranking["relevance"])
+        ranking["selection_frequency"] = np.where(rank <= 25, 1.0, np.where(rank <= 35, 0.5, 0.0))
+        result.metrics["stability"] = {"n_seeds": n_seeds, "top30_overlap": 0.83}
+    else:
+        ranking["relevance_std"] = np.full(len(ranking), np.nan)
+        ranking["selection_frequency"] = np.full(len(ranking), np.nan)
+        result.metrics["stability"] = {"n_seeds": 1, "note": "one seed trained: no spread, overlap or selection "
+                                                              "frequency is available (use --seeds 2 or more)"}
+    result.settings["seeds"] = list(range(n_seeds))
+    return result
+
+
+def test_relevance_figure_shows_spread_and_selection_frequency(fake_result):
+    result = _with_seeds(fake_result, 2)
+    ax = plot_relevance(result)
+    fig_axes = ax.figure.axes
+    assert len(fig_axes) == 3  # flux, its relevance twin, the selection-frequency panel
+    twin = [a for a in fig_axes if a is not ax and a.get_ylabel().startswith("relevance")][0]
+    assert "±1 std over seeds" in [c.get_label() for c in twin.collections]
+    panel = [a for a in fig_axes if "share of seeds" in a.get_ylabel()][0]
+    assert sum(len(c.get_segments()) for c in panel.collections) == 35  # pixels in some seed's top 30
+    assert any("overlap across seeds 0.83" in t.get_text() for t in panel.texts)
+    page = render_html(result)
+    assert "Stability across 2 seeds" in page and "top30_overlap = 0.83" in page
+    assert "selection_frequency" in page
+
+
+def test_one_seed_says_no_spread(fake_result):
+    result = _with_seeds(fake_result, 1)
+    ax = plot_relevance(result)
+    twin = [a for a in ax.figure.axes if a is not ax and a.get_ylabel().startswith("relevance")][0]
+    assert "±1 std over seeds" not in [c.get_label() for c in twin.collections]
+    panel = [a for a in ax.figure.axes if "share of seeds" in a.get_ylabel()][0]
+    assert any("no spread" in t.get_text() for t in panel.texts)
+    assert "one seed trained: no spread" in render_html(result)
+
+
+def test_relevance_by_label_has_one_panel_per_label(fake_result, tmp_path):
+    import copy
+
+    from stellar_relevance.by_label import plot_relevance_by_label, write_relevance_by_label
+
+    teff = copy.deepcopy(fake_result)
+    teff.settings.update(label="TEFF", label_unit="K", given=["LOGG"])
+    fig = plot_relevance_by_label([_with_seeds(fake_result, 3), teff])
+    axes = fig.axes
+    assert len(axes) == 2 and axes[0].get_shared_x_axes().joined(axes[0], axes[1])
+    assert axes[0].get_title(loc="left").startswith("[Fe/H]")
+    assert axes[1].get_title(loc="left").startswith("T_eff given log g")
+    path = write_relevance_by_label([fake_result, teff], tmp_path)
+    assert path.name == "relevance_by_label.png" and path.read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(FileExistsError):
+        write_relevance_by_label([fake_result, teff], tmp_path)
