@@ -36,9 +36,10 @@ class SeedEnsemble:
         self.feature_means_ = self.estimators[0].feature_means_
         self.n_features_in_ = self.estimators[0].n_features_in_
 
-    def predict(self, X):
-        """Mean of the estimators' predictions."""
-        return np.mean([est.predict(X) for est in self.estimators], axis=0)
+    def predict(self, X, given=None):
+        """Mean of the estimators' predictions (``given``: the known labels the models were trained with)."""
+        kwargs = {} if given is None else {"given": given}
+        return np.mean([est.predict(X, **kwargs) for est in self.estimators], axis=0)
 
 
 def model_payload(estimators, settings, wavelength, split_text):
@@ -68,6 +69,7 @@ def model_payload(estimators, settings, wavelength, split_text):
         "wave_frame": settings.get("wave_frame"),
         "config": {k: jsonable(v) for k, v in estimators[0].get_params().items()},
         "seeds": list(settings.get("seeds", [])),
+        "given": list(settings.get("given") or []),
         "split": split_text,
         "estimators": list(estimators),
     }
@@ -162,8 +164,9 @@ def predict_labels(model, spectra, rtol=1e-6):
     Raises
     ------
     DataError
-        When the spectra are not on the model's wavelength grid, or their
-        flux is not finite.
+        When the spectra are not on the model's wavelength grid, their flux
+        is not finite, or the model was trained with given labels (``rank
+        --given``) that the spectra lack or hold as non-finite values.
 
     Examples
     --------
@@ -193,4 +196,29 @@ def predict_labels(model, spectra, rtol=1e-6):
             f"{len(rows)} spectra have non-finite flux (e.g. IDs {[str(spectra.ids[i]) for i in rows[:5]]}); "
             "the model needs finite flux at every pixel"
         )
-    return SeedEnsemble(model["estimators"]).predict(X)
+    return SeedEnsemble(model["estimators"]).predict(X, given=_given_labels(model, spectra))
+
+
+def _given_labels(model, spectra):
+    """The given labels the model was trained with, read from the spectra's label table (None: none)."""
+    names = list(model.get("given") or [])
+    if not names:
+        return None
+    missing = [name for name in names if name not in spectra.label_names]
+    if missing:
+        raise DataError(
+            f"the model was trained given {', '.join(names)}; the spectra have no label {', '.join(missing)} "
+            f"(labels: {', '.join(spectra.label_names) or 'none'}); pass a label table with those columns"
+        )
+    columns = []
+    for name in names:
+        try:
+            values = np.asarray(spectra.labels[name], dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(f"given label {name!r} is not numeric") from None
+        bad = ~np.isfinite(values)
+        if bad.any():
+            ids = [str(spectra.ids[i]) for i in np.flatnonzero(bad)[:5]]
+            raise DataError(f"given label {name!r} is missing (NaN) for {int(bad.sum())} spectra (e.g. IDs {ids})")
+        columns.append(values)
+    return np.column_stack(columns)

@@ -8,9 +8,11 @@ import torch
 from astropy.table import QTable
 from click.testing import CliRunner
 
+from stellar_relevance import load_model, predict_labels
 from stellar_relevance.cli.main import cli
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
-from stellar_relevance.io import write_packed
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.io import read_packed, write_packed
 from stellar_relevance.spectra import SpectralSet
 
 torch.set_num_threads(1)
@@ -93,6 +95,18 @@ def test_given_and_penalty_reach_the_estimator(packed, tmp_path):
     assert summary["settings"]["given"] == ["TEFF", "LOGG"] and summary["settings"]["penalty"] == "l1"
     assert summary["split"]["n_with_label"] == 77
     assert "given TEFF,LOGG" in result.output
+
+    # the model file remembers the given labels: predictions read them from the spectra's own labels
+    model = load_model(out / "model.pt")
+    assert model["given"] == ["TEFF", "LOGG"]
+    spectra = read_packed(packed)
+    predicted = predict_labels(model, spectra[3:])
+    assert predicted.shape == (77,) and np.isfinite(predicted).all()
+    with pytest.raises(DataError, match=r"given label 'LOGG' is missing \(NaN\) for 3 spectra"):
+        predict_labels(model, spectra)
+    missing = CliRunner().invoke(cli, ["predict", str(out / "model.pt"), str(packed)])
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert "given label 'LOGG' is missing" in missing.output
 
 
 @pytest.mark.parametrize(
