@@ -54,8 +54,9 @@ device_opt = click.option(
 )
 
 threads_opt = click.option(
-    "--threads", default=1, show_default=True, type=click.IntRange(min=1),
-    help="torch CPU threads (1 measured fastest on small shared machines).",
+    "--threads", default=None, type=click.IntRange(min=1),
+    help="torch CPU threads (default: torch's own, one per core; 1 can be faster on a machine shared with "
+         "other jobs).",
 )
 
 

@@ -93,7 +93,7 @@ class _SpectralRelevanceBase(BaseEstimator):
         min_epochs=0,
         input_scaling="center",
         device="auto",
-        n_threads=1,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):

@@ -176,6 +176,8 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     nproc = check_nproc(nproc, device)
+    # as torchrun does: unless told otherwise, the processes share the cores instead of each taking all of them
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, available_slots("cpu") // nproc)))
     config = LaunchConfig(
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"stelrel-{os.getpid()}",
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5,

@@ -336,7 +336,7 @@ def rank_spectra(
     n_permutations=1000,
     min_labels=20,
     device="auto",
-    n_threads=1,
+    n_threads=None,
     progress=False,
     command=None,
 ):
