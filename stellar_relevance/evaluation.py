@@ -147,6 +147,23 @@ def topk_curve(
     ------
     ParameterError
         For k values outside 1..n_features (see :func:`resolve_ks`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> from stellar_relevance import topk_curve
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 10))
+    >>> y = X[:, 3] - 2 * X[:, 7]
+    >>> curve = topk_curve([7, 3, 0, 1, 2, 4, 5, 6, 8, 9], [1, 2, "all"], X[:150], y[:150], X[150:], y[150:],
+    ...                    metric=lambda t, p: float(np.mean(np.abs(t - p))), make_model=Ridge,
+    ...                    protocols=("retrained",), n_random=2)
+    >>> [int(k) for k in sorted(set(curve["k"]))]
+    [1, 2, 10]
+    >>> ranked = curve[(curve["selection"] == "ranked") & (curve["k"] == 2)]
+    >>> float(ranked["score"][0]) < 0.05  # the two true features explain y
+    True
     """
     X_train = np.asarray(X_train, dtype=np.float64)
     X_test = np.asarray(X_test, dtype=np.float64)
@@ -221,6 +238,16 @@ def topk_overlap(rankings, k, tolerance=0):
     -------
     float
         1 when every top-k agrees, near ``k / n_features`` for random ones.
+
+    Examples
+    --------
+    >>> from stellar_relevance import topk_overlap
+    >>> topk_overlap([[0, 1, 2, 3], [1, 0, 3, 2]], k=2)
+    1.0
+    >>> topk_overlap([[0, 1, 2, 3], [2, 3, 0, 1]], k=2)
+    0.0
+    >>> topk_overlap([[0, 10, 20], [1, 11, 30]], k=2, tolerance=1)  # neighbours within 1 count
+    1.0
     """
     rankings = [np.asarray(r, dtype=int) for r in rankings]
     if len(rankings) < 2:

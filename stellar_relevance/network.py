@@ -147,5 +147,29 @@ def count_parameters(n_features, n_outputs, hidden_layer_sizes=(100, 100, 50), o
 
 
 def build_network(n_features, n_outputs, hidden_layer_sizes=(100, 100, 50), **options):
-    """Build a :class:`SpectralNetwork`; ``options`` go to its constructor."""
+    """Build a :class:`SpectralNetwork`; ``options`` go to its constructor.
+
+    Parameters
+    ----------
+    n_features, n_outputs : int
+        Inputs (pixels) and outputs (labels, or classes).
+    hidden_layer_sizes : tuple of int
+        Widths of the layers after the spectral first layer's output.
+    **options
+        Other :class:`SpectralNetwork` arguments (``activation``, ``n_given``, ...).
+
+    Returns
+    -------
+    SpectralNetwork
+
+    Examples
+    --------
+    >>> import torch
+    >>> from stellar_relevance import build_network
+    >>> net = build_network(100, 1, hidden_layer_sizes=(16,))
+    >>> net(torch.zeros(4, 100)).shape
+    torch.Size([4, 1])
+    >>> net.spectral.relevance().shape
+    torch.Size([100])
+    """
     return SpectralNetwork(n_features, n_outputs, hidden_layer_sizes, **options)

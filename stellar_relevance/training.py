@@ -243,6 +243,19 @@ def train(
     Returns
     -------
     TrainingResult
+
+    Examples
+    --------
+    >>> import torch
+    >>> from stellar_relevance import build_network, train
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(200, 20, generator=generator)
+    >>> y = 2.0 * X[:, :1]
+    >>> net = build_network(20, 1, hidden_layer_sizes=(16,))
+    >>> result = train(net, X, y, loss_fn=torch.nn.functional.l1_loss, max_epochs=5, batch_size=50,
+    ...                generator=generator)
+    >>> len(result.history), result.stopped_epoch, sorted(result.history[0])[:3]
+    (5, 5, ['epoch', 'penalty', 'seconds'])
     """
     if max_epochs < 1:
         raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")

@@ -259,6 +259,19 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
     dict
         ``meta`` of the packed set (``ingest`` counts and timing, including
         ``write_s``), with ``output``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> from stellar_relevance import SpectralSet, pack_spectra, read_packed, write_packed
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> packed = write_packed(SpectralSet(np.arange(5000.0, 5010.0) * u.AA, np.ones((3, 10))), folder / "a.fits")
+    >>> info = pack_spectra(packed, folder / "b.fits")
+    >>> Path(info["output"]).name, read_packed(folder / "b.fits").flux.shape
+    ('b.fits', (3, 10))
     """
     import time
 

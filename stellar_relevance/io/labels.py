@@ -48,6 +48,17 @@ def read_labels(path, id_column="ID", format=None):
     ------
     DataError
         A missing or unreadable file, no ``id_column``, empty or duplicate IDs.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from stellar_relevance import read_labels
+    >>> path = Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = path.write_text("ID,TEFF,FEH\\nstar1,5800,0.02\\nstar2,4500,-0.71\\n")
+    >>> table = read_labels(path)
+    >>> list(table.colnames), float(table["FEH"][1])
+    (['ID', 'TEFF', 'FEH'], -0.71)
     """
     path = existing_path(path)
     fmt = format or _guess_format(path)
@@ -91,6 +102,17 @@ def read_label_table(path, id_column=None, format=None):
     ------
     DataError
         A missing or unreadable file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from stellar_relevance.io import read_label_table
+    >>> path = Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = path.write_text("OBSID,FEH\\n359910161,-0.2\\n677503031,0.1\\n")
+    >>> table = read_label_table(path)
+    >>> table["OBSID"].dtype.kind, len(table)  # IDs are kept as text, not numbers
+    ('U', 2)
     """
     from .join import DEFAULT_ID_COLUMNS
 

@@ -130,6 +130,18 @@ def write_packed(spectra, path, overwrite=False):
     Path
         The file written (atomically: a temporary file in the same folder,
         then ``os.replace``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> from stellar_relevance import SpectralSet, read_packed, write_packed
+    >>> spectra = SpectralSet(np.arange(5000.0, 5010.0) * u.AA, np.ones((3, 10)))
+    >>> path = write_packed(spectra, Path(tempfile.mkdtemp()) / "spectra.fits")
+    >>> read_packed(path).flux.shape
+    (3, 10)
     """
     if not isinstance(spectra, SpectralSet):
         raise TypeError(f"write_packed expects a SpectralSet; got {type(spectra).__name__}")
