@@ -49,6 +49,25 @@ import numpy as np
 __all__ = ["QuadraticCannon", "continuum_normalise", "rank_cannon", "cannon_available"]
 
 
+
+def _thecannon():
+    """TheCannon's ``dataset`` and ``model`` modules, imported without keeping their global matplotlib change.
+
+    Both modules run ``rc('text', usetex=True)`` at import, which makes every
+    later figure of the process need a LaTeX installation; the settings are
+    restored right after the import.
+    """
+    import matplotlib
+
+    saved = dict(matplotlib.rcParams)
+    try:
+        from TheCannon import dataset, model
+    finally:
+        changed = {k: v for k, v in saved.items() if matplotlib.rcParams.get(k) != v}
+        if changed:
+            matplotlib.rcParams.update(changed)
+    return dataset, model
+
 def cannon_available():
     """True when the ``TheCannon`` package (``pip install thecannon``) imports."""
     return importlib.util.find_spec("TheCannon") is not None
@@ -114,7 +133,7 @@ class QuadraticCannon:
             raise ValueError("labels contain NaN or inf")
         self.n_labels_ = labels.shape[1]
         if self.backend == "thecannon":
-            from TheCannon import dataset, model
+            dataset, model = _thecannon()
 
             ids = np.arange(len(X)).astype(str)
             ivar = np.full(X.shape, float(self.ivar))
@@ -156,7 +175,7 @@ class QuadraticCannon:
         """Labels of each spectrum in X (n, n_labels), chi2 fit with the per-pixel scatter."""
         X = np.asarray(X, dtype=np.float64)
         if self.backend == "thecannon":
-            from TheCannon import dataset, model
+            dataset, model = _thecannon()
 
             ids = np.arange(len(X)).astype(str)
             ivar = np.full(X.shape, float(self.ivar))

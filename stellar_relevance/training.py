@@ -207,11 +207,11 @@ def train(
     network : SpectralNetwork
         Any module with a ``spectral`` attribute (:class:`SpectralLinear`).
         Trained in place.
-    X, y : torch.Tensor or ArrayBatches
+    X, y : torch.Tensor or stellar_relevance.batches.ArrayBatches
         Training inputs and targets, already on the network's device, or
         inputs gathered batch by batch from a (memory-mapped) array by
-        :class:`ArrayBatches`.
-    X_val, y_val : torch.Tensor, ArrayBatches or None
+        :class:`~stellar_relevance.batches.ArrayBatches`.
+    X_val, y_val : torch.Tensor, stellar_relevance.batches.ArrayBatches or None
         Validation data for early stopping and checkpoint selection.
     loss_fn : callable
         ``loss_fn(output, target) -> scalar tensor`` (mean over the batch).

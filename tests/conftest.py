@@ -25,3 +25,18 @@ def mnist_dir():
     if not (path / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"real MNIST files not found at {path} (set STELREL_MNIST_DIR)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _matplotlib_text_usetex_unchanged():
+    """A test that leaves matplotlib's ``text.usetex`` changed fails by name (gaiaxpy and TheCannon set it
+    to True at import; every later figure would then need LaTeX). The setting is restored either way."""
+    import matplotlib
+
+    before = matplotlib.rcParams["text.usetex"]
+    yield
+    after = matplotlib.rcParams["text.usetex"]
+    if after != before:
+        matplotlib.rcParams["text.usetex"] = before
+        pytest.fail(f"text.usetex changed {before} -> {after} during the test (an unguarded import of gaiaxpy "
+                    "or TheCannon?)")
