@@ -10,7 +10,7 @@ example says so and exits 0.
 
 Not run when the documentation is built (minutes of training). What a full
 run printed, ``python examples/rank_miles.py --miles ../shared/data/miles
---out /tmp/docs12_miles`` with the library at commit 9a2f0c4 (seed 0, one torch thread; 45 min
+--out /tmp/docs12_miles`` with the library at commit 9a2f0c4 (one seed, before the two-seed default; the README gives a run of today's defaults) (seed 0, one torch thread; 45 min
 wall on the shared 2-core machine under heavy load, about 2 min when
 quiet)::
 

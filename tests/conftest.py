@@ -40,3 +40,18 @@ def _matplotlib_text_usetex_unchanged():
         matplotlib.rcParams["text.usetex"] = before
         pytest.fail(f"text.usetex changed {before} -> {after} during the test (an unguarded import of gaiaxpy "
                     "or TheCannon?)")
+
+
+@pytest.fixture
+def without_gaiaxpy(monkeypatch):
+    """gaiaxpy unimportable for one test, installed or not (importing it for real would also set text.usetex)."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_gaiaxpy(name, *args, **kwargs):
+        if name == "gaiaxpy" or name.startswith("gaiaxpy."):
+            raise ImportError("No module named 'gaiaxpy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_gaiaxpy)

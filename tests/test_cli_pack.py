@@ -334,18 +334,8 @@ def test_medium_resolution_file_needs_a_velocity_or_the_observed_frame(tmp_path)
 
 
 @pytest.mark.skipif(not XP.is_file(), reason=f"real Gaia XP file not found: {XP}")
-def test_gaia_xp_without_the_extra_names_file_and_extra(tmp_path, monkeypatch):
+def test_gaia_xp_without_the_extra_names_file_and_extra(tmp_path, without_gaiaxpy):
     """gaiaxpy made unimportable (whether installed or not; importing it here would also set text.usetex)."""
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_gaiaxpy(name, *args, **kwargs):
-        if name == "gaiaxpy" or name.startswith("gaiaxpy."):
-            raise ImportError("No module named 'gaiaxpy'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_gaiaxpy)
     result = run("pack", XP, "-o", tmp_path / "xp.fits")
     assert result.exit_code == 1
     line = error_line(result)

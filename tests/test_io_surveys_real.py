@@ -144,19 +144,9 @@ def test_gaia_xp_on_the_grid_asked_for(path):
     np.testing.assert_allclose(s.flux[:, ::1], spec.flux.value[:, ::1], rtol=1e-5)
 
 
-def test_gaia_xp_without_gaiaxpy_names_the_extra(monkeypatch):
+def test_gaia_xp_without_gaiaxpy_names_the_extra(without_gaiaxpy):
     if not XP_CSV.is_file():
         pytest.skip(f"real survey file not found: {XP_CSV}")
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_gaiaxpy(name, *args, **kwargs):
-        if name == "gaiaxpy" or name.startswith("gaiaxpy."):
-            raise ImportError("No module named 'gaiaxpy'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_gaiaxpy)
     with pytest.raises(DataError, match=r"optional 'gaia' extra: pip install 'stellar-relevance\[gaia\]'"):
         read_spectra(XP_CSV)
 
