@@ -203,3 +203,25 @@ def make_parser(description, default_output, default_seeds=10):
     """An ``argparse`` parser with the common options already added."""
     parser = argparse.ArgumentParser(description=description)
     return add_common_args(parser, default_output, default_seeds)
+
+
+def load_miles_feh(path=None):
+    """MILES stars with [Fe/H], from ``path``, ``$STELREL_MILES_DIR``, ../shared/data/miles or sdss-mangadap.
+
+    Returns None (after printing why) when the library is nowhere to be found,
+    so that a benchmark can skip with the reason.
+    """
+    import warnings
+
+    from stellar_relevance import DataError, load_miles
+
+    beside = Path(__file__).resolve().parents[2] / "shared" / "data" / "miles"
+    if path is None and not os.environ.get("STELREL_MILES_DIR") and beside.is_dir():
+        path = beside  # the development / CI layout: ../shared/data/miles next to the repository
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_miles(path).with_label("FEH")
+    except DataError as exc:
+        print(f"skipping: MILES not available ({exc})")
+        return None

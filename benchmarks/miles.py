@@ -18,7 +18,6 @@ H-alpha; overall p < 0.01; one-seed run < 180 s.
 """
 
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import Timer, add_common_args, atomic_savefig, environment, markdown_table, write_json
+from _common import Timer, add_common_args, atomic_savefig, environment, load_miles_feh, markdown_table, write_json
 
 PAPER_SEVEN = ("Ca II H&K", "Mgb", "Fe4383", "Fe5015", "Fe5270", "Fe5335", "H-beta")
 
@@ -81,18 +80,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from stellar_relevance import DataError, load_miles, rank_spectra
+    from stellar_relevance import rank_spectra
 
-    miles = args.miles
-    beside = Path(__file__).resolve().parents[2] / "shared" / "data" / "miles"
-    if miles is None and not os.environ.get("STELREL_MILES_DIR") and beside.is_dir():
-        miles = beside  # the development / CI layout: ../shared/data/miles next to the repository
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            spectra = load_miles(miles).with_label("FEH")
-    except DataError as exc:
-        print(f"skipping: MILES not available ({exc})")
+    spectra = load_miles_feh(args.miles)
+    if spectra is None:
         return 0
     n_seeds = args.seeds or 1
     settings = {}

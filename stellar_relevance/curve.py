@@ -4,16 +4,19 @@ models retrained on the top-k pixels alone, each beside random-k draws, merged i
 
 import logging
 import time
-import warnings
 
 import numpy as np
 from astropy.table import Table
 
+from .batched import fit_predict_subsets
 from .evaluation import topk_curve
 
 __all__ = ["error_curve", "curve_table"]
 
 logger = logging.getLogger(__name__)
+
+#: torch threads of the networks retrained for the curve when ``n_threads`` is not given
+RETRAIN_THREADS = 1
 
 
 def _mae(y_true, y_pred):
@@ -26,30 +29,42 @@ def _retrain_params(params, p):
     if p.retrain_min_epochs is not None:
         retrain["min_epochs"] = int(p.retrain_min_epochs)
     retrain["min_epochs"] = min(retrain["min_epochs"], retrain["max_epochs"])
+    if retrain.get("n_threads") is None and retrain.get("device") != "cuda":
+        # The retrained networks are small (k inputs): a second thread gains nothing on an idle machine and
+        # makes a step 3 to 25 times slower when other work shares the cores (benchmarks/curve_batched.py,
+        # docs/scale.md). One thread unless the user chose.
+        retrain["n_threads"] = RETRAIN_THREADS
     return retrain
 
 
 def _retrained_curve(order, retrain_list, data, retrain_params, seed, p):
-    """The retrained top-k and random-k curve; models that stop at epoch 1 are counted, not warned one by one."""
+    """The retrained top-k and random-k curve, every network trained in one stacked run
+    (:func:`~stellar_relevance.batched.fit_predict_subsets`); networks that never improved after
+    epoch 1 are counted, not warned one by one."""
     from .estimators import SpectralRelevanceRegressor
 
     logger.info("retraining on the top-k and random-k pixels: %d models of at most %d epochs",
                 len(retrain_list) * (1 + p.n_random_retrained), retrain_params["max_epochs"])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        curve = topk_curve(
-            order, retrain_list, data.X_train, data.y_train, data.X_test, data.y_test,
-            make_model=lambda: SpectralRelevanceRegressor(**retrain_params, random_state=seed), metric=_mae,
-            n_random=p.n_random_retrained, random_state=p.random_state, protocols=("retrained",),
-            verbose=1 if p.progress else 0,
-        )
-    untrained = [w for w in caught if "almost untrained network" in str(w.message)]
-    for w in caught:
-        if w not in untrained:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    estimator = SpectralRelevanceRegressor(**retrain_params, random_state=seed)
+    fits = []
+
+    def fit_predict_many(keeps):
+        fit = fit_predict_subsets(estimator, data.X_train, data.y_train, data.X_test, keeps,
+                                  given=data.G_train, given_test=data.G_test)
+        fits.append(fit)
+        return fit.predictions
+
+    curve = topk_curve(
+        order, retrain_list, data.X_train, data.y_train, data.X_test, data.y_test,
+        fit_predict_many=fit_predict_many, metric=_mae,
+        n_random=p.n_random_retrained, random_state=p.random_state, protocols=("retrained",),
+        verbose=1 if p.progress else 0,
+    )
+    untrained = sum(int(np.sum((f.best_epoch <= 1) & (f.stopped_epoch > 1) & (f.stopped_epoch < estimator.max_epochs)))
+                    for f in fits)
     if untrained:
         logger.info("%d of the retrained models never improved after epoch 1 (expected for random pixels); "
-                    "their errors are in the curve as they are", len(untrained))
+                    "their errors are in the curve as they are", untrained)
     return curve
 
 

@@ -108,6 +108,7 @@ def topk_curve(
     metric,
     fitted=None,
     make_model=None,
+    fit_predict_many=None,
     n_random=5,
     random_state=0,
     protocols=PROTOCOLS,
@@ -127,7 +128,13 @@ def topk_curve(
         Needed for the ``"masked"`` protocol; must have ``feature_means_``
         (or masked features are filled with the mean of ``X_train``).
     make_model : callable, optional
-        ``make_model() -> unfitted estimator``; needed for ``"retrained"``.
+        ``make_model() -> unfitted estimator``; needed for ``"retrained"``
+        unless ``fit_predict_many`` is given.
+    fit_predict_many : callable, optional
+        ``fit_predict_many(keeps) -> list of predictions on X_test[:, keep]``:
+        trains every retrained model of the curve in one call (for example
+        :func:`stellar_relevance.batched.fit_predict_subsets`, which trains
+        them as one stacked network); replaces ``make_model``.
     n_random : int, default=5
         Random draws of k features for each k and protocol.
     random_state : int, default=0
@@ -176,8 +183,8 @@ def topk_curve(
         raise ValueError(f"unknown protocols {sorted(unknown)}; expected some of {PROTOCOLS}")
     if "masked" in protocols and fitted is None:
         raise ValueError("the 'masked' protocol needs the fitted model (fitted=...)")
-    if "retrained" in protocols and make_model is None:
-        raise ValueError("the 'retrained' protocol needs make_model=...")
+    if "retrained" in protocols and make_model is None and fit_predict_many is None:
+        raise ValueError("the 'retrained' protocol needs make_model=... or fit_predict_many=...")
     ks = resolve_ks(ks, n_features)
     rng = np.random.default_rng(random_state)
     fill = getattr(fitted, "feature_means_", None)
@@ -198,9 +205,18 @@ def topk_curve(
             if k < n_features and n_random > 0:
                 draws = [np.sort(rng.choice(n_features, size=k, replace=False)) for _ in range(n_random)]
                 tasks.append((protocol, k, "random", draws))
+    batched = {}
+    if fit_predict_many is not None:
+        keeps = [keep for protocol, _, _, draws in tasks if protocol == "retrained" for keep in draws]
+        predictions = iter(fit_predict_many(keeps) if keeps else [])
+        batched = {(i, j): float(metric(y_test, next(predictions)))
+                   for i, (protocol, _, _, draws) in enumerate(tasks) if protocol == "retrained"
+                   for j in range(len(draws))}
     rows = []
-    for protocol, k, selection, draws in tqdm(tasks, desc="top-k curve", disable=not verbose, leave=False):
-        scores = [score(protocol, keep) for keep in draws]
+    for i, (protocol, k, selection, draws) in enumerate(
+        tqdm(tasks, desc="top-k curve", disable=not verbose, leave=False)
+    ):
+        scores = [batched[i, j] if (i, j) in batched else score(protocol, keep) for j, keep in enumerate(draws)]
         rows.append(
             {
                 "k": k,

@@ -366,8 +366,8 @@ def rank_spectra(
         spectral layer (the estimator's ``given=``), so the relevance
         measures what the spectrum tells about ``label`` beyond them.
         Spectra without a finite value of a given label are dropped (a
-        warning says how many). The retrained error curve is skipped with
-        given labels (a warning says so).
+        warning says how many). The networks retrained on k pixels for the
+        error curve take the given labels too.
     input_scaling : {"center", "standard", "none"}
         ``"center"`` (default) subtracts the training mean and keeps the
         flux units; ``"standard"`` also divides by the per-pixel spread and is
@@ -462,10 +462,6 @@ def rank_spectra(
     if int(top) > n_pixels:
         raise ParameterError("top", f"({top}) exceeds the {n_pixels} pixels of the spectra")
     ks_int, retrain_list = _curve_ks(ks, retrain_ks, n_pixels)
-    if p.given and retrain_list:
-        note(notes, f"given labels ({', '.join(p.given)}): the retrained error curve is skipped (the models "
-              "retrained on k pixels cannot take given labels yet); the masked curve is computed", UserWarning)
-        retrain_list = []
     data = split_train_test(subset, X, y, p, notes, G=G)
     unit = subset.labels[label].unit
     label_unit = "" if unit is None else unit.to_string()
