@@ -31,7 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._estimator_base import _resolve_device, _seed_from
-from .distributed import batch_plan
+from .distributed import batch_plan, spread, world
 from .network import SpectralNetwork
 from .training import torch_threads
 
@@ -344,6 +344,13 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
     ValueError
         For an empty subset, a column outside ``X_train``, or ``given`` without ``given_test``.
 
+    Notes
+    -----
+    Under ``torch.distributed`` (``stelrel rank --nproc``, ``torchrun``) the
+    networks are dealt out over the processes, each trains its share alone
+    (:func:`~stellar_relevance.distributed.spread`) and every process gets
+    every prediction: the same networks as in one process.
+
     Examples
     --------
     >>> import numpy as np
@@ -371,6 +378,26 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
             raise ValueError(f"subset {position} must hold 1 or more column indices in 0..{n_features - 1}")
     if (given is None) != (given_test is None):
         raise ValueError("given and given_test go together")
+    rank, size = world()
+    if size == 1:
+        return _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test)
+    # several processes: each trains its share of the networks alone (widest first, dealt round-robin)
+    order = np.argsort([-len(keep) for keep in subsets], kind="stable")
+    shares = [order[r::size] for r in range(size)]
+    parts = spread(shares, lambda share: _fit_subsets(estimator, sizes, X_train, y_train, X_test,
+                                                      [subsets[i] for i in share], given, given_test)
+                   if len(share) else None)
+    predictions = [None] * len(subsets)
+    best = np.zeros(len(subsets), dtype=int)
+    stopped = np.zeros(len(subsets), dtype=int)
+    for share, part in zip(shares, parts):
+        for m, i in enumerate(share):
+            predictions[i], best[i], stopped[i] = part.predictions[m], part.best_epoch[m], part.stopped_epoch[m]
+    return BatchedFit(predictions, best, stopped, sum(part.n_groups for part in parts if part is not None))
+
+
+def _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test):
+    """:func:`fit_predict_subsets` in this process alone (arguments checked)."""
     y2 = np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1)
     seed = _seed_from(estimator.random_state)
     device = _resolve_device(estimator.device)

@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import sys
+from contextlib import contextmanager
 from datetime import timedelta
 
 import torch
@@ -28,7 +29,7 @@ import torch
 from .exceptions import ParameterError, StelrelError
 
 __all__ = ["world", "is_main_process", "init_from_environment", "batch_plan", "launch", "check_nproc",
-           "available_slots", "drop_option", "LaunchError"]
+           "available_slots", "drop_option", "LaunchError", "local_training", "spread"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +71,78 @@ def init_from_environment(device="auto", timeout_s=600):
     return True
 
 
+#: set by :func:`local_training`: this process trains alone even under a process group
+_LOCAL = [False]
+
+
+@contextmanager
+def local_training():
+    """Within this block :func:`batch_plan` ignores the process group: this process trains alone.
+
+    :func:`spread` uses it to give each process whole networks of its own.
+
+    Examples
+    --------
+    >>> with local_training():
+    ...     plan = batch_plan(4, 2)
+    >>> plan.size
+    1
+    """
+    previous, _LOCAL[0] = _LOCAL[0], True
+    try:
+        yield
+    finally:
+        _LOCAL[0] = previous
+
+
+def spread(tasks, run):
+    """``[run(task) for task in tasks]``, the tasks dealt round-robin over the processes of the group.
+
+    Without a process group (or with one process) it is that list. Under
+    ``torch.distributed``, process ``r`` of ``P`` runs tasks ``r, r + P,
+    ...`` alone (:func:`local_training`: no gradient exchange), and every
+    process receives every result (``all_gather_object``: the results must
+    pickle), in task order. For independent networks, such as the seeds of
+    an ensemble or the retrained networks of the error curve: each is then
+    exactly the network one process would train.
+
+    Parameters
+    ----------
+    tasks : sequence
+    run : callable
+        ``run(task) -> result``.
+
+    Returns
+    -------
+    list
+        The results, in the order of ``tasks``, in every process.
+
+    Examples
+    --------
+    >>> spread([1, 2, 3], lambda x: x * x)
+    [1, 4, 9]
+    """
+    tasks = list(tasks)
+    rank, size = world()
+    if size == 1:
+        return [run(task) for task in tasks]
+    with local_training():
+        mine = {i: run(task) for i, task in enumerate(tasks) if i % size == rank}
+    logger.info("process %d of %d ran %d of %d independent tasks", rank, size, len(mine), len(tasks))
+    gathered = [None] * size
+    torch.distributed.all_gather_object(gathered, mine)
+    merged = {}
+    for part in gathered:
+        merged.update(part)
+    return [merged[i] for i in range(len(tasks))]
+
+
 class _Plan:
     """The batches of one epoch for this process, and the network to step (DDP-wrapped under a group)."""
 
     def __init__(self, n, batch_size, generator, device):
         self.n, self.batch_size, self.generator, self.device = n, int(batch_size), generator, device
-        self.rank, self.size = world()
+        self.rank, self.size = (0, 1) if _LOCAL[0] else world()
 
     def wrap(self, network):
         if self.size == 1:

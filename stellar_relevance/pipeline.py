@@ -44,6 +44,7 @@ from astropy.table import QTable
 from .claims import group_counts, paper_claims
 from .conditioning import GivenEnsemble, check_estimator_supports, check_given, check_penalty, fit_kwargs
 from .curve import error_curve
+from .distributed import spread, world
 from .evaluation import resolve_ks
 from .exceptions import DataWarning, ParameterError
 from .prepare import note, select_labelled, split_train_test
@@ -131,26 +132,39 @@ def _network_params(p, takes_penalty):
     )
 
 
-def _train_seeds(params, seeds, data):
-    """One fitted regressor per seed, and a record of each."""
+def _fit_seed(params, seed, data):
+    """One fitted regressor and its record."""
     from .estimators import SpectralRelevanceRegressor
 
-    estimators, records = [], []
-    for seed in seeds:
-        t_seed = time.perf_counter()
-        est = SpectralRelevanceRegressor(**params, random_state=seed)
-        est.fit(data.X_train, data.y_train, **fit_kwargs(data.G_train))
-        estimators.append(est)
-        records.append({
-            "seed": seed,
-            "test_mae": _mae(data.y_test, est.predict(data.X_test, **fit_kwargs(data.G_test))),
-            "best_epoch": int(est.best_epoch_),
-            "n_epochs": int(est.n_epochs_),
-            "n_selected": int(getattr(est, "n_selected_", est.n_features_in_)),
-            "seconds": round(time.perf_counter() - t_seed, 2),
-        })
-        logger.info("seed %d: test MAE %.4f (best epoch %d)", seed, records[-1]["test_mae"], est.best_epoch_)
-    return estimators, records
+    t_seed = time.perf_counter()
+    est = SpectralRelevanceRegressor(**params, random_state=seed)
+    est.fit(data.X_train, data.y_train, **fit_kwargs(data.G_train))
+    record = {
+        "seed": seed,
+        "test_mae": _mae(data.y_test, est.predict(data.X_test, **fit_kwargs(data.G_test))),
+        "best_epoch": int(est.best_epoch_),
+        "n_epochs": int(est.n_epochs_),
+        "n_selected": int(getattr(est, "n_selected_", est.n_features_in_)),
+        "seconds": round(time.perf_counter() - t_seed, 2),
+    }
+    logger.info("seed %d: test MAE %.4f (best epoch %d)", seed, record["test_mae"], est.best_epoch_)
+    return est, record
+
+
+def _train_seeds(params, seeds, data):
+    """One fitted regressor per seed, and a record of each.
+
+    Under ``torch.distributed`` with at least as many seeds as processes, the
+    seeds are dealt out over the processes and each trains its own alone
+    (:func:`~stellar_relevance.distributed.spread`: no gradient exchange, and
+    each network is the one a single process would train); with fewer seeds
+    than processes every seed is trained by all processes together (DDP).
+    """
+    if world()[1] > 1 and len(seeds) >= world()[1]:
+        fitted = spread(seeds, lambda seed: _fit_seed(params, seed, data))
+    else:
+        fitted = [_fit_seed(params, seed, data) for seed in seeds]
+    return [est for est, _ in fitted], [record for _, record in fitted]
 
 
 # ----------------------------------------------------------------------------- 6. index match

@@ -103,3 +103,48 @@ def test_nproc_above_the_cores_is_a_usage_error():
     result = CliRunner().invoke(cli, ["rank", "synthetic", "--nproc", str(available_slots() + 1), "--out", "x"])
     assert result.exit_code == 2, result.output
     assert "--nproc" in result.output and "Traceback" not in result.output
+
+
+RANK_WORKER = r'''
+import json, sys, warnings
+import numpy as np
+import torch
+from stellar_relevance import rank_spectra
+from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
+from stellar_relevance.distributed import init_from_environment, is_main_process, world
+
+out = sys.argv[1]
+torch.set_num_threads(1)
+init_from_environment("cpu")
+spectra = make_synthetic_spectra(n_spectra=120, random_state=1)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    res = rank_spectra(spectra, "FEH", n_seeds=2, random_state=3, max_epochs=6, min_epochs=2, n_iter_no_change=3,
+                       batch_size=40, ks=(5, 30, "all"), retrain_ks=(5, 30), retrain_max_epochs=6, n_random=1,
+                       n_permutations=50, catalog=None, hidden_layer_sizes=(16, 8))
+if is_main_process():
+    json.dump({"size": world()[1], "relevance": [float(v) for v in res.ranking["relevance"]],
+               "pixel": [int(v) for v in res.ranking["pixel"]],
+               "curve": [float(v) for v in res.curve["mae_retrained"]] + [float(v) for v in res.curve["mae_random"]],
+               "seeds": [[s["seed"], s["test_mae"], s["best_epoch"]] for s in res.metrics["seeds"]]}, open(out, "w"))
+'''
+
+
+@pytest.mark.skipif(available_slots("cpu") < 2, reason="needs 2 CPU cores for 2 gloo processes")
+def test_rank_with_two_processes_spreads_seeds_and_curve_networks_and_equals_one_process(tmp_path, monkeypatch):
+    """With 2 seeds and 2 processes each process trains one seed, and half the curve's networks, alone:
+    the ranking and the curve are those of one process."""
+    script = tmp_path / "rank_worker.py"
+    script.write_text(RANK_WORKER)
+    two = tmp_path / "two.json"
+    launch([str(script), str(two)], 2, device="cpu", module=None)
+    got = json.loads(two.read_text())
+    assert got["size"] == 2
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "one.json")])
+    exec(compile(RANK_WORKER, str(script), "exec"), {"__name__": "__main__"})
+    want = json.loads((tmp_path / "one.json").read_text())
+    assert got["pixel"][:10] == want["pixel"][:10]
+    np.testing.assert_allclose(got["relevance"], want["relevance"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got["curve"], want["curve"], rtol=1e-4, atol=1e-5)
+    assert [s[0] for s in got["seeds"]] == [3, 4] and [s[2] for s in got["seeds"]] == [s[2] for s in want["seeds"]]
