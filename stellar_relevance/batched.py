@@ -31,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._estimator_base import _resolve_device, _seed_from
+from .batches import ArrayBatches
 from .distributed import batch_plan, spread, world
 from .network import SpectralNetwork
 from .training import torch_threads
@@ -148,7 +149,8 @@ def _buckets(sizes, ratio=BUCKET_RATIO):
 
 
 def _gather(X, rows, columns, mask):
-    """``X[rows][:, columns[m]] * mask[m]`` for every network m: shape (M, len(rows), width)."""
+    """Rows ``rows`` of ``X`` (an :class:`~stellar_relevance.batches.ArrayBatches`: gathered and scaled now),
+    columns ``columns[m]`` for every network m, zero beyond its own k: shape (M, len(rows), width)."""
     block = X[rows][:, columns]  # (batch, M, width)
     return block.permute(1, 0, 2).mul(mask.unsqueeze(1)).contiguous()
 
@@ -306,10 +308,6 @@ def _train_group(estimator, networks, columns, X, y, G, train_pos, val_pos, X_te
     return out.numpy().astype(np.float64), best_epoch.numpy(), stopped_epoch.numpy()
 
 
-def _scaled_tensor(X, offset, scale, device):
-    return torch.as_tensor(((np.asarray(X, dtype=np.float64) - offset) / scale).astype(np.float32), device=device)
-
-
 def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=None, given_test=None):
     """Train one copy of ``estimator`` per column subset, all at once, and predict ``X_test``.
 
@@ -369,8 +367,7 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
     loss = getattr(estimator, "loss", "mae")
     if loss not in _LOSSES:
         raise ValueError(f"loss {loss!r} is not supported by the stacked training; expected one of {sorted(_LOSSES)}")
-    X_train = np.asarray(X_train, dtype=np.float32)
-    X_test = np.asarray(X_test, dtype=np.float32)
+    X_train, X_test = _as_2d(X_train), _as_2d(X_test)  # a memory map stays one (read batch by batch)
     n_features = X_train.shape[1]
     subsets = [np.asarray(keep, dtype=np.int64).ravel() for keep in subsets]
     for position, keep in enumerate(subsets):
@@ -396,6 +393,13 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
     return BatchedFit(predictions, best, stopped, sum(part.n_groups for part in parts if part is not None))
 
 
+def _as_2d(X):
+    X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise ValueError(f"expected a 2-d array of spectra (n_samples, n_features), got shape {X.shape}")
+    return X
+
+
 def _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test):
     """:func:`fit_predict_subsets` in this process alone (arguments checked)."""
     y2 = np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1)
@@ -416,9 +420,9 @@ def _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, giv
                             device=device)
         G_test = torch.as_tensor(probe._scale_given(probe._check_given(given_test, len(X_test))),
                                  dtype=torch.float32, device=device)
-    Xt = _scaled_tensor(X_train, probe.input_offset_, probe.input_scale_, device)
-    Xs = _scaled_tensor(X_test, probe.input_offset_, probe.input_scale_, device)
-    yt = _scaled_tensor(y2, offset, scale, device)
+    Xt = ArrayBatches(X_train, rows, probe.input_offset_, probe.input_scale_, device)  # gathered per batch
+    Xs = ArrayBatches(X_test, np.arange(len(X_test)), probe.input_offset_, probe.input_scale_, device)
+    yt = torch.as_tensor((y2 - offset) / scale, dtype=torch.float32, device=device)
     n_given = 0 if G is None else G.shape[1]
     predictions = [None] * len(subsets)
     best = np.zeros(len(subsets), dtype=int)

@@ -210,8 +210,10 @@ class SpectralSet:
     def _check_finite(self):
         if self.flux.size == 0:
             return
-        finite = np.isfinite(self.flux)
-        empty = ~finite.any(axis=1)
+        # in chunks of rows: a memory-mapped flux is read once, never turned into one whole boolean copy
+        step = max(1, (64 << 20) // max(1, self.flux.shape[1]))
+        empty = np.concatenate([~np.isfinite(self.flux[start : start + step]).any(axis=1)
+                                for start in range(0, self.flux.shape[0], step)])
         if empty.any():
             rows = np.flatnonzero(empty)
             ids = [str(self.labels["ID"][i]) for i in rows[:10]]

@@ -113,3 +113,17 @@ def test_caller_generator_untouched(problem):
     fit_predict_subsets(SpectralRelevanceRegressor(hidden_layer_sizes=(4,), max_epochs=2, random_state=0),
                         X[:200], y[:200], X[200:], subsets[:2])
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_memory_map_is_read_batch_by_batch_and_gives_the_same_networks(problem, tmp_path):
+    X, y, _, subsets = problem
+    mapped = np.lib.format.open_memmap(tmp_path / "flux.npy", mode="w+", dtype=np.float32, shape=X.shape)
+    mapped[:] = X
+    mapped.flush()
+    mapped = np.load(tmp_path / "flux.npy", mmap_mode="r")
+    est = SpectralRelevanceRegressor(hidden_layer_sizes=(8,), max_epochs=5, batch_size=64, random_state=0, n_threads=1)
+    from_map = fit_predict_subsets(est, mapped[:200], y[:200], mapped[200:], subsets[:2])
+    in_memory = fit_predict_subsets(est, X[:200].astype(np.float32), y[:200], X[200:].astype(np.float32), subsets[:2])
+    assert isinstance(mapped[:200], np.memmap)
+    for a, b in zip(from_map.predictions, in_memory.predictions):
+        np.testing.assert_array_equal(a, b)
