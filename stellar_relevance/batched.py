@@ -65,6 +65,16 @@ class BatchedFit:
         last epoch the network trained (as :class:`~stellar_relevance.training.TrainingResult`).
     n_groups : int
         How many stacked trainings were run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stellar_relevance import SpectralRelevanceRegressor
+    >>> X = np.random.default_rng(1).normal(size=(80, 6))
+    >>> est = SpectralRelevanceRegressor(hidden_layer_sizes=(4,), max_epochs=3, random_state=0)
+    >>> fit = fit_predict_subsets(est, X[:60], X[:60, 0], X[60:], [[0], [1, 2], [3, 4, 5]])
+    >>> len(fit.predictions), fit.predictions[0].shape, fit.n_groups
+    (3, (20,), 1)
     """
 
     predictions: list
