@@ -116,12 +116,12 @@ class RankingResult:
         Parameters
         ----------
         k : int, optional
-            How many rows of :attr:`ranking` to return.
+            How many rows of ``ranking`` to return.
 
         Returns
         -------
         astropy.table.QTable
-            The first ``k`` rows of :attr:`ranking` (rank 1 first).
+            The first ``k`` rows of ``ranking`` (rank 1 first).
 
         Examples
         --------
