@@ -72,16 +72,6 @@ numpydoc_validation_checks = {"all", "GL01", "GL02", "GL08", "SA01", "ES01", "EX
                               "SS03", "SS05", "SS06", "PR09", "RT03", "RT05", "PR06", "PR02",
                               "YD01", "GL03", "SS02", "SS01", "PR01", "PR07", "PR08", "PR10",
                               "RT01", "GL07"}
-# Public docstrings that still fail a check above (parameter order or type,
-# capitalisation): to be fixed in their modules, then removed from here.
-numpydoc_validation_exclude = {
-    r"^stellar_relevance\.pack_spectra$",            # PR03, PR04 (io/dispatch.py)
-    r"^stellar_relevance\.rank_spectra$",            # PR03, PR04 (pipeline.py)
-    r"^stellar_relevance\.RankingResult\.save$",     # RT04 (result.py)
-    r"^stellar_relevance\.claims\.group_counts$",    # RT04 (claims.py)
-    r"^stellar_relevance\.SpectralRelevance(Classifier|Regressor)$",  # SA03 (estimators.py)
-}
-
 # -- intersphinx: offline unless an inventory is at hand (see _offline.py) -----
 from _offline import intersphinx_mapping as _mapping, nitpick_ignore_for  # noqa: E402
 
@@ -89,14 +79,6 @@ intersphinx_mapping = _mapping(HERE / "_intersphinx", os.environ)
 # In nitpicky mode (-n) a reference that resolves nowhere is a warning. The
 # projects without an inventory are outside this site: not our broken links.
 nitpick_ignore_regex = nitpick_ignore_for(intersphinx_mapping)
-
-# References in docstrings of modules owned elsewhere that name something that
-# no longer exists under that name (to be fixed there, then removed here):
-nitpick_ignore = [
-    ("py:func", "_select"), ("py:func", "_split"), ("py:func", "_error_curve"),  # pipeline.py module docstring
-    ("py:attr", "feature_means_"),  # evaluation.py module docstring (an estimator attribute)
-    ("py:func", "join_labels"),  # io/labels.py read_label_table (lives in io/join.py)
-]
 
 # -- markdown pages (myst) -----------------------------------------------------
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]

@@ -45,7 +45,27 @@ def parse_labels(text):
 
 
 def label_dirs(out, labels):
-    """label -> its result folder: ``out`` itself for one label, ``out/<label>`` for several."""
+    """Label -> its result folder: ``out`` itself for one label, ``out/<label>`` for several.
+
+    Parameters
+    ----------
+    out : str or Path
+        The ``--out`` folder.
+    labels : sequence of str
+        The labels of the run (:func:`parse_labels`).
+
+    Returns
+    -------
+    dict
+        Label -> `pathlib.Path`.
+
+    Examples
+    --------
+    >>> {label: str(path) for label, path in label_dirs("out", ("FEH",)).items()}
+    {'FEH': 'out'}
+    >>> {label: str(path) for label, path in label_dirs("out", ("FEH", "TEFF")).items()}
+    {'FEH': 'out/FEH', 'TEFF': 'out/TEFF'}
+    """
     out = Path(out).expanduser()
     if len(labels) == 1:
         return {labels[0]: out}
@@ -55,11 +75,37 @@ def label_dirs(out, labels):
 def check_label_outputs(out, labels, overwrite=False):
     """Check every result folder (and the combined figure) can be written, before any work.
 
+    Parameters
+    ----------
+    out : str or Path
+        The ``--out`` folder.
+    labels : sequence of str
+        The labels of the run.
+    overwrite : bool, default=False
+        Whether existing results may be replaced.
+
+    Returns
+    -------
+    dict
+        Label -> its result folder (:func:`label_dirs`).
+
     Raises
     ------
     FileExistsError
         When a folder holds results, or the combined figure exists, and
         ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> sorted(check_label_outputs(out, ("FEH", "TEFF")))
+    ['FEH', 'TEFF']
+    >>> _ = (out / BY_LABEL_FIGURE).write_bytes(b"")  # a figure from an earlier run
+    >>> check_label_outputs(out, ("FEH", "TEFF"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileExistsError: .../relevance_by_label.png exists; pass --overwrite (overwrite=True) to replace it
     """
     folders = label_dirs(out, labels)
     for folder in folders.values():
@@ -84,6 +130,17 @@ def plot_relevance_by_label(results):
     Returns
     -------
     matplotlib.figure.Figure
+        One row of axes per result.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> spectra = make_synthetic_spectra(n_spectra=200)
+    >>> results = [rank_spectra(spectra, label, hidden_layer_sizes=(8,), max_epochs=1, ks=(10, "all"),
+    ...                         n_permutations=10) for label in ("FEH", "TEFF")]
+    >>> fig = plot_relevance_by_label(results)
+    >>> len(fig.axes), fig.axes[-1].get_xlabel()
+    (2, 'wavelength [Å, air]')
     """
     from matplotlib.figure import Figure
 
@@ -115,7 +172,34 @@ def plot_relevance_by_label(results):
 
 
 def write_relevance_by_label(results, out, overwrite=False, dpi=110):
-    """Write :func:`plot_relevance_by_label` to ``out/relevance_by_label.png`` atomically; returns the path."""
+    """Write :func:`plot_relevance_by_label` to ``out/relevance_by_label.png`` atomically.
+
+    Parameters
+    ----------
+    results : sequence of RankingResult
+        On the same wavelength grid.
+    out : str or Path
+        The folder (created if needed).
+    overwrite : bool, default=False
+        Replace an existing figure; otherwise :class:`FileExistsError`.
+    dpi : int, default=110
+        Resolution of the PNG image.
+
+    Returns
+    -------
+    pathlib.Path
+        The PNG file written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> spectra = make_synthetic_spectra(n_spectra=200)
+    >>> results = [rank_spectra(spectra, label, hidden_layer_sizes=(8,), max_epochs=1, ks=(10, "all"),
+    ...                         n_permutations=10) for label in ("FEH", "TEFF")]
+    >>> write_relevance_by_label(results, tempfile.mkdtemp(), dpi=40).name
+    'relevance_by_label.png'
+    """
     buffer = io.BytesIO()
     plot_relevance_by_label(results).savefig(buffer, format="png", dpi=dpi)
     data = buffer.getvalue()

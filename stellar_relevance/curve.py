@@ -69,6 +69,68 @@ def _retrained_curve(order, retrain_list, data, retrain_params, seed, p):
 
 
 def error_curve(order, ks_int, retrain_list, data, ensemble, params, seeds, records, test_mae, unit, p, timings):
+    """The error-vs-k curve of a ranking: masked (the trained ``ensemble``) and retrained, each with random-k draws.
+
+    A step of :func:`~stellar_relevance.rank_spectra`, which passes its own
+    state; the curve is the ``curve`` table of the
+    :class:`~stellar_relevance.RankingResult`.
+
+    Parameters
+    ----------
+    order : array-like of int
+        The pixels, most relevant first.
+    ks_int : sequence of int
+        The numbers of pixels kept (the largest may be every pixel).
+    retrain_list : sequence of int
+        The ks at which new models are trained on the top-k and random-k pixels.
+    data : types.SimpleNamespace
+        ``X_train``, ``y_train``, ``X_test``, ``y_test``.
+    ensemble : fitted regressor
+        The model whose masked error is measured (``predict`` and
+        ``feature_means_``), e.g. a :class:`~stellar_relevance.model_file.SeedEnsemble`.
+    params : dict
+        The estimator's parameters (no ``random_state``); the retrained
+        models use them with fewer epochs.
+    seeds : sequence of int
+        The retrained models use the first.
+    records : list of dict
+        Per-seed numbers; ``records[0]["test_mae"]`` is the first seed's
+        error with every pixel.
+    test_mae : float
+        The ensemble's error with every pixel.
+    unit : str
+        The label's unit (of the MAE columns).
+    p : types.SimpleNamespace
+        ``n_random``, ``n_random_retrained``, ``random_state``, ``progress``,
+        ``max_epochs``, ``retrain_max_epochs``, ``retrain_min_epochs``.
+    timings : dict
+        ``curve_masked`` and ``curve_retrained`` (seconds) are set here.
+
+    Returns
+    -------
+    curve : astropy.table.Table
+        One row per k (:func:`curve_table`).
+    retrain_params : dict
+        The parameters the retrained models were given.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from stellar_relevance import SpectralRelevanceRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 6))
+    >>> data = SimpleNamespace(X_train=X[:60], y_train=X[:60, 0], X_test=X[60:], y_test=X[60:, 0])
+    >>> params = {"hidden_layer_sizes": (4,), "max_epochs": 2}
+    >>> model = SpectralRelevanceRegressor(**params, random_state=0).fit(data.X_train, data.y_train)
+    >>> mae = float(np.mean(np.abs(model.predict(data.X_test) - data.y_test)))
+    >>> p = SimpleNamespace(n_random=2, n_random_retrained=1, random_state=0, progress=False, max_epochs=2,
+    ...                     retrain_max_epochs=None, retrain_min_epochs=0)
+    >>> timings = {}
+    >>> curve, retrain_params = error_curve(model.ranking_, [2, 6], [2], data, model, params, [0],
+    ...                                     [{"test_mae": mae}], mae, "dex", p, timings)
+    >>> curve["k"].tolist(), sorted(timings), bool(curve["mae_masked"][-1] == mae)
+    ([2, 6], ['curve_masked', 'curve_retrained'], True)
+    """
     t0 = time.perf_counter()
     masked = topk_curve(
         order, ks_int, data.X_train, data.y_train, data.X_test, data.y_test,
@@ -93,7 +155,42 @@ def _pick(table, k, selection, column):
 
 
 def curve_table(ks, masked, retrained, n_pixels, single_mae, ensemble_mae, n_random, n_random_retrained, unit):
-    """Merge the topk_curve tables into one row per k."""
+    """Merge the topk_curve tables into one row per k.
+
+    Parameters
+    ----------
+    ks : sequence of int
+        The numbers of pixels kept.
+    masked, retrained : astropy.table.Table or None
+        :func:`~stellar_relevance.topk_curve` tables (``k``, ``selection``
+        ``"ranked"`` or ``"random"``, ``score``, ``score_std``); None when
+        that protocol was not run (its columns are NaN).
+    n_pixels : int
+        Every pixel: at this k the errors are the models' own.
+    single_mae, ensemble_mae : float
+        The first seed's and the ensemble's error with every pixel.
+    n_random, n_random_retrained : int
+        The random-k draws of each protocol (columns of the table).
+    unit : str
+        The label's unit, given to the MAE columns.
+
+    Returns
+    -------
+    astropy.table.Table
+        ``k``, ``mae_masked``, ``mae_masked_random``,
+        ``mae_masked_random_std``, ``mae_retrained``, ``mae_random``,
+        ``mae_random_std``, ``n_random``, ``n_random_retrained``.
+
+    Examples
+    --------
+    >>> masked = Table({"k": [10, 10], "selection": ["ranked", "random"], "score": [0.2, 0.3],
+    ...                 "score_std": [0.0, 0.05]})
+    >>> curve = curve_table([10, 100], masked, None, 100, 0.12, 0.1, 5, 2, "dex")
+    >>> curve["mae_masked"].tolist(), curve["mae_masked_random"].tolist(), curve["n_random"].tolist()
+    ([0.2, 0.1], [0.3, 0.1], [5, 0])
+    >>> bool(np.isnan(curve["mae_retrained"][0])), str(curve["mae_masked"].unit)
+    (True, 'dex')
+    """
     rows = []
     for k in ks:
         row = {

@@ -35,14 +35,36 @@ logger = logging.getLogger(__name__)
 
 
 def world():
-    """``(rank, world_size)`` of the running process group, or ``(0, 1)`` without one."""
+    """``(rank, world_size)`` of the running process group, or ``(0, 1)`` without one.
+
+    Returns
+    -------
+    tuple of int
+        This process's rank and the number of processes.
+
+    Examples
+    --------
+    >>> world()  # no process group: one process
+    (0, 1)
+    """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
 
 
 def is_main_process():
-    """True in rank 0 (or without a process group): the process that writes outputs."""
+    """True in rank 0 (or without a process group): the process that writes outputs.
+
+    Returns
+    -------
+    bool
+        Whether this process writes.
+
+    Examples
+    --------
+    >>> is_main_process()
+    True
+    """
     return world()[0] == 0
 
 
@@ -53,10 +75,26 @@ def init_from_environment(device="auto", timeout_s=600):
     backend is NCCL when ``device`` resolves to CUDA, else gloo; with CUDA
     each process takes GPU ``LOCAL_RANK``.
 
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where training runs (picks the backend).
+    timeout_s : float, default=600
+        How long a collective operation may wait for the other processes.
+
     Returns
     -------
     bool
         Whether a process group is now initialised.
+
+    Examples
+    --------
+    Outside ``torchrun`` (no ``WORLD_SIZE``) there is nothing to join:
+
+    >>> os.environ.get("WORLD_SIZE"), init_from_environment()
+    (None, False)
+
+    The script :func:`launch` runs in each process joins with it (see there).
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
@@ -189,7 +227,23 @@ def batch_plan(n, batch_size, generator=None, device=None):
 
 
 def available_slots(device="auto"):
-    """How many processes this machine can run: GPUs when CUDA is used, else CPU cores."""
+    """How many processes this machine can run: GPUs when CUDA is used, else CPU cores.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where training runs.
+
+    Returns
+    -------
+    int
+        The CUDA devices, or the CPU cores this process may use.
+
+    Examples
+    --------
+    >>> available_slots("cpu") >= 1
+    True
+    """
     if device in ("auto", "cuda") and torch.cuda.is_available():
         return torch.cuda.device_count()
     try:
@@ -199,7 +253,34 @@ def available_slots(device="auto"):
 
 
 def check_nproc(nproc, device="auto"):
-    """Refuse more processes than :func:`available_slots` (a `ParameterError` naming ``nproc``)."""
+    """Refuse more processes than :func:`available_slots` (a `ParameterError` naming ``nproc``).
+
+    Parameters
+    ----------
+    nproc : int
+        The processes asked for.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where training runs.
+
+    Returns
+    -------
+    int
+        ``nproc``.
+
+    Raises
+    ------
+    ParameterError
+        When ``nproc`` is below 1 or above :func:`available_slots`.
+
+    Examples
+    --------
+    >>> check_nproc(1, "cpu")
+    1
+    >>> check_nproc(0, "cpu")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.ParameterError: nproc must be between 1 and the ... CPU cores available, got 0
+    """
     slots = available_slots(device)
     if int(nproc) < 1 or int(nproc) > slots:
         kind = "GPUs" if device in ("auto", "cuda") and torch.cuda.is_available() else "CPU cores"
@@ -227,7 +308,15 @@ def drop_option(argv, option):
 
 
 class LaunchError(StelrelError, RuntimeError):
-    """A worker process of :func:`launch` failed; the others were stopped."""
+    """A worker process of :func:`launch` failed; the others were stopped.
+
+    Examples
+    --------
+    >>> issubclass(LaunchError, StelrelError), issubclass(LaunchError, RuntimeError)
+    (True, True)
+
+    :func:`launch` raises it naming the rank that failed (see there).
+    """
 
 
 def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
@@ -238,6 +327,43 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
     One node, a free local port for the c10d rendezvous, no restarts: when a
     process dies the launcher stops the others and this raises
     :class:`LaunchError` naming the failed rank and its exit code.
+
+    Parameters
+    ----------
+    argv : list of str
+        The arguments of ``python -m module`` (or the script and its arguments).
+    nproc : int
+        How many processes (:func:`check_nproc`).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where training runs.
+    module : str or None, default="stellar_relevance.cli"
+        The module to run; None runs the script ``argv[0]``.
+
+    Raises
+    ------
+    LaunchError
+        When a process fails.
+    ParameterError
+        When ``nproc`` is out of range.
+
+    Examples
+    --------
+    Each process sees ``RANK`` and ``WORLD_SIZE`` (what
+    :func:`init_from_environment` reads):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> script = folder / "hello.py"
+    >>> _ = script.write_text("import os, sys, pathlib; pathlib.Path(sys.argv[1], 'rank' + os.environ['RANK']).touch()")
+    >>> launch([str(script), str(folder)], nproc=1, device="cpu", module=None)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['hello.py', 'rank0']
+    >>> _ = script.write_text("raise SystemExit(3)")
+    >>> launch([str(script)], nproc=1, device="cpu", module=None)
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.distributed.LaunchError: rank 0 (exit code 3) of 1 processes failed; the other processes were stopped and nothing was written
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch

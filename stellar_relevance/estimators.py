@@ -150,7 +150,7 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
 
     See Also
     --------
-    SpectralRelevanceRegressor : the same network for continuous targets.
+    SpectralRelevanceRegressor : The same network for continuous targets.
 
     Examples
     --------
@@ -329,7 +329,7 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
 
     See Also
     --------
-    SpectralRelevanceClassifier : the same network for class labels.
+    SpectralRelevanceClassifier : The same network for class labels.
 
     Examples
     --------

@@ -4,7 +4,7 @@ Two protocols answer "how much of the task do the top-k features carry?":
 
 ``masked``
     Keep the fitted model and replace every other feature by its training
-    mean (:attr:`feature_means_`), the neutral value of a centred input.
+    mean (the estimator's ``feature_means_``), the neutral value of a centred input.
     The paper's code set them to zero instead; zero is not "absent" for raw
     flux or pixel intensities, so that choice measures an off-distribution
     input rather than the selection.

@@ -29,6 +29,18 @@ class SeedEnsemble:
     estimators : sequence of fitted regressors
         They share ``feature_means_`` and ``n_features_in_`` (the first's are
         exposed).
+
+    Examples
+    --------
+    >>> from stellar_relevance import SpectralRelevanceRegressor
+    >>> X = np.random.default_rng(0).normal(size=(60, 5))
+    >>> models = [SpectralRelevanceRegressor((4,), max_epochs=2, random_state=seed).fit(X, X[:, 0])
+    ...           for seed in (0, 1)]
+    >>> ensemble = SeedEnsemble(models)
+    >>> ensemble.n_features_in_, ensemble.predict(X[:3]).shape
+    (5, (3,))
+    >>> bool(np.allclose(ensemble.predict(X[:3]), (models[0].predict(X[:3]) + models[1].predict(X[:3])) / 2))
+    True
     """
 
     def __init__(self, estimators):
@@ -37,7 +49,20 @@ class SeedEnsemble:
         self.n_features_in_ = self.estimators[0].n_features_in_
 
     def predict(self, X, given=None):
-        """Mean of the estimators' predictions (``given``: the known labels the models were trained with)."""
+        """Mean of the estimators' predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            The spectra.
+        given : array-like of shape (n_samples, n_given), optional
+            The known labels the models were trained with.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            The mean prediction.
+        """
         kwargs = {} if given is None else {"given": given}
         return np.mean([est.predict(X, **kwargs) for est in self.estimators], axis=0)
 
@@ -59,6 +84,20 @@ def model_payload(estimators, settings, wavelength, split_text):
     Returns
     -------
     dict
+        ``format``, ``stelrel_version``, ``label``, ``label_unit``,
+        ``wavelength_AA``, ``wave_frame``, ``config`` (the first model's
+        parameters), ``seeds``, ``given``, ``split`` and ``estimators``.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from stellar_relevance import SpectralRelevanceRegressor
+    >>> X = np.random.default_rng(0).normal(size=(40, 4))
+    >>> model = SpectralRelevanceRegressor((4,), max_epochs=1).fit(X, X[:, 0])
+    >>> settings = {"label": "FEH", "label_unit": "dex", "wave_frame": "air", "seeds": [0]}
+    >>> payload = model_payload([model], settings, np.arange(5000.0, 5004.0) * u.AA, "a seeded split")
+    >>> payload["format"], payload["wavelength_AA"].tolist(), payload["config"]["hidden_layer_sizes"]
+    ('stelrel-model/1', [5000.0, 5001.0, 5002.0, 5003.0], [4])
     """
     return {
         "format": MODEL_FORMAT,
@@ -76,7 +115,32 @@ def model_payload(estimators, settings, wavelength, split_text):
 
 
 def write_model(path, payload):
-    """Write a :func:`model_payload` to ``path`` (not atomic: into a staging folder)."""
+    """Write a :func:`model_payload` to ``path`` (not atomic: into a staging folder).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (``model.pt``).
+    payload : dict
+        From :func:`model_payload`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import astropy.units as u
+    >>> from stellar_relevance import SpectralRelevanceRegressor, load_model
+    >>> X = np.random.default_rng(0).normal(size=(40, 4))
+    >>> model = SpectralRelevanceRegressor((4,), max_epochs=1).fit(X, X[:, 0])
+    >>> payload = model_payload([model], {"label": "FEH", "seeds": [0]}, np.arange(4.0) * u.AA, "a split")
+    >>> path = write_model(Path(tempfile.mkdtemp()) / "model.pt", payload)
+    >>> load_model(path)["label"], path.name
+    ('FEH', 'model.pt')
+    """
     import torch
 
     torch.save(payload, path)

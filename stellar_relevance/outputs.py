@@ -171,11 +171,21 @@ def replace_file(path, write):
     Parameters
     ----------
     path : str or Path
+        The file to write.
     write : callable
         ``write(tmp_path)`` writes the whole content.
 
     Returns
     -------
     Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> _ = path.write_text("old")
+    >>> replace_file(path, lambda tmp: pathlib.Path(tmp).write_text("new")).read_text()
+    'new'
     """
     return atomic_write(path, write, overwrite=True)

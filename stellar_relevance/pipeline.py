@@ -4,9 +4,10 @@ Steps (each stated in every output), one short function each:
 
 1. check the parameters (:func:`_check_parameters`, :func:`_curve_ks`);
 2. keep the spectra that have the label (at least ``min_labels`` of them),
-   filling masked and non-finite pixels first (:func:`_select`);
+   filling masked and non-finite pixels first
+   (:func:`~stellar_relevance.prepare.select_labelled`);
 3. a seeded, label-stratified train/test split that says whether it could
-   stratify (:func:`_split`); the estimator then holds out
+   stratify (:func:`~stellar_relevance.prepare.split_train_test`); the estimator then holds out
    ``validation_fraction`` of the training part, seeded, for early stopping;
 4. train :class:`~stellar_relevance.estimators.SpectralRelevanceRegressor`
    (MAE loss, the chosen ``penalty``; ``given`` labels fed after the
@@ -18,7 +19,8 @@ Steps (each stated in every output), one short function each:
    (:func:`~stellar_relevance.stability.combine_seeds`);
 5. the error-vs-k curve: masking all but the top-k pixels of the trained
    model (filled with the training mean, not zero), and retraining on the
-   top-k pixels alone, each against random-k draws (:func:`_error_curve`);
+   top-k pixels alone, each against random-k draws
+   (:func:`~stellar_relevance.curve.error_curve`);
 6. the index match (:func:`~stellar_relevance.matching.match_indices`, which
    also decides which pixel lies in which index band) and its permutation
    test (:func:`_match`);
@@ -364,13 +366,20 @@ def rank_spectra(
         (a :class:`~stellar_relevance.exceptions.DataWarning` names each star).
     label : str
         Label column to predict (default ``"FEH"``).
-    hidden_layer_sizes, learning_rate, eigenvalue_penalty, eigenvector_penalty
-        The network and its penalties (paper: 200-50-50, 1e-3, 1e-2, 1e-4).
-    max_epochs, min_epochs, n_iter_no_change, batch_size
+    hidden_layer_sizes : tuple of int
+        The network's hidden layers (paper: 200-50-50).
+    max_epochs, min_epochs, n_iter_no_change, batch_size : int
         Training length. Early stopping keeps the best-validation weights
-        found at or after ``min_epochs`` (default ``min(300, max_epochs)``),
+        found at or after ``min_epochs`` (None: ``min(300, max_epochs)``),
         so the relevance has had time to become sparse (an early checkpoint
         leaves it dense and unstable).
+    learning_rate, eigenvalue_penalty, eigenvector_penalty : float
+        The step size and the penalties (paper: 1e-3, 1e-2, 1e-4).
+    input_scaling : {"center", "standard", "none"}
+        ``"center"`` (default) subtracts the training mean and keeps the
+        flux units; ``"standard"`` also divides by the per-pixel spread and is
+        known to crowd the ranking into the flux-normalisation window
+        (a warning is emitted).
     penalty : {"l2", "l1", "group"}
         Penalty on the first-layer eigenvalues, passed to the estimator
         (``"l2"``: the paper's squared L2; ``"l1"`` and ``"group"`` need an
@@ -382,11 +391,6 @@ def rank_spectra(
         Spectra without a finite value of a given label are dropped (a
         warning says how many). The networks retrained on k pixels for the
         error curve take the given labels too.
-    input_scaling : {"center", "standard", "none"}
-        ``"center"`` (default) subtracts the training mean and keeps the
-        flux units; ``"standard"`` also divides by the per-pixel spread and is
-        known to crowd the ranking into the flux-normalisation window
-        (a warning is emitted).
     test_fraction, validation_fraction : float
         Test share of the labelled spectra (stratified on the label where
         every label quintile has two spectra; ``settings["stratified_split"]``
@@ -428,8 +432,11 @@ def rank_spectra(
         Permutations in the index-match test.
     min_labels : int
         Fewest spectra with the label that are accepted.
-    device, n_threads
-        Passed to the estimator (one CPU thread is fastest on small machines).
+    device : {"auto", "cpu", "cuda"}
+        Where the networks train, passed to the estimator.
+    n_threads : int or None
+        Torch CPU threads, passed to the estimator (one is fastest on small
+        machines; None: torch's own setting).
     progress : bool
         Show tqdm bars while training.
     command : str, optional

@@ -73,12 +73,50 @@ def _drop_missing_given(subset, label, given, notes):
 def select_labelled(spectra, label, min_labels, notes, given=()):
     """The spectra with a finite ``label`` (and finite ``given`` labels), their (filled) flux and the label values.
 
+    Masked and non-finite pixels are filled with the mean of the other
+    spectra at that pixel; every such fact is warned and added to ``notes``.
+
+    Parameters
+    ----------
+    spectra : SpectralSet
+        The spectra with their label table.
+    label : str
+        The label to predict.
+    min_labels : int
+        The fewest spectra with a finite label that are accepted.
+    notes : list
+        The messages warned are appended here (for the result's provenance).
+    given : sequence of str, default=()
+        Labels fed to the network as known; spectra without them are dropped.
+
     Returns
     -------
     subset : SpectralSet
-    X, y : numpy.ndarray
+        The spectra kept.
+    X : numpy.ndarray
+        Their flux, filled.
+    y : numpy.ndarray
+        Their label values.
     G : numpy.ndarray or None
         The given labels, one column each (None when none are given).
+
+    Raises
+    ------
+    DataError
+        No such label, a non-numeric one, fewer than ``min_labels`` finite
+        values, or a pixel with no finite flux at all.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra
+    >>> spectra = make_synthetic_spectra(n_spectra=30)
+    >>> subset, X, y, G = select_labelled(spectra, "FEH", 20, notes=[], given=("TEFF",))
+    >>> len(subset), X.shape, y.shape, G.shape
+    (30, (30, 4300), (30,), (30, 1))
+    >>> select_labelled(spectra, "VMAC", 20, notes=[])
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.DataError: no label 'VMAC' in the spectra; available labels: TEFF, LOGG, FEH
     """
     if label not in spectra.label_names:
         raise DataError(
@@ -148,7 +186,36 @@ def _split_by_ids(subset, test_ids, label):
 
 
 def split_train_test(subset, X, y, p, notes, G=None):
-    """Train/test arrays (and given labels ``G``) and the split's facts; warns when the test set is too small."""
+    """Train/test arrays (and given labels ``G``) and the split's facts; warns when the test set is too small.
+
+    Parameters
+    ----------
+    subset, X, y : SpectralSet, numpy.ndarray, numpy.ndarray
+        From :func:`select_labelled`.
+    p : types.SimpleNamespace
+        The settings: ``test_ids`` (None: a seeded split), ``test_fraction``,
+        ``random_state`` and ``label``.
+    notes : list
+        The warning about a small test set is appended here.
+    G : numpy.ndarray, optional
+        The given labels (:func:`select_labelled`).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``train_idx``, ``test_idx``, ``stratified`` (split on label
+        quintiles), ``X_train``, ``y_train``, ``X_test``, ``y_test``,
+        ``G_train``, ``G_test``.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra
+    >>> subset, X, y, G = select_labelled(make_synthetic_spectra(n_spectra=200), "FEH", 20, notes=[])
+    >>> p = SimpleNamespace(test_ids=None, test_fraction=0.1, random_state=0, label="FEH")
+    >>> data = split_train_test(subset, X, y, p, notes=[])
+    >>> data.X_train.shape, data.X_test.shape, data.stratified
+    ((180, 4300), (20, 4300), True)
+    """
     if p.test_ids is None:
         train_idx, test_idx, stratified = _split_indices(y, p.test_fraction, p.random_state)
     else:

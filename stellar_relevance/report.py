@@ -10,13 +10,13 @@ network and no side files.
 import base64
 import html
 import io
-import json
 import logging
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 
+from ._html import CSS, dict_rows, fmt, stability_html, table_html, warnings_html
 from .atomic import atomic_write
 
 __all__ = ["plot_relevance", "plot_selection_frequency", "plot_eigenvalues", "plot_curve", "figure_pngs", "render_html",
@@ -27,8 +27,6 @@ logger = logging.getLogger(__name__)
 
 #: How labels are written for people (others are shown as they are).
 LABEL_DISPLAY_NAMES = {"FEH": "[Fe/H]", "MH": "[M/H]", "TEFF": "T_eff", "LOGG": "log g", "ALPHAFE": "[alpha/Fe]"}
-#: Number formats of table columns (others: 4 significant digits).
-_COLUMN_FORMATS = {"wavelength": "{:.1f}", "band_lower": "{:.3f}", "band_upper": "{:.3f}"}
 
 
 def label_display_name(label):
@@ -83,6 +81,16 @@ def plot_selection_frequency(result, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
+        The axes drawn into.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+    ...                       ks=(10, "all"), n_permutations=10)
+    >>> ax = plot_selection_frequency(result)  # 2 seeds: the share of them with each pixel in their top-30
+    >>> " ".join(ax.get_ylabel().split())
+    'in top-30 (share of seeds)'
     """
     ax = _new_axes("by_label") if ax is None else ax
     _, _, wave = _by_pixel(result)
@@ -130,6 +138,16 @@ def plot_relevance(result, ax=None):
     -------
     matplotlib.axes.Axes
         The flux axis (the relevance axis is its twin).
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+    ...                       ks=(10, "all"), n_permutations=10)
+    >>> ax = plot_relevance(result)  # on a new matplotlib Figure: no pyplot, no window
+    >>> ax.get_ylabel(), len(ax.figure.axes)  # flux, its relevance twin, the selection frequency
+    ('mean flux (training stars)', 3)
+    >>> ax.figure.savefig(io.BytesIO(), format="png")  # or a file name
     """
     frequency_ax = None
     if ax is None:
@@ -201,6 +219,18 @@ def plot_eigenvalues(result, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
+        The axes drawn into.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+    ...                       ks=(10, "all"), n_permutations=10)
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure(figsize=(10, 4))
+    >>> left, right = fig.subplots(1, 2)
+    >>> plot_eigenvalues(result, ax=left).get_yscale(), plot_curve(result, ax=right).get_xscale()
+    ('log', 'log')
     """
     ax = _new_axes("eigenvalues") if ax is None else ax
     values = np.asarray(result.ranking["signed_eigenvalue"], float)
@@ -224,6 +254,16 @@ def plot_curve(result, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
+        The axes drawn into.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+    ...                       ks=(10, "all"), n_permutations=10)
+    >>> ax = plot_curve(result)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('pixels kept (k)', 'test MAE [dex]')
     """
     ax = _new_axes("curve") if ax is None else ax
     curve = result.curve
@@ -265,10 +305,25 @@ _PLOTTERS = {"relevance": plot_relevance, "eigenvalues": plot_eigenvalues, "curv
 def figure_pngs(result, dpi=110):
     """Render the three figures to PNG bytes.
 
+    Parameters
+    ----------
+    result : RankingResult
+    dpi : int, default=110
+        Resolution of the PNG images.
+
     Returns
     -------
     dict
-        ``{"relevance": bytes, "eigenvalues": bytes, "curve": bytes}``
+        ``{"relevance": bytes, "eigenvalues": bytes, "curve": bytes}``.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+    ...                       ks=(10, "all"), n_permutations=10)
+    >>> pngs = figure_pngs(result, dpi=50)
+    >>> sorted(pngs), pngs["curve"][:4]
+    (['curve', 'eigenvalues', 'relevance'], b'\x89PNG')
     """
     pngs = {}
     for name, plotter in _PLOTTERS.items():
@@ -280,91 +335,6 @@ def figure_pngs(result, dpi=110):
 
 
 # ----------------------------------------------------------------------------- HTML
-def _fmt(value):
-    if isinstance(value, (float, np.floating)):
-        if not np.isfinite(value):
-            return "—"
-        return f"{value:.4g}"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _table_html(table, columns=None, max_rows=None, caption=None, css_class="data"):
-    columns = [c for c in (columns or table.colnames) if c in table.colnames]
-    head = []
-    for name in columns:
-        unit = getattr(table[name], "unit", None)
-        unit = "" if unit is None or str(unit) in ("", "dimensionless") else f" [{unit}]"
-        head.append(f"<th>{html.escape(name + unit)}</th>")
-    rows = []
-    n = len(table) if max_rows is None else min(len(table), max_rows)
-    for i in range(n):
-        cells = []
-        for name in columns:
-            value = table[name][i]
-            if isinstance(value, u.Quantity):
-                value = value.value
-            text = _COLUMN_FORMATS[name].format(value) if name in _COLUMN_FORMATS else _fmt(value)
-            cells.append(f"<td>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return (
-        f'<table class="{css_class}">{cap}<thead><tr>{"".join(head)}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _dict_rows(mapping):
-    from astropy.table import Table
-
-    keys = list(mapping)
-    return Table({"setting": keys, "value": [json.dumps(mapping[k]) if isinstance(mapping[k], (list, dict)) else _fmt(mapping[k]) for k in keys]})
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1180px;color:#222;padding:0 1em}
-h1{font-size:1.5em} h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;font-size:.82em;margin:.6em 0} th,td{border:1px solid #ccc;padding:.2em .5em;text-align:right}
-th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} caption{text-align:left;font-weight:bold;padding:.3em 0}
-.figs img{max-width:100%;border:1px solid #eee;margin:.4em 0} .row{display:flex;gap:1em;flex-wrap:wrap}
-.ok{color:#1a7f37;font-weight:bold} .no{color:#c62828;font-weight:bold} .key td{font-size:1.05em}
-.note{color:#555;font-size:.88em} code{background:#f5f5f5;padding:0 .25em}
-"""
-
-
-def _warnings_html(provenance):
-    """The reader's warnings and the pipeline's own, each written out (not only counted)."""
-    data = provenance.get("data") or {}
-    groups = [("while reading the spectra", data.get("warnings")), ("while ranking", provenance.get("warnings"))]
-    groups = [(when, list(items)) for when, items in groups if items]
-    if not groups:
-        n = data.get("n_warnings")
-        return [f'<p class="note">The reader reported {n} warning(s); their text was not saved.</p>'] if n else []
-    parts = ["<h2>Warnings</h2>"]
-    for when, items in groups:
-        parts.append(f"<p>{len(items)} warning(s) {when}:</p><ul class=\"warnings\">"
-                     + "".join(f"<li>{html.escape(str(w))}</li>" for w in items) + "</ul>")
-    return parts
-
-
-def _stability_html(stability, settings):
-    """The stability paragraph: top-k overlaps across seeds, or that one seed gives no spread."""
-    overlaps = {k: v for k, v in stability.items() if k.startswith("top") and k.endswith("_overlap")}
-    if stability.get("note"):
-        return [f'<p class="stability">Stability across seeds: {html.escape(str(stability["note"]))}.</p>']
-    if not overlaps:
-        return []
-    top = int(settings.get("top", 30))
-    return [
-        f'<p class="stability">Stability across {stability.get("n_seeds", len(settings.get("seeds") or []))} seeds '
-        f"(mean pairwise top-k overlap, ±{settings.get('overlap_tolerance_pixels', 2)} pixels): "
-        + ", ".join(f"{html.escape(k)} = {v:.2f}" for k, v in overlaps.items())
-        + f". The relevance figure shades ±1 standard deviation over seeds; its lower panel and the "
-        f"<code>selection_frequency</code> column give the share of seeds in whose top-{top} each pixel is.</p>"
-    ]
-
-
 def render_html(result, pngs=None):
     """The report page as one HTML string (figures embedded as base64 PNG).
 
@@ -377,6 +347,16 @@ def render_html(result, pngs=None):
     Returns
     -------
     str
+        A whole HTML document.
+
+    Examples
+    --------
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+    ...                       ks=(10, "all"), n_permutations=10)
+    >>> page = render_html(result, figure_pngs(result, dpi=30))
+    >>> page.startswith("<!DOCTYPE html>"), "Which pixels carry [Fe/H]?" in page
+    (True, True)
     """
     from astropy.table import Table
 
@@ -401,9 +381,9 @@ def render_html(result, pngs=None):
                 f"index enrichment of the top-{top}: overall p-value",
             ],
             "value": [
-                _fmt(m.get("test_mae")), _fmt(m.get("topk_mae")), _fmt(m.get("topk_mae_random")),
-                _fmt(m.get("topk_mae_masked")), _fmt(m.get("test_mae_standard_error")),
-                _fmt(m.get("overall_p_value")) + f" ({m.get('n_permutations')} permutations)",
+                fmt(m.get("test_mae")), fmt(m.get("topk_mae")), fmt(m.get("topk_mae_random")),
+                fmt(m.get("topk_mae_masked")), fmt(m.get("test_mae_standard_error")),
+                fmt(m.get("overall_p_value")) + f" ({m.get('n_permutations')} permutations)",
             ],
         }
     )
@@ -411,17 +391,17 @@ def render_html(result, pngs=None):
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>stelrel ranking: {label}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{CSS}</style></head><body>",
         f"<h1>Which pixels carry {label}? — stelrel report</h1>",
         f'<p class="note">{html.escape(result.split_text)}. Data: {html.escape(str((p.get("data") or {}).get("source", "")))}'
         f" ({html.escape(str((p.get('data') or {}).get('n_pixels', '')))} pixels). "
         f"Created {html.escape(str(p.get('created')))} with stelrel {html.escape(str((p.get('versions') or {}).get('stellar_relevance')))}."
         f" MAE in {unit or 'label units'}.</p>",
         "<h2>Key numbers</h2>",
-        _table_html(key, css_class="data key"),
+        table_html(key, css_class="data key"),
     ]
-    parts += _stability_html(m.get("stability") or {}, s)
-    parts += _warnings_html(p)
+    parts += stability_html(m.get("stability") or {}, s)
+    parts += warnings_html(p)
     truth = m.get("ground_truth")
     if truth:
         parts.append(
@@ -451,24 +431,24 @@ def render_html(result, pngs=None):
         img("eigenvalues", "histogram of the first-layer eigenvalues, log scale"),
         "</div></div>",
         f"<h2>Top-{top} pixels</h2>",
-        _table_html(result.ranking, ["rank", "wavelength", "relevance", "relevance_std", "selection_frequency",
+        table_html(result.ranking, ["rank", "wavelength", "relevance", "relevance_std", "selection_frequency",
                                      "signed_eigenvalue", "indices"], max_rows=top),
         "<h2>Index bands</h2>",
-        _table_html(result.indices),
+        table_html(result.indices),
         "<h2>Error vs k</h2>",
         '<p class="note">Masked: the trained model with every pixel outside the k kept set to its training mean. '
         "Retrained: a new model trained on the k pixels alone (same settings, seed "
         f"{html.escape(str((s.get('seeds') or [None])[0]))}). Random: mean ± spread over random-k draws.</p>",
-        _table_html(result.curve),
+        table_html(result.curve),
         "<h2>Provenance</h2>",
-        _table_html(_dict_rows(s), caption="settings"),
-        _table_html(_dict_rows({k: v for k, v in (p.get("split") or {}).items() if k != "test_ids"}), caption="split"),
-        _table_html(_dict_rows(p.get("data") or {}), caption="data"),
-        _table_html(_dict_rows(p.get("timings") or {}), caption="timings [s]"),
-        _table_html(_dict_rows(p.get("versions") or {}), caption="versions"),
+        table_html(dict_rows(s), caption="settings"),
+        table_html(dict_rows({k: v for k, v in (p.get("split") or {}).items() if k != "test_ids"}), caption="split"),
+        table_html(dict_rows(p.get("data") or {}), caption="data"),
+        table_html(dict_rows(p.get("timings") or {}), caption="timings [s]"),
+        table_html(dict_rows(p.get("versions") or {}), caption="versions"),
     ]
     if m.get("seeds"):
-        parts.append(_table_html(Table(rows=[list(r.values()) for r in m["seeds"]], names=list(m["seeds"][0])),
+        parts.append(table_html(Table(rows=[list(r.values()) for r in m["seeds"]], names=list(m["seeds"][0])),
                                  caption="per seed"))
     if p.get("command"):
         parts.append(f"<p>Command: <code>{html.escape(str(p['command']))}</code></p>")
@@ -491,6 +471,17 @@ def write_html(result, path, pngs=None, overwrite=True):
     Returns
     -------
     pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+    ...                       ks=(10, "all"), n_permutations=10)
+    >>> path = write_html(result, Path(tempfile.mkdtemp()) / "report.html", figure_pngs(result, dpi=30))
+    >>> path.name, path.read_text(encoding="utf-8").endswith("</html>")
+    ('report.html', True)
     """
     text = render_html(result, pngs)
     return atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite)

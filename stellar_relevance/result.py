@@ -63,6 +63,21 @@ class RankingResult:
         the command line (``command``, when given).
     estimators : list
         The fitted regressors (one per seed); empty after :meth:`load`.
+
+    Examples
+    --------
+    A ranking of small synthetic spectra (a tiny network, one epoch: seconds):
+
+    >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+    >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), "FEH", hidden_layer_sizes=(8,),
+    ...                       max_epochs=1, ks=(10, "all"), n_permutations=10)
+    >>> result.settings["label"], result.settings["seeds"], len(result.estimators)
+    ('FEH', [0, 1], 2)
+    >>> result.split_text
+    'seeded split (random_state=0): 162 train / 18 validation / 20 test spectra'
+    >>> result.ranking.colnames[:4], result.curve["k"].tolist()
+    (['rank', 'pixel', 'wavelength', 'relevance'], [10, 4300])
+    >>> ax = result.plot_relevance()  # a matplotlib Axes on a new Figure (no pyplot state)
     """
 
     def __init__(self, ranking, indices, curve, metrics, settings, provenance, estimators=(), wavelength=None):
@@ -96,7 +111,26 @@ class RankingResult:
         return u.Quantity(self.ranking["wavelength"][order], u.AA)
 
     def top(self, k=None):
-        """The ``k`` most relevant pixels (default: the ``top`` setting)."""
+        """The ``k`` most relevant pixels (default: the ``top`` setting).
+
+        Parameters
+        ----------
+        k : int, optional
+            How many rows of ``ranking`` to return.
+
+        Returns
+        -------
+        astropy.table.QTable
+            The first ``k`` rows of ``ranking`` (rank 1 first).
+
+        Examples
+        --------
+        >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+        >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+        ...                       ks=(10, "all"), n_permutations=10)
+        >>> result.top(3)["rank"].tolist(), len(result.top())
+        ([1, 2, 3], 30)
+        """
         k = self.settings.get("top", 30) if k is None else k
         return self.ranking[:k]
 
@@ -111,7 +145,25 @@ class RankingResult:
         )
 
     def summary(self):
-        """The content of ``summary.json`` (plain JSON types)."""
+        """The content of ``summary.json`` (plain JSON types).
+
+        Returns
+        -------
+        dict
+            The headline numbers (``test_mae``, ``topk_mae``,
+            ``overall_p_value`` ...), the split, every setting, the
+            metrics, the data source, versions and timings.
+
+        Examples
+        --------
+        >>> import json
+        >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+        >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+        ...                       ks=(10, "all"), n_permutations=10)
+        >>> summary = result.summary()
+        >>> summary["label"], summary["split"]["n_test"], len(json.dumps(summary)) > 0
+        ('FEH', 20, True)
+        """
         m = self.metrics
         return jsonable(
             {
@@ -170,12 +222,23 @@ class RankingResult:
         Returns
         -------
         dict
-            file name -> Path of every file written (in ``directory``).
+            File name -> Path of every file written (in ``directory``).
 
         Raises
         ------
         FileExistsError
             When ``directory`` holds results and ``overwrite`` is False.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from stellar_relevance import make_synthetic_spectra, rank_spectra
+        >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+        ...                       ks=(10, "all"), n_permutations=10)
+        >>> written = result.save(Path(tempfile.mkdtemp()) / "out", figures=False)
+        >>> sorted(written)
+        ['curve.ecsv', 'indices.ecsv', 'model.pt', 'ranking.ecsv', 'summary.json']
         """
         directory = Path(directory).expanduser()
         with staged_output_dir(directory, overwrite=overwrite) as staging:
@@ -212,10 +275,35 @@ class RankingResult:
     def load(cls, directory):
         """Read a result saved with :meth:`save` (tables and summary; no models).
 
+        Parameters
+        ----------
+        directory : str or Path
+            A folder written by :meth:`save` (or ``stelrel rank --out``).
+
+        Returns
+        -------
+        RankingResult
+            With ``ranking``, ``indices``, ``curve``, ``metrics``,
+            ``settings`` and ``provenance``; ``estimators`` is empty (the
+            models are in ``model.pt``: :func:`~stellar_relevance.load_model`).
+
         Raises
         ------
         DataError
             When a file is missing or unreadable.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from stellar_relevance import RankingResult, make_synthetic_spectra, rank_spectra
+        >>> result = rank_spectra(make_synthetic_spectra(n_spectra=200), hidden_layer_sizes=(8,), max_epochs=1,
+        ...                       ks=(10, "all"), n_permutations=10)
+        >>> folder = Path(tempfile.mkdtemp()) / "out"
+        >>> _ = result.save(folder, figures=False)
+        >>> loaded = RankingResult.load(folder)
+        >>> list(loaded.ranking["pixel"][:5]) == list(result.ranking["pixel"][:5]), loaded.estimators
+        (True, [])
         """
         directory = Path(directory)
         if not directory.is_dir():
@@ -252,25 +340,87 @@ class RankingResult:
 
     # ------------------------------------------------------------ plotting
     def plot_relevance(self, ax=None):
-        """Relevance over the mean spectrum with index bands (paper Fig. 11 bottom)."""
+        """Relevance over the mean spectrum with index bands (paper Fig. 11 bottom).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Drawn into; a new figure is made otherwise.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn into.
+
+        See Also
+        --------
+        stellar_relevance.report.plot_relevance : The same figure, with an example.
+        """
         from .report import plot_relevance
 
         return plot_relevance(self, ax=ax)
 
     def plot_eigenvalues(self, ax=None):
-        """Histogram of the first-layer eigenvalues (log y)."""
+        """Histogram of the first-layer eigenvalues (log y).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Drawn into; a new figure is made otherwise.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn into.
+
+        See Also
+        --------
+        stellar_relevance.report.plot_eigenvalues : The same figure, with an example.
+        """
         from .report import plot_eigenvalues
 
         return plot_eigenvalues(self, ax=ax)
 
     def plot_curve(self, ax=None):
-        """Test MAE against the number of pixels kept, spectral vs random."""
+        """Test MAE against the number of pixels kept, spectral vs random.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Drawn into; a new figure is made otherwise.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes drawn into.
+
+        See Also
+        --------
+        stellar_relevance.report.plot_curve : The same figure, with an example.
+        """
         from .report import plot_curve
 
         return plot_curve(self, ax=ax)
 
     def write_report(self, path, overwrite=True):
-        """Write the self-contained ``report.html`` to ``path`` (atomically)."""
+        """Write the self-contained ``report.html`` to ``path`` (atomically).
+
+        Parameters
+        ----------
+        path : str or Path
+            The HTML file to write.
+        overwrite : bool, default=True
+            Replace an existing file; otherwise :class:`FileExistsError`.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+
+        See Also
+        --------
+        stellar_relevance.report.write_html : The same page, with an example.
+        """
         from .report import write_html
 
         return write_html(self, path, overwrite=overwrite)

@@ -31,7 +31,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Store:
-    """A memory-mapped store: ``flux`` (read-only, big-endian float32), ``labels``, ``wavelength``, ``path``."""
+    """A memory-mapped store: ``flux`` (read-only, big-endian float32), ``labels``, ``wavelength``, ``path``.
+
+    Made by :func:`open_store`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = open_store(write_synthetic_store(pathlib.Path(tempfile.mkdtemp()) / "s.fits", 8, n_pixels=30))
+    >>> store.n_spectra, store.n_pixels, store.labels.colnames
+    (8, 30, ['ID', 'Y'])
+    >>> float(store.wavelength[0].to_value("Angstrom")), store.path.name
+    (3500.0, 's.fits')
+    """
 
     flux: np.ndarray
     labels: Table
@@ -47,7 +59,30 @@ class Store:
         return self.flux.shape[1]
 
     def require_pixels(self, n_features, what="the model"):
-        """A `DataError` unless the store has ``n_features`` pixels per spectrum."""
+        """A `DataError` unless the store has ``n_features`` pixels per spectrum.
+
+        Parameters
+        ----------
+        n_features : int
+            The pixels per spectrum that ``what`` takes.
+        what : str, default="the model"
+            Named in the error.
+
+        Raises
+        ------
+        DataError
+            When the store has another number of pixels.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> store = open_store(write_synthetic_store(pathlib.Path(tempfile.mkdtemp()) / "s.fits", 4, n_pixels=30))
+        >>> store.require_pixels(30)
+        >>> store.require_pixels(4300)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stellar_relevance.exceptions.DataError: .../s.fits: 30 pixels per spectrum, but the model takes 4300
+        """
         if self.n_pixels != int(n_features):
             raise DataError(f"{self.path}: {self.n_pixels} pixels per spectrum, but {what} takes {int(n_features)}")
 
@@ -125,6 +160,17 @@ def memory_status():
     """Resident memory of this process (bytes): ``anon``, ``file`` (mapped files), ``peak`` (VmHWM).
 
     From ``/proc/self/status`` (Linux); empty dict elsewhere.
+
+    Returns
+    -------
+    dict
+        ``anon``, ``file``, ``peak`` and ``rss``, in bytes.
+
+    Examples
+    --------
+    >>> status = memory_status()  # on Linux; an empty dict elsewhere
+    >>> sorted(status) in (["anon", "file", "peak", "rss"], [])
+    True
     """
     keys = {"RssAnon": "anon", "RssFile": "file", "VmHWM": "peak", "VmRSS": "rss"}
     out = {}
@@ -140,7 +186,23 @@ def memory_status():
 
 
 def store_bytes(n_spectra, n_pixels):
-    """Bytes of a store: float32 flux and inverse variance, uint8 mask (labels not counted)."""
+    """Bytes of a store: float32 flux and inverse variance, uint8 mask (labels not counted).
+
+    Parameters
+    ----------
+    n_spectra, n_pixels : int
+        The store's shape.
+
+    Returns
+    -------
+    int
+        Bytes of its arrays.
+
+    Examples
+    --------
+    >>> store_bytes(1_000_000, 4300) / 2**30  # a million MILES-like spectra, in GiB
+    36.04...
+    """
     return int(n_spectra) * int(n_pixels) * (4 + 4 + 1)
 
 
@@ -152,9 +214,39 @@ def write_synthetic_store(path, n_spectra, n_pixels=4300, chunk_rows=2048, seed=
     Memory does not grow with ``n_spectra``. The free disk space is checked
     first (the store is assembled from scratch files: about twice its size).
 
+    Parameters
+    ----------
+    path : str or Path
+        The store to write.
+    n_spectra : int
+        How many spectra.
+    n_pixels : int, default=4300
+        Pixels per spectrum (a log-linear grid from 3500 Angstrom, 1e-4 dex).
+    chunk_rows : int, default=2048
+        Spectra made and written at a time.
+    seed : int, default=0
+        Seed of the line positions, labels and noise.
+    overwrite : bool, default=False
+        Replace an existing file.
+
     Returns
     -------
     Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        When the disk has too little free space.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from stellar_relevance import read_packed
+    >>> path = write_synthetic_store(pathlib.Path(tempfile.mkdtemp()) / "s.fits", 100, n_pixels=200, chunk_rows=32)
+    >>> spectra = read_packed(path)
+    >>> spectra.flux.shape, spectra.label_names
+    ((100, 200), ['Y'])
     """
     from .io.stream import PackedStream
 

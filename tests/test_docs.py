@@ -145,3 +145,41 @@ def test_the_docs_extra_has_the_extensions_conf_uses():
     extra = re.search(r"^docs = \[(.*?)\]", text, flags=re.M | re.S).group(1)
     for package in ("sphinx", "pydata-sphinx-theme", "numpydoc", "sphinx-click", "myst-parser", "sphinx-gallery"):
         assert f'"{package}' in extra, package
+
+
+def _has_examples(obj):
+    """Whether the docstring has a numpydoc ``Examples`` section with at least one ``>>>`` line."""
+    import inspect
+
+    text = inspect.getdoc(obj) or ""
+    section = re.search(r"^Examples\n-{8,}\n(.*?)(?=^\w[\w ]*\n-{3,}\n|\Z)", text, flags=re.M | re.S)
+    return bool(section) and ">>>" in section.group(1)
+
+
+def test_the_example_check_finds_a_missing_section():
+    def documented():
+        """Summary.
+
+        Examples
+        --------
+        >>> 1 + 1
+        2
+        """
+
+    def undocumented():
+        """Summary, with ``>>>`` in the text but no Examples section."""
+
+    assert _has_examples(documented) and not _has_examples(undocumented)
+
+
+def test_every_public_function_and_class_has_an_example():
+    """Every function and class with an API page has a runnable Examples section (tests/test_doctests.py runs them)."""
+    import inspect
+
+    missing = []
+    for where in sorted(set(_api_pages.documented_objects().values())):
+        module_name, _, name = where.rpartition(".")
+        obj = getattr(importlib.import_module(module_name), name)
+        if (inspect.isroutine(obj) or inspect.isclass(obj)) and not _has_examples(obj):
+            missing.append(where)
+    assert not missing, f"no Examples section with '>>>' in: {', '.join(missing)}"

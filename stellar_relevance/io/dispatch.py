@@ -244,15 +244,18 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
 
     Parameters
     ----------
-    paths, **kwargs
-        As for :func:`read_spectra`. A MILES folder or a packed file is
-        read whole and written with
+    paths : str, Path or list of them
+        As for :func:`read_spectra`: files, folders, globs or ``@list.txt``.
+        A MILES folder or a packed file is read whole and written with
         :func:`~stellar_relevance.io.write_packed` (no survey options).
     output : str or Path
         The packed file to write.
     overwrite : bool
         Replace an existing ``output``; otherwise FileExistsError before
         anything is read.
+    **kwargs
+        The options of :func:`read_spectra` (``labels``, ``grid``,
+        ``rest_frame``, ``jobs`` ...).
 
     Returns
     -------

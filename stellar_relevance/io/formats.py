@@ -35,7 +35,38 @@ def _specutils_label(path):
 
 
 def identify(path, hdul):
-    """The format label of an open FITS file; DataError when stelrel has no reader for it."""
+    """The format label of an open FITS file; DataError when stelrel has no reader for it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file's path (specutils' identifiers may read it again).
+    hdul : astropy.io.fits.HDUList
+        The open file.
+
+    Returns
+    -------
+    str
+        A key of :data:`FAMILIES`: ``"LAMOST-LRS"``, ``"LAMOST-MRS"``,
+        ``"Gaia-XP"`` or a specutils format (``"SDSS-III/IV spec"`` ...).
+
+    Raises
+    ------
+    DataError
+        A packed stelrel file, or a file no reader takes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> lamost = fits.HDUList([fits.PrimaryHDU(np.ones((5, 10)), fits.Header({"OBSID": 101}))])
+    >>> identify("spec-101.fits", lamost)
+    'LAMOST-LRS'
+    >>> identify("image.fits", fits.HDUList([fits.PrimaryHDU(np.ones((10, 10)))]))
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.DataError: image.fits: not a spectrum format stelrel reads: no spectral axis (CRVAL1/CDELT1) and not a LAMOST (low/medium resolution), SDSS, APOGEE, DESI or Gaia XP file (HDUs: PRIMARY)
+    """
     header = hdul[0].header
     if header.get("FORMAT") == "stelrel-spectra":
         raise DataError(f"{path}: a packed stelrel file; read it on its own (read_packed / read_spectra(path)), "
@@ -68,6 +99,32 @@ def read_records(path, exposures=False, sample_grid=None):
         LAMOST medium resolution: the single exposures instead of the coadd.
     sample_grid : Quantity, optional
         Gaia XP: the wavelengths gaiaxpy samples at.
+
+    Returns
+    -------
+    label : str
+        The format (:func:`identify`).
+    records : list of Record
+        The usable spectra.
+    problems : list of str
+        Why the other spectra of the file were refused.
+
+    Raises
+    ------
+    DataError
+        No such file, not a format stelrel reads, or no usable spectrum.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> path = Path(tempfile.mkdtemp()) / "spec-101.fits"
+    >>> wave = np.linspace(4000.0, 4100.0, 50)
+    >>> fits.PrimaryHDU(np.vstack([np.ones(50), np.ones(50), wave]), fits.Header({"OBSID": 101})).writeto(path)
+    >>> label, records, problems = read_records(path)
+    >>> label, records[0].id, problems
+    ('LAMOST-LRS', '101', [])
     """
     label, records = _read_any(Path(path), exposures, sample_grid)
     problems = [check_record(r) for r in records]

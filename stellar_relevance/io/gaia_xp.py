@@ -34,7 +34,29 @@ _COLUMNS = {"source_id", "bp_coefficients", "rp_coefficients"}
 
 
 def is_gaia_xp(path, hdul=None):
-    """True for a Gaia XP continuous-spectra file (CSV / ECSV with the coefficient columns, or FITS)."""
+    """True for a Gaia XP continuous-spectra file (CSV / ECSV with the coefficient columns, or FITS).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (a CSV or ECSV is recognised by its first lines).
+    hdul : astropy.io.fits.HDUList, optional
+        The open file, for a FITS file.
+
+    Returns
+    -------
+    bool
+        Whether :func:`gaia_records` is the reader.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "XP_CONTINUOUS_RAW.csv"
+    >>> _ = path.write_text("source_id,bp_coefficients,rp_coefficients,bp_n_parameters\\n")
+    >>> is_gaia_xp(path), is_gaia_xp(path.with_name("spectrum.fits"))
+    (True, False)
+    """
     if hdul is not None:
         for hdu in hdul[1:]:
             if isinstance(hdu, fits.BinTableHDU) and _COLUMNS <= {c.lower() for c in hdu.columns.names}:
@@ -67,9 +89,18 @@ def _keep_matplotlib_settings():
             matplotlib.rcParams.update(changed)
 
 
+class _Discard(io.TextIOBase):
+    """A text stream that drops what is written to it."""
+
+    def write(self, text):
+        return len(text)
+
+
 def _gaiaxpy():
     try:
-        with _keep_matplotlib_settings():
+        # gaiaxpy binds its progress bars to the sys.stdout of its import (``from sys import stdout``), where
+        # gaia_records' redirection cannot reach them: imported under a null stdout, they stay silent
+        with _keep_matplotlib_settings(), contextlib.redirect_stdout(_Discard()):
             import gaiaxpy
     except ImportError:
         raise DataError("reading Gaia XP spectra needs the optional 'gaia' extra: "
@@ -83,15 +114,48 @@ def gaia_records(path, grid=None):
     Parameters
     ----------
     path : Path
+        A continuous-spectra file from the Gaia archive (CSV, ECSV or FITS).
     grid : `~astropy.units.Quantity`, optional
         Wavelengths to sample at (inside 336-1020 nm); default gaiaxpy's
         own sampling (336-1020 nm in 2 nm steps).
+
+    Returns
+    -------
+    list of Record
+        One per ``source_id``: vacuum wavelengths, flux in
+        :data:`XP_FLUX_UNIT`, ``z`` = 0 (not shifted).
 
     Raises
     ------
     DataError
         gaiaxpy is not installed (the message names the extra), the grid
         is outside the XP range, or gaiaxpy cannot read the file.
+
+    Examples
+    --------
+    The Gaia XP file shipped for the tests (``../shared/data/surveys``):
+
+    >>> records = gaia_records("../shared/data/surveys/XP_CONTINUOUS_RAW.csv")  # doctest: +SKIP
+
+    Here on a one-source file written first (its coefficients made up: the
+    first basis function only), sampled every 20 nm:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> def coefficients(first, rest=0.0, n=55):
+    ...     return '"(' + ", ".join([str(first)] + [str(rest)] * (n - 1)) + ')"'
+    >>> columns = {"source_id": "42", "solution_id": "1"}
+    >>> for band, basis in (("bp", 56), ("rp", 57)):
+    ...     columns.update({f"{band}_basis_function_id": str(basis), f"{band}_n_parameters": "55",
+    ...                     f"{band}_standard_deviation": "1.0", f"{band}_n_relevant_bases": "55",
+    ...                     f"{band}_coefficients": coefficients(1e4),
+    ...                     f"{band}_coefficient_errors": coefficients(10.0, 10.0),
+    ...                     f"{band}_coefficient_correlations": coefficients(0.0, n=55 * 54 // 2)})
+    >>> path = Path(tempfile.mkdtemp()) / "XP_CONTINUOUS_RAW.csv"
+    >>> _ = path.write_text(",".join(columns) + "\\n" + ",".join(columns.values()) + "\\n")
+    >>> [record] = gaia_records(path, grid=np.arange(400.0, 1000.0, 20.0) * u.nm)
+    >>> record.keys, record.format, record.flux_unit == XP_FLUX_UNIT, record.arms[0].wavelength[:3].tolist()
+    ({'source_id': '42'}, 'Gaia-XP', True, [4000.0, 4200.0, 4400.0])
     """
     gaiaxpy = _gaiaxpy()
     sampling = None

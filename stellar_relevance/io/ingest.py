@@ -236,6 +236,66 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     ``sink(summaries, flux_rows, ivar_rows)`` is called with consecutive
     rows in file order (float32, bad pixels NaN / 0). See
     :func:`~stellar_relevance.io.read_spectra` for the parameters.
+
+    Parameters
+    ----------
+    paths : list of Path
+        The files, in order (:func:`~stellar_relevance.io.expand_inputs`).
+    sink : callable
+        ``sink(summaries, flux_rows, ivar_rows)``: takes the rows.
+    labels : astropy.table.Table, optional
+        The label table, joined on the spectra's IDs.
+    id_column : str, optional
+        Its ID column.
+    grid : str or astropy.units.Quantity, optional
+        The common grid (default: the files' own, or their overlap).
+    rest_frame : bool, default=True
+        Divide the wavelengths by 1 + z.
+    rv_column : str, optional
+        A radial-velocity column of ``labels`` (km/s) for z.
+    jobs : int, default=1
+        Processes reading the files.
+    on_error : {"skip", "fail"}, default="skip"
+        What a file that cannot be read does.
+    formats : sequence of str, optional
+        The formats accepted (others are refused).
+    exposures : bool, default=False
+        LAMOST medium resolution: the single exposures.
+    warn : callable, optional
+        Called with each warning text (default: a `DataWarning`).
+    progress : bool, default=True
+        Show progress bars.
+
+    Returns
+    -------
+    grid : astropy.units.Quantity
+        The common grid (Angstrom).
+    labels : astropy.table.Table
+        One row per spectrum kept: ``ID``, the labels, ``Z_SHIFT``, ``FILE``.
+    meta : dict
+        ``survey``, ``formats``, ``frame``, ``rest_frame``, ``flux_unit``
+        and the ``ingest`` counts and timings.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from astropy.table import Table
+    >>> folder, paths = Path(tempfile.mkdtemp()), []
+    >>> wave = 3900 * 10 ** (1e-4 * np.arange(300))
+    >>> for obsid in (101, 102, 103):  # three LAMOST low-resolution files
+    ...     paths.append(folder / f"spec-{obsid}.fits")
+    ...     image = np.vstack([np.ones(300), np.full(300, 100.0), wave])
+    ...     fits.PrimaryHDU(image, fits.Header({"OBSID": obsid, "Z": 0.0})).writeto(paths[-1])
+    >>> chunks = []
+    >>> grid, labels, meta = ingest(paths, lambda summaries, flux, ivar: chunks.append(flux.shape),
+    ...                             grid="4000:4100:1", labels=Table({"OBSID": [101, 102, 103], "FEH": [-0.5, 0.0, 0.2]}),
+    ...                             progress=False)
+    >>> grid.size, chunks, labels["ID", "FEH"].as_array().tolist()
+    (101, [(1, 101), (1, 101), (1, 101)], [('101', -0.5), ('102', 0.0), ('103', 0.2)])
+    >>> meta["survey"], meta["ingest"]["labels"]["matched"]
+    ('LAMOST', 3)
     """
     _check_options(jobs, on_error)
     warn = warn or (lambda text: warnings.warn(text, DataWarning, stacklevel=4))

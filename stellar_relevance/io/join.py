@@ -53,6 +53,7 @@ def join_labels(keys, table, id_column=None, source="labels", warn=None):
         Per spectrum, the IDs it can be joined on (``{"OBSID": ..., "FILE": ...}``);
         the first value is the spectrum's own ID.
     table : `~astropy.table.Table`
+        The label table: an ID column and the labels.
     id_column : str, optional
         The label table's ID column (default: the first of `DEFAULT_ID_COLUMNS`).
     source : str
@@ -76,6 +77,23 @@ def join_labels(keys, table, id_column=None, source="labels", warn=None):
         No ID column; an ID on two rows with different labels (the rows are
         named); no spectrum matches any row (a few IDs from each side are
         listed).
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> keys = [{"OBSID": "101", "FILE": "spec-101"}, {"OBSID": "102", "FILE": "spec-102"},
+    ...         {"OBSID": "103", "FILE": "spec-103"}]
+    >>> table = Table({"obsid": [102, 101, 999], "FEH": [0.1, -0.5, 0.0]})
+    >>> messages = []
+    >>> labels, counts = join_labels(keys, table, warn=messages.append)
+    >>> labels["ID"].tolist(), labels["FEH"].tolist()
+    (['101', '102', '103'], [-0.5, 0.1, nan])
+    >>> counts["matched"], counts["key"], counts["id_column"]
+    (2, 'OBSID', 'obsid')
+    >>> for message in messages:
+    ...     print(message)
+    labels: 1 of 3 spectra have no row (matched on OBSID); their labels are NaN: 103
+    labels: 1 rows have no spectrum and were not used: 999
     """
     warn = warn or (lambda text: log.warning(text))
     column = pick_id_column(table, id_column, source)

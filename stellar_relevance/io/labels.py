@@ -92,7 +92,7 @@ def read_labels(path, id_column="ID", format=None):
 
 
 def read_label_table(path, id_column=None, format=None):
-    """Read a label table as it is (no renaming, duplicates allowed: :func:`join_labels` counts them).
+    """Read a label table as it is (no renaming, duplicates allowed: :func:`~stellar_relevance.io.join.join_labels` counts them).
 
     ID-like columns (``id_column`` and the usual names ``OBSID``,
     ``source_id`` ...) are read as text from CSV so that leading zeros and

@@ -53,13 +53,58 @@ def _vector_table(hdul):
 
 
 def is_lamost_mrs(hdul):
-    """True for a LAMOST medium-resolution file (a ``COADD_B`` or ``COADD_R`` table)."""
+    """True for a LAMOST medium-resolution file (a ``COADD_B`` or ``COADD_R`` table).
+
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        An open FITS file.
+
+    Returns
+    -------
+    bool
+        Whether :func:`mrs_records` reads it.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from astropy.table import Table
+    >>> def arm(name, start):  # one pixel per row, as COADD_B and COADD_R are
+    ...     return fits.BinTableHDU(Table({"FLUX": np.ones(40), "IVAR": np.ones(40),
+    ...                                    "WAVELENGTH": np.linspace(start, start + 40, 40)}), name=name)
+    >>> mrs = fits.HDUList([fits.PrimaryHDU(header=fits.Header({"OBSID": 202})), arm("COADD_B", 4950.0),
+    ...                    arm("COADD_R", 6300.0)])
+    >>> is_lamost_mrs(mrs), is_lamost_lrs(mrs)
+    (True, False)
+    """
     names = {h.name for h in hdul}
     return bool(names & set(MRS_ARMS)) and "OBSID" in hdul[0].header
 
 
 def is_lamost_lrs(hdul):
-    """True for a LAMOST low-resolution file (5 x N primary image, or one-row vector table)."""
+    """True for a LAMOST low-resolution file (5 x N primary image, or one-row vector table).
+
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        An open FITS file.
+
+    Returns
+    -------
+    bool
+        Whether :func:`lrs_records` reads it.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> wave = np.linspace(4000.0, 4100.0, 50)  # a DR1-DR7 file: rows flux, ivar, wavelength
+    >>> lrs = fits.HDUList([fits.PrimaryHDU(np.vstack([np.ones(50), np.ones(50), wave]),
+    ...                                     fits.Header({"OBSID": 101, "Z": 1e-4}))])
+    >>> is_lamost_lrs(lrs), is_lamost_mrs(lrs)
+    (True, False)
+    """
     header = hdul[0].header
     if "OBSID" not in header or is_lamost_mrs(hdul):
         return False
@@ -83,7 +128,37 @@ def _frame(header):
 
 
 def lrs_records(hdul, path):
-    """The one `Record` of a LAMOST low-resolution file (open `HDUList`)."""
+    """The one `Record` of a LAMOST low-resolution file (open `HDUList`).
+
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        The open file.
+    path : pathlib.Path
+        Its path (for the ``FILE`` ID and messages).
+
+    Returns
+    -------
+    list of Record
+        One record: IDs ``OBSID`` and ``FILE``, the header redshift ``Z``,
+        vacuum wavelengths unless ``VACUUM = F``.
+
+    Raises
+    ------
+    DataError
+        Neither layout of a low-resolution file.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> wave = np.linspace(4000.0, 4100.0, 50)  # a DR1-DR7 file: rows flux, ivar, wavelength
+    >>> lrs = fits.HDUList([fits.PrimaryHDU(np.vstack([np.ones(50), np.ones(50), wave]),
+    ...                                     fits.Header({"OBSID": 101, "Z": 1e-4}))])
+    >>> [record] = lrs_records(lrs, Path("spec-101.fits"))
+    >>> record.keys, record.z, record.frame, record.arms[0].flux.size
+    ({'OBSID': '101', 'FILE': 'spec-101'}, 0.0001, 'vacuum', 50)
+    """
     header = hdul[0].header
     if header.get("NAXIS") == 2 and hdul[0].data is not None:
         where = f"{path}[PRIMARY]"
@@ -129,7 +204,44 @@ def _mrs_arm(hdu, path, name):
 
 
 def mrs_records(hdul, path, exposures=False):
-    """The `Record`s of a LAMOST medium-resolution file: the coadd (both arms), or each exposure."""
+    """The `Record`s of a LAMOST medium-resolution file: the coadd (both arms), or each exposure.
+
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        The open file.
+    path : pathlib.Path
+        Its path (for the ``FILE`` ID and messages).
+    exposures : bool, default=False
+        One record per single exposure (``B-<id>``, ``R-<id>`` tables)
+        instead of the coadd.
+
+    Returns
+    -------
+    list of Record
+        The coadd (arms ``B`` and ``R``), or one record per exposure (IDs
+        suffixed with the exposure's).
+
+    Raises
+    ------
+    DataError
+        No FLUX column or no spectral axis in an arm; no single-exposure
+        tables when ``exposures``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from astropy.table import Table
+    >>> def arm(name, start):  # one pixel per row, as COADD_B and COADD_R are
+    ...     return fits.BinTableHDU(Table({"FLUX": np.ones(40), "IVAR": np.ones(40),
+    ...                                    "WAVELENGTH": np.linspace(start, start + 40, 40)}), name=name)
+    >>> mrs = fits.HDUList([fits.PrimaryHDU(header=fits.Header({"OBSID": 202})), arm("COADD_B", 4950.0),
+    ...                    arm("COADD_R", 6300.0)])
+    >>> [record] = mrs_records(mrs, Path("med-202.fits"))
+    >>> record.keys, [(name, first, last) for name, first, last, _ in record.extent()]
+    ({'OBSID': '202', 'FILE': 'med-202'}, [('B', 4950.0, 4990.0), ('R', 6300.0, 6340.0)])
+    """
     header = hdul[0].header
     keys = _keys(header, path)
     info = {k: header[k] for k in INFO_CARDS if k in header}

@@ -10,7 +10,6 @@ redistributor's reduced ``MILES_params.db`` (sentinels 99999 / 9999).
 import logging
 import re
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -20,6 +19,7 @@ from .. import _paths
 from ..exceptions import DataError
 from ..spectra import SpectralSet, as_wavelength
 from ._common import WarningLog, existing_path, header_unit, linear_grid, open_fits
+from ._miles_params import LABEL_UNITS, read_miles_params, resolve_malformed, short_list
 
 __all__ = ["read_miles", "load_miles", "read_miles_params"]
 
@@ -33,10 +33,6 @@ FILE_PATTERNS = (
 PARAM_FILES = ("paramsMILES_v9.1.txt", "MILES_params.db")
 OMIT_FOLDER = "omit"
 
-#: Units of the labels.
-LABEL_UNITS = {"TEFF": u.K, "LOGG": u.dex(u.cm / u.s ** 2), "FEH": u.dex}
-#: Missing-value sentinels of MILES_params.db.
-SENTINELS = {"TEFF": 99999.0, "LOGG": 9999.0, "FEH": 9999.0}
 #: MILES resolution when a header has no FWHM keyword (Falcón-Barroso et al. 2011).
 DEFAULT_FWHM = 2.51 * u.AA
 
@@ -45,8 +41,6 @@ ORPHAN_NAMES_MAX = 25
 #: The header cards that define a file's grid (and its FWHM).
 AXIS_CARDS = ("CTYPE1", "CRVAL1", "CDELT1", "CD1_1", "CRPIX1", "CUNIT1", "DC-FLAG", "FWHM")
 
-_LABEL_NAMES = {"TEFF": "Teff", "LOGG": "log g", "FEH": "[Fe/H]"}
-
 
 def _star_number(name):
     for pattern in FILE_PATTERNS:
@@ -54,170 +48,6 @@ def _star_number(name):
         if match:
             return int(match.group(1))
     return None
-
-
-def _list(items, limit=25):
-    items = list(items)
-    text = ", ".join(str(i) for i in items[:limit])
-    return text + (f" ... ({len(items)} in all)" if len(items) > limit else "")
-
-
-# ------------------------------------------------------------ parameter table
-def _columns_from_header(header, path):
-    """Fixed-width fields ``{title: (start, end)}``: each title starts a field that ends where the next begins."""
-    starts = {m.group(): m.start() for m in re.finditer(r"\S+(?: g)?", header)}  # 'log g' is one title
-    needed = ["Name", "MILES", "CaT", "SpT", "Teff", "log g", "[Fe/H]"]
-    missing = [n for n in needed if n not in starts]
-    if missing:
-        raise DataError(f"{path}: line 1 is not the MILES header (no column titles {missing}): {header!r}")
-    titles = sorted(starts.items(), key=lambda kv: kv[1])
-    return {title: (start, nxt[1]) for (title, start), nxt in zip(titles, titles[1:] + [(None, None)])}
-
-
-def _parse_value(text):
-    text = text.strip()
-    if text in ("", "--"):
-        return np.nan, "missing"
-    try:
-        return float(text), None
-    except ValueError:
-        return np.nan, "malformed"
-
-
-def _parse_txt(path, lines, warn):
-    """Cut each line of ``paramsMILES_v9.1.txt`` at the header's column positions."""
-    spans = _columns_from_header(lines[0], path)
-    boundaries = sorted(start for start, _ in spans.values() if start > 0)
-    rows = []
-    for lineno, line in enumerate(lines, start=1):
-        if lineno <= 3 or not line.strip():  # titles, 's????' and the dashed rule
-            continue
-        crossing = [b for b in boundaries if 0 < b < len(line) and line[b - 1] != " " and line[b] != " "]
-        if crossing:
-            warn(f"{path.name}: line {lineno}: a value runs across the column boundary at character "
-                 f"{crossing[0]}; the fields were still cut at the header positions: {line!r}")
-        cells = {title: line[start:end] for title, (start, end) in spans.items()}
-        name = cells["Name"].strip()
-        match = re.match(r"^(.*\S)\s+Cl$", name)  # globular/open-cluster stars carry a 'Cl' flag
-        cluster = bool(match)
-        if match:
-            name = match.group(1)
-        rows.append(dict(line=lineno, name=name, cluster=cluster, number=cells["MILES"].strip(),
-                         spt=cells["SpT"].strip(), TEFF=cells["Teff"], LOGG=cells["log g"],
-                         FEH=cells["[Fe/H]"]))
-    return rows
-
-
-def _parse_db(path, lines):
-    rows = []
-    for lineno, line in enumerate(lines, start=1):
-        if line.startswith("#") or not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 4:
-            raise DataError(f"{path}: line {lineno}: expected 4 columns (MILES Teff logg [Fe/H]); got {line!r}")
-        rows.append(dict(line=lineno, name="", cluster=False, number=parts[0], spt="",
-                         TEFF=parts[1], LOGG=parts[2], FEH=parts[3]))
-    return rows
-
-
-def read_miles_params(path, warn=None):
-    """Read a MILES parameter table (``paramsMILES_v9.1.txt`` or ``MILES_params.db``).
-
-    The official table is fixed-width: columns are cut at the positions of
-    the titles in its first line (cluster stars have names with spaces and a
-    ``Cl`` flag, so a whitespace split would misread them). Missing values
-    (``--``) and the reduced table's sentinels (99999 / 9999) become NaN with
-    one `DataWarning` each listing the rows.
-
-    Returns
-    -------
-    `~astropy.table.Table`
-        Columns ``LINE`` (1-based line in the file), ``MILES`` (int, -1 when
-        malformed), ``MILES_RAW`` (the text), ``NAME``, ``CLUSTER``, ``SPT``,
-        ``TEFF`` (K), ``LOGG`` (dex(cm/s2)), ``FEH`` (dex); ``meta["warned_lines"]``.
-    """
-    path = existing_path(path)
-    warn = warn or WarningLog()
-    lines = path.read_text(encoding="latin-1").splitlines()
-    if not lines:
-        raise DataError(f"{path}: empty parameter table")
-    if lines[0].lstrip().startswith("#"):
-        rows, kind = _parse_db(path, lines), "db"
-    elif lines[0].startswith("Name"):
-        rows, kind = _parse_txt(path, lines, warn), "txt"
-    else:
-        raise DataError(f"{path}: not a MILES parameter table: line 1 starts with neither 'Name' "
-                        f"(paramsMILES_v9.1.txt) nor '#' (MILES_params.db): {lines[0]!r}")
-    warned = set()
-    missing = {k: [] for k in LABEL_UNITS}
-    sentinel = {k: [] for k in LABEL_UNITS}
-    for row in rows:
-        who = f"line {row['line']} ({row['name'] + ', ' if row['name'] else ''}MILES {row['number']})"
-        for key in LABEL_UNITS:
-            value, problem = _parse_value(row[key])
-            if problem == "malformed":
-                warn(f"{path.name}: {who}: {_LABEL_NAMES[key]} = {row[key].strip()!r} is not a number; set to NaN")
-                warned.add(row["line"])
-            elif problem == "missing":
-                missing[key].append(who)
-                warned.add(row["line"])
-            elif value == SENTINELS[key]:
-                sentinel[key].append(who)
-                warned.add(row["line"])
-                value = np.nan
-            row[key] = value
-        number = row["number"]
-        row["raw"] = number
-        row["number"] = int(number) if re.fullmatch(r"\d{1,4}", number) else -1
-    for key in LABEL_UNITS:
-        if missing[key]:
-            warn(f"{path.name}: {len(missing[key])} stars have no {_LABEL_NAMES[key]} ('--' or blank); "
-                 f"set to NaN: {_list(missing[key], 8)}")
-        if sentinel[key]:
-            warn(f"{path.name}: {len(sentinel[key])} stars have the missing-value sentinel "
-                 f"{SENTINELS[key]:g} for {_LABEL_NAMES[key]}; set to NaN: {_list(sentinel[key], 8)}")
-    table = Table()
-    table["LINE"] = np.array([r["line"] for r in rows], dtype=int)
-    table["MILES"] = np.array([r["number"] for r in rows], dtype=int)
-    table["MILES_RAW"] = np.array([r["raw"] for r in rows], dtype=str)
-    table["NAME"] = np.array([r["name"] for r in rows], dtype=str)
-    table["CLUSTER"] = np.array([r["cluster"] for r in rows], dtype=bool)
-    table["SPT"] = np.array([r["spt"] for r in rows], dtype=str)
-    for key, unit in LABEL_UNITS.items():
-        table[key] = np.array([r[key] for r in rows], dtype=float)
-        table[key].unit = unit
-    table.meta.update(source=str(path), kind=kind, warned_lines=sorted(warned))
-    return table
-
-
-def _resolve_malformed(params, spectrum_numbers, path, warn):
-    """Give malformed MILES numbers (e.g. ``022.``) the one number that fits, if unique.
-
-    A malformed number is read as a pattern ('.' = any digit). It is resolved
-    only when exactly one number fits the pattern, is used by no other row of
-    the table and has a spectrum; otherwise the row is dropped. Either way a
-    `DataWarning` names the line, star and what was done.
-    """
-    used = set(params["MILES"][params["MILES"] >= 0].tolist())
-    keep = np.ones(len(params), dtype=bool)
-    warned = set()
-    for i in np.flatnonzero(params["MILES"] < 0):
-        raw, line, name = str(params["MILES_RAW"][i]), int(params["LINE"][i]), str(params["NAME"][i])
-        who = f"{Path(path).name}: line {line}{' (' + name + ')' if name else ''}"
-        warned.add(int(line))
-        pattern = re.compile("^" + re.escape(raw.strip()).replace(r"\.", r"\d").replace(".", r"\d") + "$")
-        candidates = sorted(n for n in spectrum_numbers - used if pattern.match(f"{n:04d}"))
-        if len(raw.strip()) == 4 and len(candidates) == 1:
-            params["MILES"][i] = candidates[0]
-            used.add(candidates[0])
-            warn(f"{who}: malformed MILES number {raw!r}; assigned to {candidates[0]:04d}, the only number "
-                 f"matching '{raw}' that has a spectrum (m{candidates[0]:04d}) and no other parameter row")
-        else:
-            keep[i] = False
-            warn(f"{who}: malformed MILES number {raw!r}; no unique star fits it "
-                 f"(candidates {candidates}); the row was dropped")
-    return params[keep], warned
 
 
 # ------------------------------------------------------------------ spectra
@@ -240,17 +70,17 @@ def _find_files(folder, include_omitted, warn):
             found.append((number, path))
     if skipped:
         warn(f"{folder}: {len(skipped)} FITS files do not follow the MILES naming "
-             f"(MILES_res2.50_star_mNNNNV.fits or sNNNN.fits) and were skipped: {_list(skipped)}")
+             f"(MILES_res2.50_star_mNNNNV.fits or sNNNN.fits) and were skipped: {short_list(skipped)}")
     if omitted:
         names = [f"{OMIT_FOLDER}/{p.name}" for _, p in omitted]
         if include_omitted:
             warn(f"{folder}: including {len(omitted)} spectra that the redistributor set aside in "
-                 f"{OMIT_FOLDER}/ (shortened range, red-end artefact): {_list(names)}")
+                 f"{OMIT_FOLDER}/ (shortened range, red-end artefact): {short_list(names)}")
             found.extend(omitted)
         else:
             warn(f"{folder}: {len(omitted)} spectra in {OMIT_FOLDER}/ were excluded (the redistributor set them "
                  f"aside: shortened wavelength range, artefact at the red end); pass include_omitted=True to "
-                 f"read them: {_list(names)}")
+                 f"read them: {short_list(names)}")
     numbers = Counter(n for n, _ in found)
     dup = sorted(n for n, c in numbers.items() if c > 1)
     if dup:
@@ -335,6 +165,30 @@ def read_miles(folder, params=None, include_omitted=False):
     values and sentinels (NaN), spectra without parameters (labels NaN),
     parameters without spectra (ignored), spectra on another grid or
     unreadable (excluded), zero padding (masked).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> folder = Path(tempfile.mkdtemp())  # a tiny library: two stars, named as in the IAC tarball
+    >>> for number in (272, 81):
+    ...     header = fits.Header({"CRVAL1": 3540.5, "CDELT1": 0.9, "CRPIX1": 1.0, "FWHM": 2.51})
+    ...     fits.PrimaryHDU(np.linspace(1, 2, 100, dtype="f4"), header).writeto(folder / f"s{number:04d}.fits")
+    >>> _ = (folder / "MILES_params.db").write_text("#MILES  Teff  log g  [Fe/H]\\n"
+    ...                                             "  0272  6024   4.50   -1.44\\n  0081  5650   4.40   -0.90\\n")
+    >>> spectra = read_miles(folder)
+    >>> spectra.n_spectra, spectra.n_pixels, spectra.wave_frame
+    (2, 100, 'air')
+    >>> spectra.labels["ID", "TEFF", "FEH"]
+    <Table length=2>
+      ID    TEFF    FEH
+             K      dex
+     str5 float64 float64
+    ----- ------- -------
+    m0081  5650.0    -0.9
+    m0272  6024.0   -1.44
     """
     folder = existing_path(folder, "folder")
     if not folder.is_dir():
@@ -392,18 +246,18 @@ def read_miles(folder, params=None, include_omitted=False):
         padded.append(f"{file_names[row]} ({first[row] + n_pixels - 1 - last[row]} px)")
     if padded:
         warn(f"{folder}: {len(padded)} spectra have exact-zero padding at an end of the grid; "
-             f"those pixels are masked: {_list(padded)}")
+             f"those pixels are masked: {short_list(padded)}")
 
     table = read_miles_params(params, warn)
     n_param_rows = len(table)
-    table, malformed_lines = _resolve_malformed(table, set(numbers.tolist()), params, warn)
+    table, malformed_lines = resolve_malformed(table, set(numbers.tolist()), params, warn)
     warned_lines = set(table.meta.get("warned_lines", [])) | malformed_lines
     # duplicates among the parameter rows
     counts = Counter(table["MILES"].tolist())
     dup = sorted(n for n, c in counts.items() if c > 1)
     if dup:
         rows = [f"{n:04d} (lines {table['LINE'][table['MILES'] == n].tolist()})" for n in dup]
-        warn(f"{params.name}: MILES numbers on more than one line; the first line is used: {_list(rows)}")
+        warn(f"{params.name}: MILES numbers on more than one line; the first line is used: {short_list(rows)}")
         first_rows = np.unique(table["MILES"], return_index=True)[1]
         warned_lines |= {int(x) for n in dup for x in table["LINE"][table["MILES"] == n][1:]}
         table = table[np.sort(first_rows)]
@@ -416,7 +270,7 @@ def read_miles(folder, params=None, include_omitted=False):
         warned_lines |= {int(table["LINE"][i]) for i in range(len(table)) if int(table["MILES"][i]) not in loaded}
         if len(orphan_params) <= ORPHAN_NAMES_MAX:
             warn(f"{params.name}: {len(orphan_params)} parameter rows have no spectrum loaded and were ignored: "
-                 f"{_list(orphan_params)}")
+                 f"{short_list(orphan_params)}")
         else:  # a subset folder: one summary line, not hundreds of star numbers
             warn(f"{params.name}: {len(orphan_params)} of {len(table)} parameter rows have no spectrum in "
                  f"{folder.name}/ (a subset of the library?) and were ignored")
@@ -424,7 +278,7 @@ def read_miles(folder, params=None, include_omitted=False):
     orphan_spectra = [file_names[r] for r in range(len(numbers)) if keep_rows[r] and int(numbers[r]) not in by_number]
     if orphan_spectra:
         warn(f"{params.name}: {len(orphan_spectra)} spectra have no parameter row; their labels are NaN: "
-             f"{_list(orphan_spectra)}")
+             f"{short_list(orphan_spectra)}")
 
     idx = np.array([by_number.get(int(n), -1) for n in numbers], dtype=int)
     has = idx >= 0
@@ -486,13 +340,45 @@ def load_miles(path=None, **kwargs):
     Parameters
     ----------
     path : str or Path, optional
+        The MILES folder; by default it is looked for.
     **kwargs
         Passed to :func:`read_miles` (``params``, ``include_omitted``).
+
+    Returns
+    -------
+    SpectralSet
+        As :func:`read_miles` returns it.
 
     Raises
     ------
     DataError
         When none of these holds the library, with how to get it.
+
+    Examples
+    --------
+    The real library (985 stars, seconds to read), wherever it was found:
+
+    >>> spectra = load_miles()  # doctest: +SKIP
+
+    Here on a two-star folder written first, named by the environment
+    variable as ``export STELREL_MILES_DIR=...`` would:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> folder = Path(tempfile.mkdtemp())  # a tiny library: two stars, named as in the IAC tarball
+    >>> for number in (272, 81):
+    ...     header = fits.Header({"CRVAL1": 3540.5, "CDELT1": 0.9, "CRPIX1": 1.0, "FWHM": 2.51})
+    ...     fits.PrimaryHDU(np.linspace(1, 2, 100, dtype="f4"), header).writeto(folder / f"s{number:04d}.fits")
+    >>> _ = (folder / "MILES_params.db").write_text("#MILES  Teff  log g  [Fe/H]\\n"
+    ...                                             "  0272  6024   4.50   -1.44\\n  0081  5650   4.40   -0.90\\n")
+    >>> import os
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"STELREL_MILES_DIR": str(folder)}):
+    ...     spectra = load_miles()
+    >>> spectra.n_spectra, load_miles(folder).n_spectra
+    (2, 2)
     """
     if path is not None:
         return read_miles(path, **kwargs)

@@ -16,7 +16,25 @@ class Arm:
     """One contiguous piece of a spectrum (a spectrograph arm): vacuum or air wavelengths in Angstrom.
 
     Bad pixels (mask set, inverse variance <= 0, non-finite) have NaN flux
-    and 0 inverse variance.
+    and 0 inverse variance. Made by :func:`arm_from_arrays`, which checks
+    the grid and marks the bad pixels.
+
+    Parameters
+    ----------
+    name : str
+        The arm (``"B"``, ``"R"``, ``"LRS"`` ...).
+    wavelength : numpy.ndarray
+        Angstrom, increasing.
+    flux : numpy.ndarray
+        NaN on bad pixels.
+    ivar : numpy.ndarray
+        Inverse variance, 0 on bad pixels.
+
+    Examples
+    --------
+    >>> arm = Arm("B", np.array([4000.0, 4001.0]), np.array([1.0, np.nan]), np.array([4.0, 0.0]))
+    >>> arm.name, arm.flux.size
+    ('B', 2)
     """
 
     name: str
@@ -33,6 +51,33 @@ class Record:
     ``FILE``, ``SPECOBJID``, ``PLATE-MJD-FIBER``, ``source_id`` ...), the
     first being the spectrum's ID; ``z`` the redshift from the file (None
     when it has none).
+
+    Parameters
+    ----------
+    keys : dict
+        ID kind -> value, the spectrum's own ID first.
+    source : str
+        The file it was read from.
+    format : str
+        The format label (``"LAMOST-LRS"``, ``"SDSS-III/IV spec"`` ...).
+    arms : list of Arm
+        The pieces of the spectrum.
+    frame : {"vacuum", "air"}, default="vacuum"
+        The frame of the wavelengths.
+    flux_unit : astropy.units.UnitBase, default=dimensionless
+        The flux unit.
+    z : float, optional
+        The redshift the file gives.
+    info : dict, optional
+        Header values worth keeping (class, S/N ...).
+
+    Examples
+    --------
+    >>> arm = arm_from_arrays("LRS", [4000.0, 4001.0, 4002.0], [1.0, 0.9, 1.0])
+    >>> record = Record(keys={"OBSID": "101", "FILE": "spec-101"}, source="spec-101.fits", format="LAMOST-LRS",
+    ...                 arms=[arm], z=1e-4)
+    >>> record.id, [(name, first, last) for name, first, last, _ in record.extent()]
+    ('101', [('LRS', 4000.0, 4002.0)])
     """
 
     keys: dict
@@ -53,6 +98,19 @@ class Record:
 
         The mean step over the arm (not the median of single steps) is robust to
         float32 ``loglam`` columns: it gives SDSS/LAMOST their nominal 1e-4 dex back.
+
+        Returns
+        -------
+        list of tuple
+            One ``(name, first, last, step_dex)`` per arm.
+
+        Examples
+        --------
+        >>> wave = 4000.0 * 10 ** (1e-4 * np.arange(11))
+        >>> record = Record(keys={"ID": "a"}, source="a.fits", format="x", arms=[arm_from_arrays("B", wave, wave)])
+        >>> name, first, last, step = record.extent()[0]
+        >>> name, first, round(last, 2), round(step, 6)
+        ('B', 4000.0, 4009.22, 0.0001)
         """
         out = []
         for arm in self.arms:
@@ -65,12 +123,45 @@ class Record:
 def arm_from_arrays(name, wavelength, flux, ivar=None, mask=None, where="", unit=u.AA, allow_empty=False):
     """An `Arm` with bad pixels as NaN; the grid checked by `as_wavelength`.
 
+    Parameters
+    ----------
+    name : str
+        The arm's name.
+    wavelength, flux : array-like
+        The pixels (a grid stored red to blue is reversed).
+    ivar : array-like, optional
+        Inverse variance (default 1 everywhere).
+    mask : array-like, optional
+        Nonzero on bad pixels.
+    where : str, default=""
+        The file (and HDU), for messages.
+    unit : astropy.units.Unit, default=Angstrom
+        The unit of ``wavelength``.
+    allow_empty : bool, default=False
+        Accept an arm without any good pixel (one of several).
+
+    Returns
+    -------
+    Arm
+        Wavelengths in Angstrom; bad pixels NaN flux and 0 inverse variance.
+
     Raises
     ------
     DataError
         Mismatched lengths, a bad grid, or (unless ``allow_empty``: one arm of
         several) no good pixel at all, e.g. an inverse variance that is zero
         everywhere.
+
+    Examples
+    --------
+    >>> arm = arm_from_arrays("B", [400.0, 400.1, 400.2, 400.3], [1.0, 2.0, np.inf, 1.5], ivar=[1, 1, 1, 0],
+    ...                       unit=u.nm)
+    >>> arm.wavelength.round(6).tolist(), arm.flux.tolist(), arm.ivar.tolist()
+    ([4000.0, 4001.0, 4002.0, 4003.0], [1.0, 2.0, nan, nan], [1.0, 1.0, 0.0, 0.0])
+    >>> arm_from_arrays("B", [4000.0, 4001.0], [1.0, 1.0], ivar=[0, 0], where="spec.fits[1]")
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.DataError: spec.fits[1]: no good pixel (the inverse variance is zero everywhere)
     """
     wave = np.asarray(wavelength, dtype=float).ravel()
     flux = np.array(flux, dtype=float).ravel()
@@ -103,6 +194,31 @@ def arms_from_spectrum(spectrum, where, names=None):
     Returns a list (one entry per row) of single arms; the mask and an
     `InverseVariance` (or other) uncertainty are honoured. An arm may have no
     good pixel (`check_record` refuses a record whose arms all have none).
+
+    Parameters
+    ----------
+    spectrum : specutils.Spectrum
+        One spectrum, or several on one grid (one per row).
+    where : str
+        The file, for messages.
+    names : str, optional
+        The name of every arm made.
+
+    Returns
+    -------
+    list of Arm
+        One per row of the flux.
+
+    Examples
+    --------
+    >>> from astropy.nddata import InverseVariance
+    >>> from specutils import Spectrum
+    >>> spectrum = Spectrum(flux=np.array([[1.0, 2.0, 3.0], [1.0, np.nan, 1.0]]) * u.Jy,
+    ...                     spectral_axis=[5000.0, 5001.0, 5002.0] * u.AA, spectral_axis_index=1,
+    ...                     uncertainty=InverseVariance(np.ones((2, 3)) / u.Jy ** 2))
+    >>> arms = arms_from_spectrum(spectrum, "two.fits", names="X")
+    >>> len(arms), arms[1].flux.tolist(), arms[1].ivar.tolist()
+    (2, [1.0, nan, 1.0], [1.0, 0.0, 1.0])
     """
     from astropy.nddata import InverseVariance
 
@@ -120,7 +236,27 @@ def arms_from_spectrum(spectrum, where, names=None):
 
 
 def check_record(record):
-    """A DataError message when no arm of ``record`` has a good pixel, else None."""
+    """A DataError message when no arm of ``record`` has a good pixel, else None.
+
+    Parameters
+    ----------
+    record : Record
+        A spectrum as read.
+
+    Returns
+    -------
+    str or None
+        Why the record cannot be used; None when it can.
+
+    Examples
+    --------
+    >>> good = Record(keys={"OBSID": "1"}, source="a.fits", format="LAMOST-LRS",
+    ...               arms=[arm_from_arrays("LRS", [4000.0, 4001.0], [1.0, 1.0])])
+    >>> empty = arm_from_arrays("LRS", [4000.0, 4001.0], [np.nan, np.nan], allow_empty=True)
+    >>> bad = Record(keys={"OBSID": "7"}, source="b.fits", format="LAMOST-LRS", arms=[empty])
+    >>> check_record(good), check_record(bad)
+    (None, 'b.fits (spectrum 7): no good pixel (the inverse variance is zero everywhere)')
+    """
     if any(np.isfinite(arm.flux).any() for arm in record.arms):
         return None
     where = record.source + (f" (spectrum {record.id})" if record.id else "")

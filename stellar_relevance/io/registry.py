@@ -53,7 +53,34 @@ def _path(file_obj):
 
 
 def to_spectrum(records, header=None):
-    """A `~specutils.Spectrum` per arm of ``records`` (same grid for all records of one arm)."""
+    """A `~specutils.Spectrum` per arm of ``records`` (same grid for all records of one arm).
+
+    What the specutils loaders registered here (``Spectrum.read`` of a
+    LAMOST, Gaia XP or packed file) return.
+
+    Parameters
+    ----------
+    records : list of Record
+        One file's records (several: one row each, on one grid per arm).
+    header : astropy.io.fits.Header, optional
+        Kept in ``meta["header"]``.
+
+    Returns
+    -------
+    list of specutils.Spectrum
+        One per arm: flux in the records' unit, inverse-variance
+        uncertainty, mask on NaN flux; ``meta`` holds ``id``, ``z``,
+        ``wave_frame``, ``arm``, ``format`` and ``info``.
+
+    Examples
+    --------
+    >>> from stellar_relevance.io.records import Record, arm_from_arrays
+    >>> arm = arm_from_arrays("LRS", [4000.0, 4001.0, 4002.0], [1.0, np.nan, 0.9])
+    >>> record = Record(keys={"OBSID": "101"}, source="spec-101.fits", format="LAMOST-LRS", arms=[arm], z=1e-4)
+    >>> [spectrum] = to_spectrum([record])
+    >>> spectrum.spectral_axis.to_value("Angstrom").tolist(), spectrum.mask.tolist(), spectrum.meta["z"]
+    ([4000.0, 4001.0, 4002.0], [False, True, False], 0.0001)
+    """
     out = []
     for i, arm in enumerate(records[0].arms):
         flux = np.vstack([r.arms[i].flux for r in records]) if len(records) > 1 else records[0].arms[i].flux

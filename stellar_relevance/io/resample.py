@@ -56,10 +56,27 @@ def grid_bins(centers, gap_factor=3.0):
     times the steps on both sides, the pixels beside it get half their own
     neighbour's step instead of a midpoint inside the gap.
 
+    Parameters
+    ----------
+    centers : array-like
+        The grid's pixel centres, increasing.
+    gap_factor : float, default=3.0
+        A step this many times both neighbouring steps is a gap.
+
     Returns
     -------
     lo, hi : ndarray
         Bin edges (same unit as ``centers``), ``lo[j] < centers[j] < hi[j]``.
+
+    Examples
+    --------
+    Two segments, 1 apart, with a gap of 6 between them:
+
+    >>> lo, hi = grid_bins([1.0, 2.0, 3.0, 4.0, 10.0, 11.0, 12.0, 13.0])
+    >>> lo.tolist()
+    [0.5, 1.5, 2.5, 3.5, 9.5, 10.5, 11.5, 12.5]
+    >>> hi.tolist()
+    [1.5, 2.5, 3.5, 4.5, 10.5, 11.5, 12.5, 13.5]
     """
     centers = np.asarray(centers, dtype=float)
     edges = bin_edges(centers)
@@ -154,7 +171,26 @@ def _resample_row(flux, ivar, geometry):
 
 
 def log_grid(start, stop, step_dex):
-    """A log-linear grid from ``start`` to at most ``stop`` (Angstrom), ``step_dex`` in log10."""
+    """A log-linear grid from ``start`` to at most ``stop`` (Angstrom), ``step_dex`` in log10.
+
+    Parameters
+    ----------
+    start, stop : float
+        The first wavelength and the limit of the last (Angstrom).
+    step_dex : float
+        The step in log10 wavelength (SDSS and LAMOST: 1e-4).
+
+    Returns
+    -------
+    astropy.units.Quantity
+        The grid in Angstrom.
+
+    Examples
+    --------
+    >>> grid = log_grid(4000, 4010, 1e-4)
+    >>> grid.size, grid[0], round(float(grid[1].value), 3)
+    (11, <Quantity 4000. Angstrom>, 4000.921)
+    """
     n = int(np.floor((np.log10(stop) - np.log10(start)) / step_dex + 1e-9)) + 1
     return 10.0 ** (np.log10(start) + step_dex * np.arange(n)) * u.AA
 

@@ -42,7 +42,31 @@ SPECUTILS_FORMATS = {
 
 
 def is_sdss_spec(hdul):
-    """True for an SDSS ``spec`` file: a ``COADD`` table (HDU 1) with ``loglam`` and ``flux``."""
+    """True for an SDSS ``spec`` file: a ``COADD`` table (HDU 1) with ``loglam`` and ``flux``.
+
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        An open FITS file.
+
+    Returns
+    -------
+    bool
+        Whether it is read with specutils' ``"SDSS-III/IV spec"`` loader.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from astropy.table import Table
+    >>> n = 100  # an SDSS spec file: the COADD table in HDU 1, plate, MJD and fibre in the header
+    >>> coadd = fits.BinTableHDU(Table({"flux": np.ones(n, "f4"), "loglam": 3.6 + 1e-4 * np.arange(n),
+    ...                                 "ivar": np.ones(n, "f4"), "and_mask": np.zeros(n, "i4")}), name="COADD")
+    >>> hdul = fits.HDUList([fits.PrimaryHDU(header=fits.Header({"PLATEID": 266, "MJD": 51602, "FIBERID": 31})),
+    ...                      coadd])
+    >>> is_sdss_spec(hdul), is_sdss_spec(fits.HDUList([fits.PrimaryHDU()]))
+    (True, False)
+    """
     if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
         return False
     cols = {c.lower() for c in hdul[1].columns.names}
@@ -79,7 +103,39 @@ def _header_id(header, path):
 
 
 def specutils_records(hdul, path, label):
-    """`Record`s of a file in a format specutils reads (``label``: its registry name)."""
+    """`Record`s of a file in a format specutils reads (``label``: its registry name).
+
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        The open file.
+    path : pathlib.Path
+        Its path (for the ``FILE`` ID and messages).
+    label : str
+        The specutils format, one of :data:`SPECUTILS_FORMATS`.
+
+    Returns
+    -------
+    list of Record
+        One record (SDSS, APOGEE) or one per target (DESI), vacuum
+        wavelengths, bad pixels NaN.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from astropy.table import Table
+    >>> n = 100  # an SDSS spec file: the COADD table in HDU 1, plate, MJD and fibre in the header
+    >>> coadd = fits.BinTableHDU(Table({"flux": np.ones(n, "f4"), "loglam": 3.6 + 1e-4 * np.arange(n),
+    ...                                 "ivar": np.ones(n, "f4"), "and_mask": np.zeros(n, "i4")}), name="COADD")
+    >>> hdul = fits.HDUList([fits.PrimaryHDU(header=fits.Header({"PLATEID": 266, "MJD": 51602, "FIBERID": 31})),
+    ...                      coadd])
+    >>> [record] = specutils_records(hdul, Path("spec-0266-51602-0031.fits"), "SDSS-III/IV spec")
+    >>> record.keys
+    {'FILE': 'spec-0266-51602-0031', 'PLATE-MJD-FIBER': '0266-51602-0031'}
+    >>> record.flux_unit == SDSS_FLUX_UNIT, record.arms[0].wavelength.size
+    (True, 100)
+    """
     with warnings.catch_warnings():
         # SDSS BUNIT '1E-17 erg/cm^2/s/Angstrom' parses correctly despite astropy's style warning;
         # InverseVariance -> variance divides by the zero ivar of bad pixels (they become NaN here)
