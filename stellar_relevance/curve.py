@@ -119,7 +119,8 @@ def error_curve(order, ks_int, retrain_list, data, ensemble, params, seeds, reco
     >>> from stellar_relevance import SpectralRelevanceRegressor
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(80, 6))
-    >>> data = SimpleNamespace(X_train=X[:60], y_train=X[:60, 0], X_test=X[60:], y_test=X[60:, 0])
+    >>> data = SimpleNamespace(X_train=X[:60], y_train=X[:60, 0], X_test=X[60:], y_test=X[60:, 0], G_train=None,
+    ...                        G_test=None)
     >>> params = {"hidden_layer_sizes": (4,), "max_epochs": 2}
     >>> model = SpectralRelevanceRegressor(**params, random_state=0).fit(data.X_train, data.y_train)
     >>> mae = float(np.mean(np.abs(model.predict(data.X_test) - data.y_test)))
