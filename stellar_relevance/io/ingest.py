@@ -121,6 +121,23 @@ def _resample(path):
     return ("ok", str(path), label, rows, t1 - t0, time.perf_counter() - t1, refused)
 
 
+def _pool_context():
+    """Worker processes forked from a fresh single-threaded server ("forkserver"), not from this process.
+
+    Forking a process that runs other threads (torch's, tqdm's monitor, a
+    caller's) can copy a lock held by one of them into the child, which then
+    waits on it for ever: a test run hung so. The server imports this module
+    once; each worker is forked from it. Where there is no forkserver
+    (Windows, macOS without it) the platform's default start method is used.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" not in methods:
+        return multiprocessing.get_context()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 def _run(worker, paths, state, jobs, desc, progress=True):
     """Yield the worker's results in file order, in ``jobs`` processes, with a progress bar (unless not ``progress``)."""
     from tqdm.auto import tqdm
@@ -133,7 +150,7 @@ def _run(worker, paths, state, jobs, desc, progress=True):
                 yield worker(path)
                 bar.update()
             return
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        context = _pool_context()
         with context.Pool(jobs, initializer=_init, initargs=(state,)) as pool:
             for result in pool.imap(worker, paths, chunksize=max(1, min(32, len(paths) // (4 * jobs)))):
                 yield result
