@@ -55,3 +55,24 @@ def test_bad_k_names_the_option(data, k):
     with pytest.raises(ParameterError, match=r"k must be an integer in \[1, 24\]") as err:
         reg.select(X[:100], y[:100], k)
     assert err.value.parameter == "k"
+
+
+def test_chained_select_repeats_one_select_and_keeps_pruned_inputs_at_zero(data):
+    from stellar_relevance.selection import pruning_schedule
+
+    X, y, _ = data
+    reg = SpectralRelevanceRegressor(**FAST).fit(X, y)
+    assert pruning_schedule(reg, 3) == [12, 6, 3]
+    direct = reg.select(X, y, 3, max_epochs=4)
+    six = reg.select(X, y, 6, max_epochs=4)
+    assert pruning_schedule(six, 3) == [3]  # starts from the 6 inputs still alive
+    chained = six.select(X, y, 3, max_epochs=4)
+    # the pruned 18 never come back, and the chain repeats the single call's stages exactly
+    assert set(np.flatnonzero(chained.support_)) <= set(np.flatnonzero(six.support_))
+    np.testing.assert_array_equal(chained.eigenvalues_, direct.eigenvalues_)
+    np.testing.assert_array_equal(chained.ranking_, direct.ranking_)
+    # the ranking lists the last kept first, then the inputs pruned latest
+    assert set(chained.ranking_[:6]) == set(np.flatnonzero(six.support_))
+    assert chained.ranking_[6:].tolist() == six.ranking_[6:].tolist()
+    with pytest.raises(ParameterError, match="k must be an integer"):
+        pruning_schedule(six, 25)
