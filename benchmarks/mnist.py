@@ -63,6 +63,7 @@ FULL = dict(
     n_random_binary=5,
     n_random_all=3,
     prune_epochs=60,
+    prune_keep=0.5,
     n_examples=4,
 )
 QUICK = dict(
@@ -75,6 +76,7 @@ QUICK = dict(
     n_random_binary=2,
     n_random_all=1,
     prune_epochs=5,
+    prune_keep=0.5,
     n_examples=4,
 )
 QUICK_SAMPLES = 2000  # images used by --quick (before the split)
@@ -109,11 +111,26 @@ def extra_trees_accuracy(features, X_train, y_train, X_test, y_test):
     return float(np.mean(trees.predict(X_test[:, features]) == y_test))
 
 
+def select_in_stages(clf, X_train, y_train, X_test, y_test, k, cfg):
+    """``clf`` pruned to ``k`` inputs by ``select`` calls, one per stage of ``halving_schedule(.., cfg["prune_keep"])``.
+
+    Returns the last estimator and, per stage, its ``k``, test accuracy (the masked protocol) and seconds.
+    """
+    from stellar_relevance.selection import pruning_schedule
+
+    stages, model = [], clf
+    for live in pruning_schedule(clf, k, cfg["prune_keep"]):
+        started = time.perf_counter()
+        model = model.select(X_train, y_train, live, max_epochs=cfg["prune_epochs"])
+        stages.append({"k": int(live), "accuracy": float(np.mean(model.predict(X_test) == y_test)),
+                       "seconds": time.perf_counter() - started})
+    return model, stages
+
+
 def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads, n_seeds=1):
     from sklearn.metrics import accuracy_score
 
     from stellar_relevance import SpectralRelevanceClassifier, topk_curve
-    from stellar_relevance.selection import pruning_schedule
     from _mnist import select_digits, validate_k
 
     digits, k_claim, claim = EXPERIMENTS[name]
@@ -167,23 +184,19 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads, n
     zero = mask_features(Xb, clf.ranking_[:k_claim], 0.0)
     out["at_claim"]["masked_zero_fill"] = float(np.mean(clf.predict(zero) == yb))
 
-    # pruned + fine-tuned to the claim's k by the library's select, one stage per call so that every stage
-    # is scored (each call prunes from the last one's support; the chain repeats clf.select(Xa, ya, k_claim)
-    # stage for stage, tests/test_selection.py). A pruned input contributes nothing: predicting on the full
-    # test images is the masked protocol on the kept pixels.
-    schedule = pruning_schedule(clf, k_claim)
+    # pruned + fine-tuned to the claim's k by the library's select, one stage per call (each call prunes from
+    # the last one's support, stages seeded by their size): the chain repeats clf.select(Xa, ya, k_claim) stage
+    # for stage when cfg["prune_keep"] is 0.5, select_inputs(..., keep=cfg["prune_keep"]) otherwise
+    # (tests/test_selection.py), and scores every stage. A pruned input contributes nothing: predicting on the
+    # full test images is the masked protocol on the kept pixels.
     t0 = time.perf_counter()
-    stages, pruned_model = [], clf
-    for k in schedule:
-        started = time.perf_counter()
-        pruned_model = pruned_model.select(Xa, ya, k, max_epochs=cfg["prune_epochs"])
-        stages.append({"k": int(k), "accuracy": float(np.mean(pruned_model.predict(Xb) == yb)),
-                       "seconds": time.perf_counter() - started})
-        logger.info("%s pruned to %d pixels: test accuracy %.4f", name, k, stages[-1]["accuracy"])
+    pruned_model, stages = select_in_stages(clf, Xa, ya, Xb, yb, k_claim, cfg)
+    for stage in stages:
+        logger.info("%s pruned to %d pixels: test accuracy %.4f", name, stage["k"], stage["accuracy"])
     keep = pruned_model.ranking_[:k_claim]
-    out["pruned"] = {"schedule": schedule, "epochs_per_stage": cfg["prune_epochs"], "stages": stages,
-                     "final_pixels": keep.tolist(), "ranking_top100": pruned_model.ranking_[:100].tolist(),
-                     "seconds": time.perf_counter() - t0}
+    out["pruned"] = {"schedule": [stage["k"] for stage in stages], "epochs_per_stage": cfg["prune_epochs"],
+                     "keep": cfg["prune_keep"], "stages": stages, "final_pixels": keep.tolist(),
+                     "ranking_top100": pruned_model.ranking_[:100].tolist(), "seconds": time.perf_counter() - t0}
     out["at_claim"]["pruned_masked"] = stages[-1]["accuracy"]
     out["at_claim"]["pruned_masked_zero_fill"] = float(np.mean(
         pruned_model.predict(mask_features(Xb, keep, 0.0)) == yb))
@@ -196,7 +209,7 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads, n
         t0 = time.perf_counter()
         other = SpectralRelevanceClassifier(**cfg["spectral"], n_threads=threads, random_state=seed + extra)
         other.fit(Xa, ya)
-        chosen = other.select(Xa, ya, k_claim, max_epochs=cfg["prune_epochs"])
+        chosen = select_in_stages(other, Xa, ya, Xb, yb, k_claim, cfg)[0]
         per_seed.append({"seed": seed + extra,
                          "one_training": extra_trees_accuracy(other.ranking_[:k_claim], Xa, ya, Xb, yb),
                          "selected": extra_trees_accuracy(chosen.ranking_[:k_claim], Xa, ya, Xb, yb),
@@ -324,9 +337,17 @@ def main(argv=None):
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the internal split (default 0)")
     parser.add_argument("--test-size", type=float, default=0.2, help="held-out share (default 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the nets and random draws")
+    parser.add_argument("--prune-epochs", type=int, default=None,
+                        help="fine-tuning epochs per pruning stage (default 60, 5 with --quick)")
+    parser.add_argument("--prune-keep", type=float, default=0.5,
+                        help="share of the live pixels each pruning stage keeps (default 0.5: select's halving)")
     args = parser.parse_args(argv)
     if args.seeds is not None and args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.prune_epochs is not None and args.prune_epochs < 1:
+        parser.error(f"--prune-epochs must be at least 1, got {args.prune_epochs}")
+    if not 0 < args.prune_keep < 1:
+        parser.error(f"--prune-keep must be in (0, 1), got {args.prune_keep}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     import torch
@@ -337,7 +358,9 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
-    cfg = QUICK if args.quick else FULL
+    cfg = dict(QUICK if args.quick else FULL, prune_keep=args.prune_keep)
+    if args.prune_epochs is not None:
+        cfg["prune_epochs"] = args.prune_epochs
     data = args.data or data_dir("mnist", "STELREL_MNIST_DIR")
     X, y = load_mnist(data, check_md5=True)
     source_n = len(y)

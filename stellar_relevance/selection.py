@@ -32,8 +32,15 @@ from .training import torch_threads, train
 logger = logging.getLogger(__name__)
 
 
-def halving_schedule(n_features, k):
-    """Halve the live inputs until ``k``: ``halving_schedule(784, 50) == [392, 196, 98, 50]``.
+def halving_schedule(n_features, k, keep=0.5):
+    """The live inputs after each pruning stage: ``keep`` of them per stage (halving by default) until ``k``.
+
+    Parameters
+    ----------
+    n_features, k : int
+        Inputs at the start and at the end.
+    keep : float, default=0.5
+        Share of the live inputs each stage keeps, in (0, 1) (rounded down).
 
     Examples
     --------
@@ -41,10 +48,14 @@ def halving_schedule(n_features, k):
     [392, 196, 98, 50]
     >>> halving_schedule(10, 8)
     [8]
+    >>> halving_schedule(784, 50, keep=0.75)
+    [588, 441, 330, 247, 185, 138, 103, 77, 57, 50]
     """
+    if isinstance(keep, bool) or not isinstance(keep, numbers.Real) or not 0 < keep < 1:
+        raise ParameterError("keep", f"must be a share of the live inputs in (0, 1), got {keep!r}")
     schedule, live = [], int(n_features)
-    while live // 2 > k:
-        live //= 2
+    while int(live * keep) > k:
+        live = int(live * keep)
         schedule.append(live)
     schedule.append(int(k))
     return schedule
@@ -64,8 +75,8 @@ def _starting_inputs(estimator, k):
     return np.arange(estimator.n_features_in_), np.empty(0, dtype=np.int64)
 
 
-def pruning_schedule(estimator, k):
-    """The live inputs after each stage of ``estimator.select(X, y, k)``.
+def pruning_schedule(estimator, k, keep=0.5):
+    """The live inputs after each stage of ``estimator.select(X, y, k)`` (``select_inputs(..., keep=keep)``).
 
     The halving starts from all inputs, or from the ``support_`` when it
     already holds at least ``k`` inputs and some are at exact zero.
@@ -82,13 +93,17 @@ def pruning_schedule(estimator, k):
     """
     check_is_fitted(estimator, "network_")
     _check_k(estimator, k)
-    return halving_schedule(len(_starting_inputs(estimator, k)[0]), k)
+    return halving_schedule(len(_starting_inputs(estimator, k)[0]), k, keep)
 
 
-def select_inputs(estimator, X, y, k, *, given=None, sample_index=None, max_epochs=None):
-    """Prune ``estimator`` (fitted) to its ``k`` most relevant inputs and fine-tune; see ``select``."""
+def select_inputs(estimator, X, y, k, *, given=None, sample_index=None, max_epochs=None, keep=0.5):
+    """Prune ``estimator`` (fitted) to its ``k`` most relevant inputs and fine-tune; see ``select``.
+
+    ``keep``: the share of the live inputs each stage keeps (``halving_schedule``); ``select`` halves.
+    """
     check_is_fitted(estimator, "network_")
     _check_k(estimator, k)
+    schedule = pruning_schedule(estimator, k, keep)
     n_features = estimator.n_features_in_
     if max_epochs is not None and (not isinstance(max_epochs, numbers.Integral) or max_epochs < 1):
         raise ParameterError("max_epochs", f"must be None or an integer >= 1, got {max_epochs!r}")
@@ -120,7 +135,7 @@ def select_inputs(estimator, X, y, k, *, given=None, sample_index=None, max_epoc
     try:
         with torch_threads(estimator.n_threads if device.type == "cpu" else None), \
                 torch.random.fork_rng(devices=[]):
-            for live in halving_schedule(len(alive), k):
+            for live in schedule:
                 relevance = spectral.relevance().cpu().numpy()
                 by_relevance = alive[np.argsort(-relevance[alive], kind="stable")]
                 alive, dropped = by_relevance[:live], by_relevance[live:]

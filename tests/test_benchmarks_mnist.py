@@ -163,6 +163,7 @@ def test_mnist_benchmark_quick(tmp_path, mnist_dir):
         assert stages[-1]["k"] == res["claim"]["k"]
         assert [s["k"] for s in stages] == sorted([s["k"] for s in stages], reverse=True)
         assert len(res["pruned"]["final_pixels"]) == res["claim"]["k"]
+        assert res["pruned"]["keep"] == 0.5 and res["pruned"]["schedule"][-1] == res["claim"]["k"]
         trees = res["extra_trees"]
         assert trees["k"] == res["claim"]["k"] and [r["seed"] for r in trees["per_seed"]] == [0]
         assert 0.0 <= trees["one_training"] <= 1.0 and 0.0 <= trees["selected"] <= 1.0
@@ -171,6 +172,17 @@ def test_mnist_benchmark_quick(tmp_path, mnist_dir):
     assert data["results"]["0v1"]["test_accuracy"] > 0.95
     for fig in data["figures"]:
         assert Path(fig).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("option", [["--prune-keep", "1.5"], ["--prune-keep", "0"], ["--prune-epochs", "0"],
+                                    ["--seeds", "0"]])
+def test_mnist_benchmark_bad_options_exit_2(option, capsys):
+    import mnist
+
+    with pytest.raises(SystemExit) as stop:
+        mnist.main(option)
+    assert stop.value.code == 2
+    assert option[0] in capsys.readouterr().err
 
 
 def test_compare_benchmark_quick(tmp_path):
