@@ -217,27 +217,27 @@ def rank_spectral(ds, seed, threads, early=False):
     return result, model
 
 
-def rank_spectral_pruned(ds, spectral_result, model, seed):
-    """The fitted spectral net pruned in stages to k (``peers.prune_and_finetune``)."""
+def rank_spectral_pruned(ds, spectral_result, model):
+    """The fitted spectral net pruned in stages to k and fine-tuned: the library's ``model.select``."""
+    from stellar_relevance.selection import pruning_schedule
+
     if not ds.get("prune_epochs"):
         return peer_methods.PeerResult("spectral_pruned", skipped=ds.get(
             "prune_skip", "pruning not configured for this data set"))
-    schedule = peer_methods.prune_schedule(ds["X_train"].shape[1], ds["k"])
+    schedule = pruning_schedule(model, ds["k"])
     t0, c0 = time.perf_counter(), time.process_time()
-    pruned, ranking, stages = peer_methods.prune_and_finetune(
-        model, ds["X_train"], ds["y_train"], schedule, ds["prune_epochs"], random_state=seed)
+    pruned = model.select(ds["X_train"], ds["y_train"], ds["k"], max_epochs=ds["prune_epochs"])
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    from stellar_relevance.evaluation import mask_features
-
-    pred = pruned.predict(mask_features(ds["X_test"], ranking[: ds["k"]], model.feature_means_))
+    # the pruned inputs contribute nothing: its prediction on the full test inputs is the masked protocol
+    pred = pruned.predict(ds["X_test"])
     if ds["task"] == "classification":
         own = float(np.mean(pred == ds["y_test"]))
     else:
         own = float(np.mean(np.abs(pred - ds["y_test"])))
     return peer_methods.PeerResult(
-        "spectral_pruned", ranking=ranking, seconds=spectral_result.seconds + seconds,
-        cpu_seconds=spectral_result.cpu_seconds + cpu,
-        details={"schedule": schedule, "epochs_per_stage": ds["prune_epochs"], "stages": stages,
+        "spectral_pruned", ranking=np.asarray(pruned.ranking_), scores=np.asarray(pruned.relevance_),
+        seconds=spectral_result.seconds + seconds, cpu_seconds=spectral_result.cpu_seconds + cpu,
+        details={"schedule": schedule, "epochs_per_stage": ds["prune_epochs"], "n_selected": int(pruned.n_selected_),
                  "prune_seconds": seconds, "pruned_net_masked_test_score": own,
                  "pruned_net_score_kind": "accuracy" if ds["task"] == "classification" else "MAE"},
     )
@@ -257,7 +257,7 @@ def run_dataset(ds, methods, n_seeds, lassonet_seeds, threads, max_attribution_r
                 runs["spectral"].append(result)
             if "spectral_pruned" in methods:
                 logger.info("%s seed %d: spectral, pruned to k", ds["name"], seed)
-                runs["spectral_pruned"].append(rank_spectral_pruned(ds, result, model, seed))
+                runs["spectral_pruned"].append(rank_spectral_pruned(ds, result, model))
         if "spectral_early" in methods:
             logger.info("%s seed %d: spectral, early stopping", ds["name"], seed)
             runs["spectral_early"].append(rank_spectral(ds, seed, threads, early=True)[0])

@@ -6,7 +6,7 @@ Protocol (issue 13, item 6):
   five folds for every ranker; each ranker runs with ``--seeds`` random
   states on every fold (its training randomness; the folds do not move).
 - Rankers: the spectral net (one training, ``ranking_``), the spectral net
-  pruned in stages and fine-tuned (``peers.prune_and_finetune``), LassoNet,
+  pruned in stages and fine-tuned (the library's ``select``), LassoNet,
   dense net + Integrated Gradients / saliency / permutation, stochastic
   gates (STG), ANOVA F, mutual information, the Cannon's sensitivity
   spectrum on the stored and on continuum-normalised fluxes (``cannon.py``),
@@ -127,6 +127,7 @@ def rank_all(fold, methods, seed, cfg):
     """Every ranking of one (fold, seed); returns {name: PeerResult}, extras (masked scores, Cannon predictions)."""
     from stellar_relevance import SpectralRelevanceRegressor
     from stellar_relevance.evaluation import mask_features
+    from stellar_relevance.selection import pruning_schedule
 
     out, extra = {}, {}
     Xtr, ytr = fold.X_train, fold.y_train
@@ -142,19 +143,17 @@ def rank_all(fold, methods, seed, cfg):
                                     - fold.y_test))) for k in KS}
         extra["spectral_all_pixels"] = float(np.mean(np.abs(model.predict(fold.X_test) - fold.y_test)))
         if "spectral_pruned" in methods:
-            masked = {}
-
-            def on_stage(k, pruned, keep):
-                if k in KS:
-                    pred = pruned.predict(mask_features(fold.X_test, keep, model.feature_means_))
-                    masked[k] = float(np.mean(np.abs(pred - fold.y_test)))
-
-            schedule = [k for k in peer_methods.prune_schedule(Xtr.shape[1], 100)[:-1]] + [100, 30, 10]
+            # the library's select, chained down the ks: each call prunes from the last one's support
+            # (one longer pruning, and the test-fold masked score of every stop); ranking = elimination order
+            masked, schedule, pruned = {}, [], model
             t0, c0 = time.perf_counter(), time.process_time()
-            _, ranking, _ = peer_methods.prune_and_finetune(model, Xtr, ytr, schedule, cfg["prune_epochs"],
-                                                            random_state=seed, on_stage=on_stage)
+            for k in sorted(KS, reverse=True):
+                schedule += pruning_schedule(pruned, k)
+                pruned = pruned.select(Xtr, ytr, k, max_epochs=cfg["prune_epochs"])
+                # the pruned inputs contribute nothing: the prediction on full inputs is the masked protocol
+                masked[k] = float(np.mean(np.abs(pruned.predict(fold.X_test) - fold.y_test)))
             out["spectral_pruned"] = peer_methods.PeerResult(
-                "spectral_pruned", ranking=ranking, seconds=res.seconds + time.perf_counter() - t0,
+                "spectral_pruned", ranking=np.asarray(pruned.ranking_), seconds=res.seconds + time.perf_counter() - t0,
                 cpu_seconds=res.cpu_seconds + time.process_time() - c0, details={"schedule": schedule})
             extra["masked_pruned"] = masked
     names = [m for m in methods if m in peer_methods.PEERS and (m != "lassonet" or seed < cfg["lassonet_seeds"])]

@@ -11,8 +11,12 @@ For digits 0 vs 1, 5 vs 9 and all ten:
   the model's ``feature_means_``) and ``retrained`` (a fresh spectral
   classifier on the k pixels alone);
 - ``pruned``: the paper's masked protocol on a net trained until it relies on
-  a minimal subset -- inputs are pruned in stages (their eigenvalue set to 0
-  and frozen) and the net is fine-tuned after each stage;
+  a minimal subset -- the library's ``select``: inputs are pruned in stages
+  (their eigenvalue set to 0 and frozen) and the net is fine-tuned after
+  each stage;
+- ExtraTrees(50) accuracy on the top-k pixels (the LassoNet paper's judge)
+  of the one-training ranking and of the ``select`` ranking, over
+  ``--seeds`` nets;
 - the 28 x 28 relevance map and the top-k mask laid over test digits (the
   paper's Figs. 5-9), as PNG.
 
@@ -22,7 +26,8 @@ from one seeded, stratified internal split of it (``--split-seed``,
 
 Usage::
 
-    python benchmarks/mnist.py            # full run (~15-25 min on one core)
+    python benchmarks/mnist.py            # full run (~3 min on an idle core)
+    python benchmarks/mnist.py --experiments all --seeds 3   # the ExtraTrees top-50 target over 3 nets
     python benchmarks/mnist.py --quick    # CI (~1-2 min)
 """
 
@@ -37,7 +42,6 @@ from pathlib import Path
 import numpy as np
 
 from _common import add_common_args, atomic_savefig, data_dir, environment, markdown_table, write_json
-from peers import prune_and_finetune, prune_schedule
 
 logger = logging.getLogger("benchmarks.mnist")
 
@@ -59,6 +63,7 @@ FULL = dict(
     n_random_binary=5,
     n_random_all=3,
     prune_epochs=60,
+    prune_keep=0.5,
     n_examples=4,
 )
 QUICK = dict(
@@ -71,6 +76,7 @@ QUICK = dict(
     n_random_binary=2,
     n_random_all=1,
     prune_epochs=5,
+    prune_keep=0.5,
     n_examples=4,
 )
 QUICK_SAMPLES = 2000  # images used by --quick (before the split)
@@ -96,7 +102,32 @@ def relevance_summary(clf):
     }
 
 
-def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads):
+def extra_trees_accuracy(features, X_train, y_train, X_test, y_test):
+    """Test accuracy of ``ExtraTreesClassifier(n_estimators=50, random_state=0)`` on ``features`` alone."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    features = np.asarray(features, dtype=int)
+    trees = ExtraTreesClassifier(n_estimators=50, random_state=0, n_jobs=1).fit(X_train[:, features], y_train)
+    return float(np.mean(trees.predict(X_test[:, features]) == y_test))
+
+
+def select_in_stages(clf, X_train, y_train, X_test, y_test, k, cfg):
+    """``clf`` pruned to ``k`` inputs by ``select`` calls, one per stage of ``halving_schedule(.., cfg["prune_keep"])``.
+
+    Returns the last estimator and, per stage, its ``k``, test accuracy (the masked protocol) and seconds.
+    """
+    from stellar_relevance.selection import pruning_schedule
+
+    stages, model = [], clf
+    for live in pruning_schedule(clf, k, cfg["prune_keep"]):
+        started = time.perf_counter()
+        model = model.select(X_train, y_train, live, max_epochs=cfg["prune_epochs"])
+        stages.append({"k": int(live), "accuracy": float(np.mean(model.predict(X_test) == y_test)),
+                       "seconds": time.perf_counter() - started})
+    return model, stages
+
+
+def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads, n_seeds=1):
     from sklearn.metrics import accuracy_score
 
     from stellar_relevance import SpectralRelevanceClassifier, topk_curve
@@ -153,28 +184,43 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads):
     zero = mask_features(Xb, clf.ranking_[:k_claim], 0.0)
     out["at_claim"]["masked_zero_fill"] = float(np.mean(clf.predict(zero) == yb))
 
-    # masked protocol on a net pruned down to the claim's k
-    schedule = prune_schedule(n_features, k_claim)
+    # pruned + fine-tuned to the claim's k by the library's select, one stage per call (each call prunes from
+    # the last one's support, stages seeded by their size): the chain repeats clf.select(Xa, ya, k_claim) stage
+    # for stage when cfg["prune_keep"] is 0.5, select_inputs(..., keep=cfg["prune_keep"]) otherwise
+    # (tests/test_selection.py), and scores every stage. A pruned input contributes nothing: predicting on the
+    # full test images is the masked protocol on the kept pixels.
     t0 = time.perf_counter()
-    scored = {}
-
-    def on_stage(k, model, keep):
-        pred = model.predict(mask_features(Xb, keep, clf.feature_means_))
-        scored[k] = float(np.mean(pred == yb))
-        logger.info("%s pruned to %d pixels: test accuracy %.4f", name, k, scored[k])
-
-    pruned_model, pruned_ranking, stages = prune_and_finetune(clf, Xa, ya, schedule, cfg["prune_epochs"],
-                                                   random_state=seed, on_stage=on_stage)
+    pruned_model, stages = select_in_stages(clf, Xa, ya, Xb, yb, k_claim, cfg)
     for stage in stages:
-        stage["accuracy"] = scored[stage["k"]]
-    keep = pruned_ranking[:k_claim]
-    out["pruned"] = {"schedule": schedule, "epochs_per_stage": cfg["prune_epochs"], "stages": stages,
-                     "final_pixels": keep.tolist(), "ranking_top100": pruned_ranking[:100].tolist(),
-                     "seconds": time.perf_counter() - t0}
+        logger.info("%s pruned to %d pixels: test accuracy %.4f", name, stage["k"], stage["accuracy"])
+    keep = pruned_model.ranking_[:k_claim]
+    out["pruned"] = {"schedule": [stage["k"] for stage in stages], "epochs_per_stage": cfg["prune_epochs"],
+                     "keep": cfg["prune_keep"], "stages": stages, "final_pixels": keep.tolist(),
+                     "ranking_top100": pruned_model.ranking_[:100].tolist(), "seconds": time.perf_counter() - t0}
     out["at_claim"]["pruned_masked"] = stages[-1]["accuracy"]
-    # a pruned input contributes nothing, so zero fill gives the same answer
     out["at_claim"]["pruned_masked_zero_fill"] = float(np.mean(
         pruned_model.predict(mask_features(Xb, keep, 0.0)) == yb))
+
+    # the LassoNet paper's judge: ExtraTrees(50) retrained on the top-k pixels, one training vs select,
+    # on n_seeds seeds of the net (seed, seed + 1, ...; the first is the net above)
+    per_seed = [{"seed": seed, "one_training": extra_trees_accuracy(clf.ranking_[:k_claim], Xa, ya, Xb, yb),
+                 "selected": extra_trees_accuracy(keep, Xa, ya, Xb, yb)}]
+    for extra in range(1, n_seeds):
+        t0 = time.perf_counter()
+        other = SpectralRelevanceClassifier(**cfg["spectral"], n_threads=threads, random_state=seed + extra)
+        other.fit(Xa, ya)
+        chosen = select_in_stages(other, Xa, ya, Xb, yb, k_claim, cfg)[0]
+        per_seed.append({"seed": seed + extra,
+                         "one_training": extra_trees_accuracy(other.ranking_[:k_claim], Xa, ya, Xb, yb),
+                         "selected": extra_trees_accuracy(chosen.ranking_[:k_claim], Xa, ya, Xb, yb),
+                         "seconds": time.perf_counter() - t0})
+        logger.info("%s seed %d: ExtraTrees top-%d %.4f one training, %.4f selected", name, seed + extra,
+                    k_claim, per_seed[-1]["one_training"], per_seed[-1]["selected"])
+    out["extra_trees"] = {"k": k_claim, "all_pixels": extra_trees_accuracy(np.arange(n_features), Xa, ya, Xb, yb),
+                          "per_seed": per_seed,
+                          **{f"{key}{stat}": float(fn([r[key] for r in per_seed]))
+                             for key in ("one_training", "selected")
+                             for stat, fn in (("", np.mean), ("_std", np.std), ("_min", np.min))}}
 
     # the paper's learning rate (1e-4), claim k only
     if cfg.get("paper") and digits != "all":
@@ -291,7 +337,17 @@ def main(argv=None):
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the internal split (default 0)")
     parser.add_argument("--test-size", type=float, default=0.2, help="held-out share (default 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the nets and random draws")
+    parser.add_argument("--prune-epochs", type=int, default=None,
+                        help="fine-tuning epochs per pruning stage (default 60, 5 with --quick)")
+    parser.add_argument("--prune-keep", type=float, default=0.5,
+                        help="share of the live pixels each pruning stage keeps (default 0.5: select's halving)")
     args = parser.parse_args(argv)
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.prune_epochs is not None and args.prune_epochs < 1:
+        parser.error(f"--prune-epochs must be at least 1, got {args.prune_epochs}")
+    if not 0 < args.prune_keep < 1:
+        parser.error(f"--prune-keep must be in (0, 1), got {args.prune_keep}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     import torch
@@ -302,7 +358,9 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
-    cfg = QUICK if args.quick else FULL
+    cfg = dict(QUICK if args.quick else FULL, prune_keep=args.prune_keep)
+    if args.prune_epochs is not None:
+        cfg["prune_epochs"] = args.prune_epochs
     data = args.data or data_dir("mnist", "STELREL_MNIST_DIR")
     X, y = load_mnist(data, check_md5=True)
     source_n = len(y)
@@ -321,7 +379,8 @@ def main(argv=None):
     results, models, tests, keeps = {}, {}, {}, {}
     started = time.perf_counter()
     for name in args.experiments:
-        res, clf, test, keep = run_experiment(name, X_train, y_train, X_test, y_test, cfg, args.seed, args.threads)
+        res, clf, test, keep = run_experiment(name, X_train, y_train, X_test, y_test, cfg, args.seed, args.threads,
+                                              n_seeds=args.seeds or 1)
         results[name], models[name], tests[name], keeps[name] = res, clf, test, keep
 
     rows = []
@@ -336,6 +395,8 @@ def main(argv=None):
             "masked": ac["masked"]["ranked"], "masked_random": ac["masked"]["random"],
             "masked_zero": ac["masked_zero_fill"],
             "pruned_masked": ac["pruned_masked"],
+            "et_one": r["extra_trees"]["one_training"], "et_selected": r["extra_trees"]["selected"],
+            "et_selected_min": r["extra_trees"]["selected_min"], "n_seeds": len(r["extra_trees"]["per_seed"]),
             "paper_lr_retrained": r.get("paper_lr", {}).get("scores_at_claim", {}).get("retrained"),
             "n_for_90pct": r["sparsity"]["n_for_90pct_of_total"],
             "fit_s": r["fit_seconds"],
@@ -345,7 +406,9 @@ def main(argv=None):
         ("retrained", "retrained top-k"), ("retrained_random", "retrained random-k"),
         ("retrained_random_std", "± std"), ("masked", "masked top-k"), ("masked_random", "masked random-k"),
         ("masked_zero", "masked top-k, zero fill"),
-        ("pruned_masked", "pruned+fine-tuned masked"), ("paper_lr_retrained", "retrained top-k, lr 1e-4"),
+        ("pruned_masked", "pruned+fine-tuned masked"), ("et_one", "ExtraTrees top-k, one training"),
+        ("et_selected", "ExtraTrees top-k, select"), ("et_selected_min", "(worst seed)"), ("n_seeds", "seeds"),
+        ("paper_lr_retrained", "retrained top-k, lr 1e-4"),
         ("n_for_90pct", "pixels for 90% of relevance"), ("fit_s", "fit [s]"),
     ])
     print(table)

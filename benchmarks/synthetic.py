@@ -24,6 +24,8 @@ Usage::
     python benchmarks/synthetic.py --quick          # CI: 2 seeds, small sets
     python benchmarks/synthetic.py --sets xor --xor-dims 512,2048
     python benchmarks/synthetic.py --settings paper # the paper's own settings
+    python benchmarks/synthetic.py --sets xor --xor-dims 1024 --penalty l1 --eigenvalue-penalty 0.5 \
+        --batch-size 100 --max-epochs 1000 --select-k 2 --select-epochs 50   # proximal l1, then select
     python benchmarks/synthetic.py --combine a.json b.json --output all.json
 """
 
@@ -190,8 +192,8 @@ def score_relevance(relevance, truth):
     return out
 
 
-def run_one(set_name, seed, settings, n_threads=1, n_features=None):
-    """Draw, split, fit and score one seed; returns a record (dict)."""
+def run_one(set_name, seed, settings, n_threads=1, n_features=None, select_k=None, select_epochs=None):
+    """Draw, split, fit and score one seed (and, with ``select_k``, its ``select``); returns a record (dict)."""
     X, y, truth = make_data(set_name, seed, settings["data"], n_features)
     rng = np.random.RandomState(seed)
     order = rng.permutation(len(X))
@@ -218,7 +220,14 @@ def run_one(set_name, seed, settings, n_threads=1, n_features=None):
         "truth_score": truth.score.tolist(),
         "truth_relevant": truth.relevant.tolist(),
     }
-    record.update(score_relevance(estimator.relevance_, truth))
+    record.update(score_relevance(estimator.relevance_, truth), n_selected=int(estimator.n_selected_))
+    if select_k:
+        started = time.perf_counter()
+        chosen = estimator.select(X[train], y[train], select_k, max_epochs=select_epochs)
+        by_rank = np.empty(X.shape[1])  # the select ranking as a score: pruned inputs all have relevance 0
+        by_rank[chosen.ranking_] = np.arange(X.shape[1], 0, -1)
+        record["select"] = {"k": select_k, "epochs_per_stage": select_epochs, "seconds": time.perf_counter() - started,
+                            "accuracy": float(chosen.score(X[test], y[test])), **score_relevance(by_rank, truth)}
     if "shift" in truth:
         # what the training rows themselves say: |difference of the class means|
         # per feature. Not a competitor (it knows the features are independent),
@@ -270,6 +279,11 @@ def summarise(records):
         if set_name == "xor":
             row["top2_mean"] = _stat([r["top2"] for r in group], np.mean)
             row["both_found"] = sum(1 for r in group if r["top2"] == 1.0)
+            if all("select" in r for r in group):
+                row["select_both_found"] = sum(1 for r in group if r["select"]["top2"] == 1.0)
+                row["select_accuracy_mean"] = _stat([r["select"]["accuracy"] for r in group], np.mean)
+        if all("n_selected" in r for r in group):
+            row["n_selected_mean"] = _stat([r["n_selected"] for r in group], np.mean)
         rows.append(row)
     return rows
 
@@ -280,6 +294,8 @@ TABLE_COLUMNS = [
     ("spearman_mean", "Spearman mean"), ("spearman_min", "Spearman min"),
     ("pairs_ok", "pairs > noise"), ("top2_mean", "top-2 frac"), ("both_found", "both in top 2"),
     ("oracle_auc_min", "oracle AUC min"), ("accuracy_mean", "test acc"), ("seconds_mean", "fit s"),
+    ("n_selected_mean", "n_selected_"), ("select_both_found", "select: both in top 2"),
+    ("select_accuracy_mean", "select: test acc"),
 ]
 
 
@@ -413,6 +429,13 @@ def parse_args(argv=None):
     parser.add_argument("--eigenvector-penalty", type=float, default=None, help="override c_psi for every set")
     parser.add_argument("--learning-rate", type=float, default=None, help="override the learning rate for every set")
     parser.add_argument("--activation", default=None, help="override the activation for every set")
+    parser.add_argument("--penalty", choices=("l2", "l1", "group"), default=None,
+                        help="override the eigenvalue penalty type for every set")
+    parser.add_argument("--batch-size", type=int, default=None, help="override the batch size for every set")
+    parser.add_argument("--select-k", type=int, default=None,
+                        help="also prune every fitted net to this many inputs with select and score its ranking")
+    parser.add_argument("--select-epochs", type=int, default=None,
+                        help="fine-tuning epochs per select stage (default: select's, max_epochs // 4)")
     parser.add_argument("--combine", nargs="+", type=Path, default=None, metavar="JSON",
                         help="no training: merge the runs of earlier result files, re-tabulate and re-plot into --output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every run")
@@ -476,6 +499,10 @@ def main(argv=None):
         n_seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 10)
         if n_seeds < 1:
             sys.exit("--seeds must be >= 1")
+        for option, value in (("--batch-size", args.batch_size), ("--select-k", args.select_k),
+                              ("--select-epochs", args.select_epochs)):
+            if value is not None and value < 1:
+                sys.exit(f"{option} must be >= 1, got {value}")
         seeds = list(range(args.first_seed, args.first_seed + n_seeds))
         xor_dims = args.xor_dims or (list(QUICK_XOR_DIMS) if args.quick else list(XOR_DIMS))
         overrides = {
@@ -486,6 +513,8 @@ def main(argv=None):
                 ("eigenvector_penalty", args.eigenvector_penalty),
                 ("learning_rate", args.learning_rate),
                 ("activation", args.activation),
+                ("penalty", args.penalty),
+                ("batch_size", args.batch_size),
             )
             if value is not None
         }
@@ -495,7 +524,8 @@ def main(argv=None):
             dims = xor_dims if set_name == "xor" else [None]
             for d in dims:
                 for seed in seeds:
-                    records.append(run_one(set_name, seed, settings[set_name], args.threads, d))
+                    records.append(run_one(set_name, seed, settings[set_name], args.threads, d,
+                                           args.select_k, args.select_epochs))
         payload = {
             "benchmark": "synthetic",
             "command": command.strip(),
@@ -504,6 +534,7 @@ def main(argv=None):
             "overrides": overrides,
             "settings": {s: settings[s] for s in args.sets},
             "xor_dims": xor_dims if "xor" in args.sets else [],
+            "select": {"k": args.select_k, "epochs_per_stage": args.select_epochs} if args.select_k else None,
             "split": "80 % train (of which the estimator holds out 10 % as validation) / 20 % test, seeded per run",
         }
         heading = (f"{args.settings} settings{', quick' if args.quick else ''}"

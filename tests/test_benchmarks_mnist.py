@@ -111,26 +111,27 @@ def test_missing_package_is_a_skip_with_reason(monkeypatch):
         peers.rank_univariate(X, y, "ranking")
 
 
-def test_prune_and_finetune():
+def test_pruned_spectral_peer_is_the_library_select():
+    """compare.py's ``spectral_pruned`` ranking is ``model.select``'s, the duplicate in peers.py is gone."""
+    import compare
     from stellar_relevance import SpectralRelevanceClassifier
 
+    assert not hasattr(peers, "prune_and_finetune") and not hasattr(peers, "prune_schedule")
     X, y = linear_data(n=600, d=12)
     clf = SpectralRelevanceClassifier(hidden_layer_sizes=(16, 8), max_epochs=40, random_state=0).fit(X, y)
     eig_before = clf.eigenvalues_.copy()
-    seen = []
-    pruned, ranking, stages = peers.prune_and_finetune(
-        clf, X, y, peers.prune_schedule(12, 2), epochs=5, random_state=0,
-        on_stage=lambda k, model, keep: seen.append((k, len(keep))))
-    assert peers.prune_schedule(12, 2) == [6, 3, 2]
-    assert seen == [(6, 6), (3, 3), (2, 2)]
-    assert [s["k"] for s in stages] == [6, 3, 2]
-    assert sorted(ranking) == list(range(12))
-    assert set(ranking[:2]) == {3, 7}
-    eig = pruned.network_.spectral.eigenvalues.detach().numpy()
-    assert np.count_nonzero(eig) == 2 and set(np.flatnonzero(eig)) == {3, 7}
-    np.testing.assert_array_equal(clf.eigenvalues_, eig_before)  # original untouched
-    assert clf.network_.spectral.eigenvalues.detach().numpy().all()
-    assert pruned.score(X, y) > 0.8
+    ds = dict(task="classification", k=2, prune_epochs=5, X_train=X[:500], y_train=y[:500],
+              X_test=X[500:], y_test=y[500:])
+    spectral = peers.PeerResult("spectral", seconds=1.0, cpu_seconds=1.0)
+    result = compare.rank_spectral_pruned(ds, spectral, clf)
+    np.testing.assert_array_equal(clf.eigenvalues_, eig_before)  # the fitted net is not modified
+    direct = clf.select(X[:500], y[:500], 2, max_epochs=5)
+    np.testing.assert_array_equal(result.ranking, direct.ranking_)
+    np.testing.assert_array_equal(result.scores, direct.relevance_)
+    assert set(result.ranking[:2]) == {3, 7} and sorted(result.ranking) == list(range(12))
+    assert result.details["schedule"] == [6, 3, 2] and result.details["n_selected"] == 2
+    assert result.details["pruned_net_masked_test_score"] == pytest.approx(float(direct.score(X[500:], y[500:])))
+    assert result.seconds > 1.0
 
 
 # ---------------------------------------------------------- scripts, --quick
@@ -162,11 +163,26 @@ def test_mnist_benchmark_quick(tmp_path, mnist_dir):
         assert stages[-1]["k"] == res["claim"]["k"]
         assert [s["k"] for s in stages] == sorted([s["k"] for s in stages], reverse=True)
         assert len(res["pruned"]["final_pixels"]) == res["claim"]["k"]
+        assert res["pruned"]["keep"] == 0.5 and res["pruned"]["schedule"][-1] == res["claim"]["k"]
+        trees = res["extra_trees"]
+        assert trees["k"] == res["claim"]["k"] and [r["seed"] for r in trees["per_seed"]] == [0]
+        assert 0.0 <= trees["one_training"] <= 1.0 and 0.0 <= trees["selected"] <= 1.0
         assert res["sparsity"]["n_for_90pct_of_total"] >= 1
     # even the quick run separates 0 from 1
     assert data["results"]["0v1"]["test_accuracy"] > 0.95
     for fig in data["figures"]:
         assert Path(fig).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("option", [["--prune-keep", "1.5"], ["--prune-keep", "0"], ["--prune-epochs", "0"],
+                                    ["--seeds", "0"]])
+def test_mnist_benchmark_bad_options_exit_2(option, capsys):
+    import mnist
+
+    with pytest.raises(SystemExit) as stop:
+        mnist.main(option)
+    assert stop.value.code == 2
+    assert option[0] in capsys.readouterr().err
 
 
 def test_compare_benchmark_quick(tmp_path):

@@ -136,6 +136,19 @@ def test_same_seed_same_relevance(synthetic_module):
     assert other["relevance"] != runs[0]["relevance"]
 
 
+def test_l1_penalty_and_select_are_scored(synthetic_module):
+    """--penalty/--batch-size reach the estimator; --select-k scores the select ranking beside the fit's."""
+    overrides = {"max_epochs": 300, "penalty": "l1", "eigenvalue_penalty": 0.5, "batch_size": 100}
+    settings = synthetic_module.resolve_settings("tuned", quick=True, overrides=overrides)
+    record = synthetic_module.run_one("xor", 0, settings["xor"], n_features=32, select_k=2, select_epochs=10)
+    assert record["top2"] == 1.0 and 2 <= record["n_selected"] <= 32
+    chosen = record["select"]
+    assert chosen["k"] == 2 and chosen["epochs_per_stage"] == 10
+    assert chosen["top2"] == 1.0 and chosen["accuracy"] > 0.85 and chosen["seconds"] > 0
+    row = synthetic_module.summarise([record])[0]
+    assert row["select_both_found"] == 1 and row["n_selected_mean"] == record["n_selected"]
+
+
 def test_bad_arguments_fail_with_a_message(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--sets", "independent,spiral", "--output", str(tmp_path / "x.json")],
@@ -148,4 +161,9 @@ def test_bad_arguments_fail_with_a_message(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2 and "integers >= 2" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--select-k", "0", "--output", str(tmp_path / "x.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0 and "--select-k must be >= 1, got 0" in proc.stderr
     assert not (tmp_path / "x.json").exists()

@@ -55,3 +55,46 @@ def test_bad_k_names_the_option(data, k):
     with pytest.raises(ParameterError, match=r"k must be an integer in \[1, 24\]") as err:
         reg.select(X[:100], y[:100], k)
     assert err.value.parameter == "k"
+
+
+def test_chained_select_repeats_one_select_and_keeps_pruned_inputs_at_zero(data):
+    from stellar_relevance.selection import pruning_schedule
+
+    X, y, _ = data
+    reg = SpectralRelevanceRegressor(**FAST).fit(X, y)
+    assert pruning_schedule(reg, 3) == [12, 6, 3]
+    direct = reg.select(X, y, 3, max_epochs=4)
+    six = reg.select(X, y, 6, max_epochs=4)
+    assert pruning_schedule(six, 3) == [3]  # starts from the 6 inputs still alive
+    chained = six.select(X, y, 3, max_epochs=4)
+    # the pruned 18 never come back, and the chain repeats the single call's stages exactly
+    assert set(np.flatnonzero(chained.support_)) <= set(np.flatnonzero(six.support_))
+    np.testing.assert_array_equal(chained.eigenvalues_, direct.eigenvalues_)
+    np.testing.assert_array_equal(chained.ranking_, direct.ranking_)
+    # the ranking lists the last kept first, then the inputs pruned latest
+    assert set(chained.ranking_[:6]) == set(np.flatnonzero(six.support_))
+    assert chained.ranking_[6:].tolist() == six.ranking_[6:].tolist()
+    with pytest.raises(ParameterError, match="k must be an integer"):
+        pruning_schedule(six, 25)
+
+
+def test_gentler_schedule_is_a_chain_of_select_calls(data):
+    from stellar_relevance.selection import select_inputs
+
+    X, y, _ = data
+    reg = SpectralRelevanceRegressor(**FAST).fit(X, y)
+    assert halving_schedule(24, 3, keep=0.75) == [18, 13, 9, 6, 4, 3]
+    one = select_inputs(reg, X, y, 3, max_epochs=2, keep=0.75)
+    chain = reg
+    for live in halving_schedule(24, 3, keep=0.75):
+        chain = chain.select(X, y, live, max_epochs=2)
+    np.testing.assert_array_equal(one.eigenvalues_, chain.eigenvalues_)
+    np.testing.assert_array_equal(one.ranking_, chain.ranking_)
+    assert one.n_selected_ == 3
+
+
+@pytest.mark.parametrize("keep", [0, 1, 1.5, -0.5, "half", True])
+def test_bad_keep_names_the_option(keep):
+    with pytest.raises(ParameterError, match=r"keep must be a share of the live inputs in \(0, 1\)") as err:
+        halving_schedule(24, 3, keep=keep)
+    assert err.value.parameter == "keep"
