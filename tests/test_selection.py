@@ -91,6 +91,11 @@ def test_gentler_schedule_is_a_chain_of_select_calls(data):
     np.testing.assert_array_equal(one.eigenvalues_, chain.eigenvalues_)
     np.testing.assert_array_equal(one.ranking_, chain.ranking_)
     assert one.n_selected_ == 3
+    # and the estimator's own select takes the same keep
+    method = reg.select(X, y, 3, max_epochs=2, keep=0.75)
+    np.testing.assert_array_equal(method.eigenvalues_, one.eigenvalues_)
+    with pytest.raises(ParameterError, match="keep"):
+        reg.select(X, y, 3, keep=1.0)
 
 
 @pytest.mark.parametrize("keep", [0, 1, 1.5, -0.5, "half", True])
