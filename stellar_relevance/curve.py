@@ -15,9 +15,6 @@ __all__ = ["error_curve", "curve_table"]
 
 logger = logging.getLogger(__name__)
 
-#: torch threads of the networks retrained for the curve when ``n_threads`` is not given
-RETRAIN_THREADS = 1
-
 
 def _mae(y_true, y_pred):
     return float(np.mean(np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))))
@@ -29,11 +26,6 @@ def _retrain_params(params, p):
     if p.retrain_min_epochs is not None:
         retrain["min_epochs"] = int(p.retrain_min_epochs)
     retrain["min_epochs"] = min(retrain["min_epochs"], retrain["max_epochs"])
-    if retrain.get("n_threads") is None and retrain.get("device") != "cuda":
-        # The retrained networks are small (k inputs): a second thread gains nothing on an idle machine and
-        # makes a step 3 to 25 times slower when other work shares the cores (benchmarks/curve_batched.py,
-        # docs/scale.md). One thread unless the user chose.
-        retrain["n_threads"] = RETRAIN_THREADS
     return retrain
 
 
