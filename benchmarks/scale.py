@@ -18,7 +18,7 @@ peak resident memory split into anonymous (real copies) and file-backed
 (pages of the mapped store), sampled at every batch.
 
     python benchmarks/scale.py                      # N = 1e3, 1e4, 1e5
-    python benchmarks/scale.py --max-n 1000000      # and 1e6 (17 GB of disk)
+    python benchmarks/scale.py --max-n 1000000      # and 1e6 (37 GB of disk: flux and inverse variance)
     python benchmarks/scale.py --quick              # CI: tiny, one process, workers run in-process
 
 Prints a Markdown table and writes JSON (``--output``).
@@ -135,7 +135,7 @@ def run_config(store, mode, processes, args, scratch):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser, "benchmarks/results/scale.json", default_seeds=1)
-    parser.add_argument("--max-n", type=int, default=100_000, help="largest N (default 1e5; 1e6 needs 17 GB disk)")
+    parser.add_argument("--max-n", type=int, default=100_000, help="largest N (default 1e5; 1e6 needs 37 GB of disk)")
     parser.add_argument("--pixels", type=int, default=4300)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch", type=int, default=500)
