@@ -24,6 +24,9 @@ from .training import available_memory_bytes, torch_threads, train, training_mem
 logger = logging.getLogger("stellar_relevance.estimators")
 
 INPUT_SCALINGS = ("center", "standard", "none")
+#: float32 in either byte order is used as it is (FITS is big-endian: a memory-mapped packed store is
+#: read batch by batch, never converted whole); anything else becomes native float32
+FLOAT32S = [np.float32, np.dtype(">f4")]
 TARGET_SCALINGS = ("standard", "none")
 LOSSES = ("mae", "mse", "huber")
 DEVICES = ("auto", "cpu", "cuda")
@@ -404,7 +407,7 @@ class _SpectralRelevanceBase(BaseEstimator):
 
     def _forward(self, X, given=None):
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = validate_data(self, X, reset=False, dtype=FLOAT32S)
         given = self._scale_given(self._check_given(given, len(X)))
         device = next(self.network_.parameters()).device
         outputs = []

@@ -318,7 +318,8 @@ def _train_group(estimator, networks, columns, X, y, G, train_pos, val_pos, X_te
     return out.numpy().astype(np.float64), best_epoch.numpy(), stopped_epoch.numpy()
 
 
-def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=None, given_test=None):
+def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=None, given_test=None,
+                        sample_index=None):
     """Train one copy of ``estimator`` per column subset, all at once, and predict ``X_test``.
 
     Equivalent (to float tolerance) to::
@@ -342,6 +343,10 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
         The columns of each network (each non-empty, within ``n_features``).
     given, given_test : array-like of shape (n_samples, n_given) / (n_test, n_given), optional
         Known labels fed after the spectral layer, as in the estimator's ``fit``.
+    sample_index : array-like of int, optional
+        Train on these rows of ``X_train`` (and of ``y_train``, ``given``)
+        only, as the estimator's ``fit(..., sample_index=)``: the rows are
+        gathered batch by batch, never copied whole.
 
     Returns
     -------
@@ -385,14 +390,15 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
             raise ValueError(f"subset {position} must hold 1 or more column indices in 0..{n_features - 1}")
     if (given is None) != (given_test is None):
         raise ValueError("given and given_test go together")
+    rows = estimator._check_sample_index(sample_index, len(X_train))
     rank, size = world()
     if size == 1:
-        return _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test)
+        return _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test, rows)
     # several processes: each trains its share of the networks alone (widest first, dealt round-robin)
     order = np.argsort([-len(keep) for keep in subsets], kind="stable")
     shares = [order[r::size] for r in range(size)]
     parts = spread(shares, lambda share: _fit_subsets(estimator, sizes, X_train, y_train, X_test,
-                                                      [subsets[i] for i in share], given, given_test)
+                                                      [subsets[i] for i in share], given, given_test, rows)
                    if len(share) else None)
     predictions = [None] * len(subsets)
     best = np.zeros(len(subsets), dtype=int)
@@ -410,24 +416,23 @@ def _as_2d(X):
     return X
 
 
-def _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test):
-    """:func:`fit_predict_subsets` in this process alone (arguments checked)."""
-    y2 = np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1)
+def _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test, rows):
+    """:func:`fit_predict_subsets` in this process alone (arguments checked), on the rows ``rows``."""
+    y2 = np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1)[rows]
     seed = _seed_from(estimator.random_state)
     device = _resolve_device(estimator.device)
     probe = type(estimator)(**estimator.get_params())  # its _split and scaling, as a fit would do them
-    rows = np.arange(len(X_train))
     probe._fit_input_scaling(X_train, rows)
     if estimator.target_scaling == "standard":
         offset = y2.mean(axis=0)
         scale = np.where(y2.std(axis=0) > 0, y2.std(axis=0), 1.0)
     else:
         offset, scale = np.zeros(y2.shape[1]), np.ones(y2.shape[1])
-    train_pos, val_pos = probe._split(len(X_train), seed)
+    train_pos, val_pos = probe._split(len(rows), seed)
     G = G_test = None
     if given is not None:
-        G = torch.as_tensor(probe._fit_given(probe._check_given(given, len(X_train)), rows), dtype=torch.float32,
-                            device=device)
+        G = torch.as_tensor(probe._fit_given(probe._check_given(given, len(X_train)), rows)[rows],
+                            dtype=torch.float32, device=device)
         G_test = torch.as_tensor(probe._scale_given(probe._check_given(given_test, len(X_test))),
                                  dtype=torch.float32, device=device)
     Xt = ArrayBatches(X_train, rows, probe.input_offset_, probe.input_scale_, device)  # gathered per batch

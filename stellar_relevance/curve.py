@@ -41,13 +41,13 @@ def _retrained_curve(order, retrain_list, data, retrain_params, seed, p):
     fits = []
 
     def fit_predict_many(keeps):
-        fit = fit_predict_subsets(estimator, data.X_train, data.y_train, data.X_test, keeps,
-                                  given=data.G_train, given_test=data.G_test)
+        fit = fit_predict_subsets(estimator, data.X, data.y, data.X_test, keeps, sample_index=data.train_idx,
+                                  given=data.G, given_test=data.G_test)
         fits.append(fit)
         return fit.predictions
 
     curve = topk_curve(
-        order, retrain_list, data.X_train, data.y_train, data.X_test, data.y_test,
+        order, retrain_list, None, data.y_train, data.X_test, data.y_test,
         fit_predict_many=fit_predict_many, metric=_mae,
         n_random=p.n_random_retrained, random_state=p.random_state, protocols=("retrained",),
         verbose=1 if p.progress else 0,
@@ -76,7 +76,9 @@ def error_curve(order, ks_int, retrain_list, data, ensemble, params, seeds, reco
     retrain_list : sequence of int
         The ks at which new models are trained on the top-k and random-k pixels.
     data : types.SimpleNamespace
-        ``X_train``, ``y_train``, ``X_test``, ``y_test``.
+        ``X``, ``y``, ``G`` (every labelled spectrum; the training rows are
+        ``train_idx``) and ``y_train``, ``X_test``, ``y_test``, ``G_test``
+        (:func:`~stellar_relevance.prepare.split_train_test`).
     ensemble : fitted regressor
         The model whose masked error is measured (``predict`` and
         ``feature_means_``), e.g. a :class:`~stellar_relevance.model_file.SeedEnsemble`.
@@ -111,10 +113,10 @@ def error_curve(order, ks_int, retrain_list, data, ensemble, params, seeds, reco
     >>> from stellar_relevance import SpectralRelevanceRegressor
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(80, 6))
-    >>> data = SimpleNamespace(X_train=X[:60], y_train=X[:60, 0], X_test=X[60:], y_test=X[60:, 0], G_train=None,
-    ...                        G_test=None)
+    >>> data = SimpleNamespace(X=X, y=X[:, 0], G=None, train_idx=np.arange(60), y_train=X[:60, 0], X_test=X[60:],
+    ...                        y_test=X[60:, 0], G_test=None)
     >>> params = {"hidden_layer_sizes": (4,), "max_epochs": 2}
-    >>> model = SpectralRelevanceRegressor(**params, random_state=0).fit(data.X_train, data.y_train)
+    >>> model = SpectralRelevanceRegressor(**params, random_state=0).fit(X[:60], data.y_train)
     >>> mae = float(np.mean(np.abs(model.predict(data.X_test) - data.y_test)))
     >>> p = SimpleNamespace(n_random=2, n_random_retrained=1, random_state=0, progress=False, max_epochs=2,
     ...                     retrain_max_epochs=None, retrain_min_epochs=0)
@@ -126,7 +128,7 @@ def error_curve(order, ks_int, retrain_list, data, ensemble, params, seeds, reco
     """
     t0 = time.perf_counter()
     masked = topk_curve(
-        order, ks_int, data.X_train, data.y_train, data.X_test, data.y_test,
+        order, ks_int, None, data.y_train, data.X_test, data.y_test,
         fitted=ensemble, metric=_mae, n_random=p.n_random, random_state=p.random_state, protocols=("masked",),
         verbose=1 if p.progress else 0,
     )

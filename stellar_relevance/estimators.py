@@ -27,7 +27,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ._estimator_base import DEVICES, INPUT_SCALINGS, LOSSES, TARGET_SCALINGS, _seed_from, _SpectralRelevanceBase
+from ._estimator_base import (DEVICES, FLOAT32S, INPUT_SCALINGS, LOSSES, TARGET_SCALINGS, _seed_from,
+                              _SpectralRelevanceBase)
 from .exceptions import ParameterError
 
 __all__ = ["SpectralRelevanceClassifier", "SpectralRelevanceRegressor", "INPUT_SCALINGS", "TARGET_SCALINGS",
@@ -175,7 +176,7 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         layer; ``sample_index``: train on these rows only (``X`` may be a
         memory map; it is read batch by batch, never copied whole).
         """
-        X, y = validate_data(self, X, y, dtype=np.float32, ensure_min_samples=2)
+        X, y = validate_data(self, X, y, dtype=FLOAT32S, ensure_min_samples=2)
         rows = self._check_sample_index(sample_index, len(X))
         given = self._check_given(given, len(X))
         y = y[rows]
@@ -410,7 +411,7 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         if self.target_scaling not in TARGET_SCALINGS:
             raise ParameterError("target_scaling", f"must be one of {TARGET_SCALINGS}, got {self.target_scaling!r}")
         X, y = validate_data(
-            self, X, y, dtype=np.float32, y_numeric=True, multi_output=True, ensure_min_samples=2
+            self, X, y, dtype=FLOAT32S, y_numeric=True, multi_output=True, ensure_min_samples=2
         )
         rows = self._check_sample_index(sample_index, len(X))
         given = self._check_given(given, len(X))

@@ -122,6 +122,9 @@ def topk_curve(
         Feature indices, most relevant first.
     ks : iterable of int or "all"
     X_train, y_train, X_test, y_test : array-like
+        ``X_train`` may be None when nothing needs it: ``fit_predict_many``
+        for the retrained protocol and a ``fitted`` model with
+        ``feature_means_`` for the masked one (no copy of a large training set).
     metric : callable
         ``metric(y_true, y_pred) -> float`` (accuracy, MAE, ...).
     fitted : estimator, optional
@@ -172,9 +175,8 @@ def topk_curve(
     >>> float(ranked["score"][0]) < 0.05  # the two true features explain y
     True
     """
-    X_train = np.asarray(X_train, dtype=np.float64)
     X_test = np.asarray(X_test, dtype=np.float64)
-    n_features = X_train.shape[1]
+    n_features = X_test.shape[1]
     ranking = np.asarray(ranking, dtype=int)
     if ranking.shape != (n_features,) or len(np.unique(ranking)) != n_features:
         raise ValueError(f"ranking must be a permutation of the {n_features} feature indices")
@@ -185,10 +187,14 @@ def topk_curve(
         raise ValueError("the 'masked' protocol needs the fitted model (fitted=...)")
     if "retrained" in protocols and make_model is None and fit_predict_many is None:
         raise ValueError("the 'retrained' protocol needs make_model=... or fit_predict_many=...")
+    fill = getattr(fitted, "feature_means_", None)
+    needs_train = ("retrained" in protocols and fit_predict_many is None) or ("masked" in protocols and fill is None)
+    if needs_train and X_train is None:
+        raise ValueError("X_train is needed (make_model, or a fitted model without feature_means_)")
+    X_train = np.asarray(X_train, dtype=np.float64) if needs_train else None
     ks = resolve_ks(ks, n_features)
     rng = np.random.default_rng(random_state)
-    fill = getattr(fitted, "feature_means_", None)
-    if fill is None:
+    if fill is None and "masked" in protocols:
         fill = X_train.mean(axis=0)
 
     def score(protocol, keep):

@@ -140,7 +140,7 @@ def _fit_seed(params, seed, data):
 
     t_seed = time.perf_counter()
     est = SpectralRelevanceRegressor(**params, random_state=seed)
-    est.fit(data.X_train, data.y_train, **fit_kwargs(data.G_train))
+    est.fit(data.X, data.y, sample_index=data.train_idx, **fit_kwargs(data.G))  # training rows read, not copied
     record = {
         "seed": seed,
         "test_mae": _mae(data.y_test, est.predict(data.X_test, **fit_kwargs(data.G_test))),
@@ -504,7 +504,8 @@ def rank_spectra(
     match = _match(subset, combined.relevance, order, p)
     timings["match"] = time.perf_counter() - t0
     eigenvalues = estimators[0].eigenvalues_
-    ranking = _ranking_table(subset, combined, int(top), eigenvalues, data.X_train.mean(axis=0), match.pixel_names)
+    ranking = _ranking_table(subset, combined, int(top), eigenvalues, estimators[0].feature_means_,
+                             match.pixel_names)  # the mean training flux
     metrics = _metrics(p, data, ensemble, records, stability, curve, match, eigenvalues)
     timings["total"] = time.perf_counter() - t_start
     settings = _settings(p, params, seeds, ks_int, retrain_list, retrain_params, label_unit, data, subset.wave_frame)

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import astropy.units as u
 import numpy as np
 
+from . import batches
 from .exceptions import DataError, DataWarning
 
 __all__ = ["select_labelled", "split_train_test", "MIN_TEST_SPECTRA"]
@@ -36,27 +37,63 @@ def note(notes, message, category=DataWarning):
     warnings.warn(message, category, stacklevel=_caller_stacklevel())
 
 
+def _row_chunks(X):
+    """Slices of about :data:`~stellar_relevance.batches.CHUNK_BYTES` of float64 rows (no whole-array temporary)."""
+    step = max(1, batches.CHUNK_BYTES // (8 * max(1, X.shape[1])))
+    return [slice(start, min(start + step, X.shape[0])) for start in range(0, X.shape[0], step)]
+
+
+def _bad(subset, X, rows):
+    """(flux as float64, finite, bad = masked or non-finite) for the rows ``rows``."""
+    chunk = np.asarray(X[rows], dtype=np.float64)
+    finite = np.isfinite(chunk)
+    return chunk, finite, (~finite if subset.mask is None else (np.asarray(subset.mask[rows]) | ~finite))
+
+
 def _fill_bad_pixels(subset, X, notes):
-    """Masked and non-finite pixels -> the mean of the other spectra at that pixel (warned, by star)."""
-    finite = np.isfinite(X)
-    bad = ~finite if subset.mask is None else (subset.mask | ~finite)
-    if not bad.any():
-        return X
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fill = np.nanmean(np.where(bad, np.nan, X), axis=0)
-        fallback = np.nanmean(np.where(finite, X, np.nan), axis=0)
-    fill = np.where(np.isfinite(fill), fill, fallback)
-    rows = np.flatnonzero(bad.any(axis=1))
+    """Masked and non-finite pixels -> the mean of the other spectra at that pixel (warned, by star).
+
+    Two passes over row chunks (a memory-mapped flux is read, never copied
+    whole): per-pixel sums of the good and of the finite values, then, only
+    when something is bad, one filled copy in ``X``'s float type.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        ``X`` itself when nothing is bad, else the filled copy.
+    empty : numpy.ndarray of int
+        Pixels without a finite value in any spectrum (left NaN).
+    """
+    n_pixels = X.shape[1]
+    good_sum, good_count = np.zeros(n_pixels), np.zeros(n_pixels)
+    finite_sum, finite_count = np.zeros(n_pixels), np.zeros(n_pixels)
+    bad_rows, bad_pixels, any_nonfinite = [], {}, False
+    for rows in _row_chunks(X):
+        chunk, finite, bad = _bad(subset, X, rows)
+        good_sum += np.where(bad, 0.0, chunk).sum(axis=0)
+        good_count += (~bad).sum(axis=0)
+        finite_sum += np.where(finite, chunk, 0.0).sum(axis=0)
+        finite_count += finite.sum(axis=0)
+        any_nonfinite |= not finite.all()
+        for i in np.flatnonzero(bad.any(axis=1)):
+            bad_rows.append(rows.start + i)
+            if len(bad_pixels) < 10:
+                bad_pixels[rows.start + i] = np.flatnonzero(bad[i])
+    if not bad_rows:
+        return X, np.empty(0, dtype=int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fill = np.where(good_count > 0, good_sum / good_count, finite_sum / finite_count)
     wave = u.Quantity(subset.wavelength, u.AA).value
-    details = "; ".join(
-        f"{subset.ids[i]} ({int(bad[i].sum())} px, {wave[bad[i]].min():.1f}-{wave[bad[i]].max():.1f} A)"
-        for i in rows[:10]
-    )
-    kind = "masked or non-finite" if not finite.all() else "masked"
-    note(notes, f"{len(rows)} spectra have {kind} pixels, filled with the mean flux of the other spectra at "
-          f"those pixels: {details}{' ...' if len(rows) > 10 else ''}")
-    return np.where(bad, fill[None, :], X)
+    details = "; ".join(f"{subset.ids[i]} ({len(px)} px, {wave[px].min():.1f}-{wave[px].max():.1f} A)"
+                        for i, px in bad_pixels.items())
+    kind = "masked or non-finite" if any_nonfinite else "masked"
+    note(notes, f"{len(bad_rows)} spectra have {kind} pixels, filled with the mean flux of the other spectra at "
+          f"those pixels: {details}{' ...' if len(bad_rows) > 10 else ''}")
+    filled = np.empty(X.shape, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+    for rows in _row_chunks(X):
+        chunk, _, bad = _bad(subset, X, rows)
+        filled[rows] = np.where(bad, fill[None, :], chunk)
+    return filled, np.flatnonzero(finite_count == 0)
 
 
 def _drop_missing_given(subset, label, given, notes):
@@ -132,9 +169,8 @@ def select_labelled(spectra, label, min_labels, notes, given=()):
             f"{' (with finite given labels)' if given else ''}; "
             f"at least {min_labels} are needed"
         )
-    X, y = subset.to_xy(label)
-    X = _fill_bad_pixels(subset, X, notes)
-    bad_pixels = np.flatnonzero(~np.isfinite(X).all(axis=0))
+    X, y = subset.to_xy(label, copy=False)  # the flux as stored: a memory map stays one
+    X, bad_pixels = _fill_bad_pixels(subset, X, notes)
     if bad_pixels.size:
         wave = u.Quantity(subset.wavelength, u.AA).value
         raise DataError(
@@ -204,8 +240,10 @@ def split_train_test(subset, X, y, p, notes, G=None):
     -------
     types.SimpleNamespace
         ``train_idx``, ``test_idx``, ``stratified`` (split on label
-        quintiles), ``X_train``, ``y_train``, ``X_test``, ``y_test``,
-        ``G_train``, ``G_test``.
+        quintiles); ``X``, ``y``, ``G`` (all the labelled spectra: the
+        training rows are ``X[train_idx]``, read through ``sample_index``,
+        never copied); ``y_train``; ``X_test``, ``y_test``, ``G_train``,
+        ``G_test`` (copies of the test rows).
 
     Examples
     --------
@@ -213,7 +251,7 @@ def split_train_test(subset, X, y, p, notes, G=None):
     >>> subset, X, y, G = select_labelled(make_synthetic_spectra(n_spectra=200), "FEH", 20, notes=[])
     >>> p = SimpleNamespace(test_ids=None, test_fraction=0.1, random_state=0, label="FEH")
     >>> data = split_train_test(subset, X, y, p, notes=[])
-    >>> data.X_train.shape, data.X_test.shape, data.stratified
+    >>> data.X[data.train_idx].shape, data.X_test.shape, data.stratified
     ((180, 4300), (20, 4300), True)
     """
     if p.test_ids is None:
@@ -226,6 +264,6 @@ def split_train_test(subset, X, y, p, notes, G=None):
               "are advised)")
     return SimpleNamespace(
         train_idx=train_idx, test_idx=test_idx, stratified=stratified,
-        X_train=X[train_idx], y_train=y[train_idx], X_test=X[test_idx], y_test=y[test_idx],
+        X=X, y=y, G=G, y_train=y[train_idx], X_test=X[test_idx], y_test=y[test_idx],
         G_train=None if G is None else G[train_idx], G_test=None if G is None else G[test_idx],
     )

@@ -318,16 +318,29 @@ class SpectralSet:
         return ok
 
     def with_label(self, name):
-        """The subset of spectra whose label ``name`` is available (finite, not masked)."""
-        return self[self._label_finite(name)]
+        """The subset of spectra whose label ``name`` is available (finite, not masked).
 
-    def to_xy(self, name):
+        When every spectrum has it, the set itself (no copy of a large,
+        perhaps memory-mapped, flux).
+        """
+        finite = self._label_finite(name)
+        return self if finite.all() else self[finite]
+
+    def to_xy(self, name, copy=True):
         """Arrays for the estimators.
+
+        Parameters
+        ----------
+        name : str
+            The label.
+        copy : bool, default=True
+            False: ``X`` is the flux array itself, as stored (a memory map
+            stays one); do not write to it.
 
         Returns
         -------
         X : ndarray, (n_spectra, n_pixels), float
-            The flux (a copy; masked pixels are *not* altered).
+            The flux (a float64 copy unless ``copy=False``; masked pixels are *not* altered).
         y : ndarray, (n_spectra,)
             The label values, float for a numeric label (in its column unit),
             as stored otherwise (e.g. str classes).
@@ -347,7 +360,7 @@ class SpectralSet:
             )
         column = np.ma.getdata(self._label_column(name))
         y = np.asarray(column, dtype=float) if column.dtype.kind in "biuf" else np.asarray(column)
-        return np.array(self.flux, dtype=float), y
+        return (np.array(self.flux, dtype=float) if copy else self.flux), y
 
     # ------------------------------------------------------------- summaries
     def mean_flux(self):

@@ -384,3 +384,46 @@ def test_an_estimator_without_the_options_is_named_clearly():
         check_estimator_supports("l2", ("TEFF",), estimator_class=Older)
     assert info.value.parameter == "given"
     assert check_estimator_supports("group", ("TEFF",)) is True  # the installed estimator takes both
+
+
+def test_rank_on_a_memory_mapped_flux_reads_it_without_copying_it(tmp_path, monkeypatch):
+    """The labelled spectra, their bad-pixel check and the training rows are read from the map in chunks and
+    batches: the numpy memory the whole run allocates stays below the size of the flux (before: a float64
+    copy of the flux, then copies of the training and test rows, several times its size). The chunks are
+    made small here (4 MiB) so that this small flux stands for a survey-sized one."""
+    import tracemalloc
+
+    from stellar_relevance import batches
+
+    monkeypatch.setattr(batches, "CHUNK_BYTES", 4 << 20)
+    made = make_synthetic_spectra(n_spectra=5000, random_state=2)
+    path = tmp_path / "flux.npy"
+    mapped = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=made.flux.shape)
+    mapped[:] = made.flux
+    mapped.flush()
+    del mapped
+    flux = np.load(path, mmap_mode="r")
+    spectra = SpectralSet(made.wavelength, flux, labels=made.labels, flux_unit=made.flux_unit)
+    del made
+    settings = dict(n_seeds=1, max_epochs=2, min_epochs=1, hidden_layer_sizes=(8,), batch_size=500,
+                    ks=(5, "all"), retrain_ks=(5,), retrain_max_epochs=2, n_random=1, n_permutations=20,
+                    catalog=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rank_spectra(spectra[:200], "FEH", **settings)  # first: the imports a first training makes (~60 MiB)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = rank_spectra(spectra, "FEH", **settings)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.isfinite(res.metrics["test_mae"])
+    assert peak < flux.nbytes, f"peak numpy/python allocation {peak / 2**20:.1f} MiB for a {flux.nbytes / 2**20:.1f} MiB flux"
+    # and the same ranking as from the flux in memory
+    in_memory = SpectralSet(spectra.wavelength, np.array(flux), labels=spectra.labels, flux_unit=spectra.flux_unit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = rank_spectra(in_memory, "FEH", **settings)
+    np.testing.assert_array_equal(res.ranking["pixel"], again.ranking["pixel"])

@@ -209,7 +209,7 @@ def read_spectra(paths, **kwargs):
         from .packed import read_packed
 
         _not_survey(kind, _single(paths), kwargs)
-        return read_packed(_single(paths))
+        return read_packed(_single(paths), memmap=True)  # a survey-sized store is read, not loaded
     from .ingest import ingest
 
     options = _survey_options(kwargs)
