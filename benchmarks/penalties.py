@@ -8,6 +8,7 @@ exactly 0), min|lambda| / max|lambda|, test MAE, the masked top-k test MAE
 with the l2 ranking, and seconds.
 
     python benchmarks/penalties.py --epochs 300 --out penalties.json
+    python benchmarks/penalties.py --quick --out /tmp/penalties.json   # CI (tests/test_benchmarks_smoke.py)
 
 Reduced settings (``--epochs``) are fine for a first look; the numbers in
 docs/method.md give the command they came from.
@@ -42,14 +43,17 @@ def main(argv=None):
     parser.add_argument("--k", type=int, default=30)
     parser.add_argument("--configs", default=None, help="e.g. l2:0.01,l1:1 (default: CONFIGS)")
     parser.add_argument("--out", default=None, help="write the rows as JSON here")
+    parser.add_argument("--quick", action="store_true", help="3 epochs, l2 and l1 only (checks the plumbing)")
     args = parser.parse_args(argv)
     configs = CONFIGS
+    if args.quick:
+        args.epochs, configs = 3, [("l2", 1e-2), ("l1", 1.0)]
     if args.configs:
         configs = [(c.split(":")[0], float(c.split(":")[1])) for c in args.configs.split(",")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         spectra = load_miles(args.miles)
-        _, X, y = select_labelled(spectra, "FEH", 20, [])
+        _, X, y, _ = select_labelled(spectra, "FEH", 20, [])
     order = np.random.default_rng(args.seed).permutation(len(y))
     n_test = len(y) // 5
     test, train = order[:n_test], order[n_test:]
