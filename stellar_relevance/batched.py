@@ -34,6 +34,7 @@ from ._estimator_base import _resolve_device, _seed_from
 from .batches import ArrayBatches
 from .distributed import batch_plan, spread, world
 from .network import SpectralNetwork
+from .proximal import _shrink_columns_, soft_threshold_
 from .training import torch_threads
 
 __all__ = ["fit_predict_subsets", "BatchedFit", "BUCKET_RATIO"]
@@ -137,13 +138,11 @@ class _StackedNetworks(nn.Module):
         """The proximal step of :mod:`stellar_relevance.proximal`, for every network at once."""
         if penalty == "l2" or threshold <= 0:
             return
-        values = self.eigenvalues
         if penalty == "l1":
-            values.copy_(values.abs().sub(threshold).clamp_(min=0.0).mul_(torch.sign(values)).add_(0.0))
-            return
-        norms = values.abs() * torch.linalg.vector_norm(self.eigenvectors, dim=1)
-        factor = torch.where(norms > threshold, 1.0 - threshold / norms.clamp(min=threshold), torch.zeros_like(norms))
-        values.mul_(factor).masked_fill_(factor == 0, 0.0)
+            soft_threshold_(self.eigenvalues.data, threshold)
+        else:
+            norms = self.eigenvalues.abs() * torch.linalg.vector_norm(self.eigenvectors, dim=1)
+            _shrink_columns_(self.eigenvalues.data, norms, threshold)
 
 
 def _buckets(sizes, ratio=BUCKET_RATIO):

@@ -89,12 +89,21 @@ def group_soft_threshold_(spectral, threshold):
     >>> layer.eigenvalues.detach()
     tensor([ 0.8000,  0.0000, -1.0000])
     """
-    norms = spectral.relevance()
+    return _shrink_columns_(spectral.eigenvalues, spectral.relevance(), threshold)
+
+
+@torch.no_grad()
+def _shrink_columns_(eigenvalues, norms, threshold):
+    """``eigenvalues *= max(0, 1 - threshold / norms)`` in place, the switched-off ones exactly 0.
+
+    ``norms`` are the column norms ``|lambda_i| * ||psi[:, i]||`` (any shape matching ``eigenvalues``:
+    one layer, or a stack of layers as in :mod:`stellar_relevance.batched`).
+    """
     factor = torch.where(norms > threshold, 1.0 - threshold / norms.clamp(min=threshold), torch.zeros_like(norms))
-    spectral.eigenvalues.mul_(factor)
+    eigenvalues.mul_(factor)
     # the product can leave -0.0 or a denormal; make the switched-off ones exactly 0
-    spectral.eigenvalues.masked_fill_(factor == 0, 0.0)
-    return spectral.eigenvalues
+    eigenvalues.masked_fill_(factor == 0, 0.0)
+    return eigenvalues
 
 
 def proximal_step(spectral, penalty, threshold):
