@@ -31,8 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from stellar_relevance.atomic import atomic_write
-from stellar_relevance.provenance import jsonable, machine, versions
+from stellar_relevance.io.atomic import atomic_write
+from stellar_relevance.io.provenance import jsonable, machine, versions
 
 __all__ = [
     "SHARED_DATA",

@@ -219,7 +219,7 @@ def rank_spectral(ds, seed, threads, early=False):
 
 def rank_spectral_pruned(ds, spectral_result, model):
     """The fitted spectral net pruned in stages to k and fine-tuned: the library's ``model.select``."""
-    from stellar_relevance.selection import pruning_schedule
+    from stellar_relevance.estimators._selection import pruning_schedule
 
     if not ds.get("prune_epochs"):
         return peer_methods.PeerResult("spectral_pruned", skipped=ds.get(

@@ -50,7 +50,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from stellar_relevance.provenance import jsonable
+from stellar_relevance.io.provenance import jsonable
 
 import cannon as cannon_peer
 import peers as peer_methods
@@ -126,8 +126,8 @@ class Fold:
 def rank_all(fold, methods, seed, cfg):
     """Every ranking of one (fold, seed); returns {name: PeerResult}, extras (masked scores, Cannon predictions)."""
     from stellar_relevance import SpectralRelevanceRegressor
-    from stellar_relevance.evaluation import mask_features
-    from stellar_relevance.selection import pruning_schedule
+    from stellar_relevance.ranking.evaluation import mask_features
+    from stellar_relevance.estimators._selection import pruning_schedule
 
     out, extra = {}, {}
     Xtr, ytr = fold.X_train, fold.y_train

@@ -10,7 +10,7 @@ machine slows both alike:
     ``SpectralRelevanceRegressor.fit`` per network, as before);
 ``stacked``
     the same curve with ``fit_predict_many`` =
-    :func:`stellar_relevance.batched.fit_predict_subsets` (every network in
+    :func:`stellar_relevance.estimators.stacked.fit_predict_subsets` (every network in
     a few stacked trainings, as ``rank`` does now).
 
 Same MILES stars, same train/test split, same ranking (the ANOVA F-test, so
@@ -61,7 +61,7 @@ def main(argv=None):
     from sklearn.model_selection import train_test_split
 
     from stellar_relevance import SpectralRelevanceRegressor, topk_curve
-    from stellar_relevance.batched import fit_predict_subsets
+    from stellar_relevance.estimators.stacked import fit_predict_subsets
 
     if args.threads:
         torch.set_num_threads(args.threads)

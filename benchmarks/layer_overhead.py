@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from _common import add_common_args, environment, markdown_table, write_json
-from stellar_relevance.layers import SpectralLinear
-from stellar_relevance.training import make_optimizer
+from stellar_relevance.nn.layers import SpectralLinear
+from stellar_relevance.nn.training import make_optimizer
 
 
 class _NaiveScaledInput(nn.Module):

@@ -116,7 +116,7 @@ def select_in_stages(clf, X_train, y_train, X_test, y_test, k, cfg):
 
     Returns the last estimator and, per stage, its ``k``, test accuracy (the masked protocol) and seconds.
     """
-    from stellar_relevance.selection import pruning_schedule
+    from stellar_relevance.estimators._selection import pruning_schedule
 
     stages, model = [], clf
     for live in pruning_schedule(clf, k, cfg["prune_keep"]):
@@ -179,7 +179,7 @@ def run_experiment(name, X_train, y_train, X_test, y_test, cfg, seed, threads, n
     }
 
     # the paper's code filled the other pixels with 0 rather than the training mean
-    from stellar_relevance.evaluation import mask_features
+    from stellar_relevance.ranking.evaluation import mask_features
 
     zero = mask_features(Xb, clf.ranking_[:k_claim], 0.0)
     out["at_claim"]["masked_zero_fill"] = float(np.mean(clf.predict(zero) == yb))

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from stellar_relevance import SpectralRelevanceRegressor, load_miles
-from stellar_relevance.prepare import select_labelled
+from stellar_relevance.ranking._prepare import select_labelled
 
 CONFIGS = [("l2", 1e-2), ("l1", 0.3), ("l1", 1.0), ("l1", 3.0), ("group", 0.3), ("group", 1.0), ("group", 3.0)]
 

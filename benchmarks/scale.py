@@ -1,7 +1,7 @@
 """Training throughput and memory against the number of spectra: the memory-mapped store, in memory, 1 and 2 processes.
 
 For each N, synthetic spectra (4,300 pixels) are written straight into a
-packed store in chunks (``stellar_relevance.store.write_synthetic_store``),
+packed store in chunks (``stellar_relevance.io.store.write_synthetic_store``),
 then each configuration trains the same network (4300 -> 200-50-50 -> 1,
 batch 500, Adam + spectral penalty) for ``--epochs`` epochs in a fresh
 process:
@@ -43,10 +43,10 @@ HERE = Path(__file__).resolve()
 def worker(args):
     import torch
 
-    from stellar_relevance.distributed import batch_plan, init_from_environment, world
-    from stellar_relevance.network import SpectralNetwork
-    from stellar_relevance.store import gather, memory_status, open_store, pixel_mean
-    from stellar_relevance.training import make_optimizer
+    from stellar_relevance.nn.distributed import batch_plan, init_from_environment, world
+    from stellar_relevance.nn.network import SpectralNetwork
+    from stellar_relevance.io.store import gather, memory_status, open_store, pixel_mean
+    from stellar_relevance.nn.training import make_optimizer
 
     torch.set_num_threads(args.threads)
     init_from_environment("cpu")
@@ -100,7 +100,7 @@ def worker(args):
 
 # ---------------------------------------------------------------- the driver
 def _available_bytes():
-    from stellar_relevance.training import available_memory_bytes
+    from stellar_relevance.nn.training import available_memory_bytes
 
     return available_memory_bytes("cpu") or 0
 
@@ -116,7 +116,7 @@ def run_config(store, mode, processes, args, scratch):
     elif processes == 1:
         subprocess.run([sys.executable, *worker_args], check=True)
     else:
-        from stellar_relevance.distributed import launch
+        from stellar_relevance.nn.distributed import launch
 
         launch(worker_args, processes, device="cpu", module=None)
     ranks = [json.loads(Path(f"{out}.rank{r}").read_text()) for r in range(processes)]
@@ -148,7 +148,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
-    from stellar_relevance.store import write_synthetic_store
+    from stellar_relevance.io.store import write_synthetic_store
 
     if args.quick:
         sizes, args.pixels, args.epochs, args.hidden, args.batch = [600], 400, 1, "32,16", 100

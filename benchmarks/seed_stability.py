@@ -38,10 +38,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    from stellar_relevance.evaluation import topk_overlap
+    from stellar_relevance.ranking.evaluation import topk_overlap
     from stellar_relevance.io import load_miles
-    from stellar_relevance.pipeline import _network_params, _train_seeds, rank_spectra
-    from stellar_relevance.prepare import select_labelled, split_train_test
+    from stellar_relevance.ranking.pipeline import _network_params, _train_seeds, rank_spectra
+    from stellar_relevance.ranking._prepare import select_labelled, split_train_test
 
     ns = [1, 2] if args.quick else [int(n) for n in args.ns.split(",")]
     defaults = {k: v.default for k, v in inspect.signature(rank_spectra).parameters.items()

@@ -2,7 +2,7 @@
 
 Writes an uncompressed float32 FITS image (``--rows`` x 4,300, default
 1.5 GB) in chunks, then, each in a fresh process: maps it
-(``stellar_relevance.store.open_store``), gathers 50 random batches of 500
+(``stellar_relevance.io.store.open_store``), gathers 50 random batches of 500
 spectra (``gather``), takes the streaming per-pixel mean, and reads it the
 old way (``read_packed(memmap=False)``) for comparison. Reports seconds and
 resident memory (anonymous vs file-backed, ``/proc/self/status``).
@@ -25,7 +25,7 @@ from _common import environment, markdown_table, write_json
 
 def _probe(path, what):
     from stellar_relevance.io import read_packed
-    from stellar_relevance.store import gather, memory_status, open_store, pixel_mean
+    from stellar_relevance.io.store import gather, memory_status, open_store, pixel_mean
 
     t0 = time.perf_counter()
     if what == "read_packed(memmap=False)":

@@ -8,7 +8,7 @@ machine's load hits all counts alike), ``--repeats`` times, median wall time:
     128) for ``--epochs`` epochs on the MILES training stars;
 ``retrained k``
     the error curve's retrained networks, stacked as ``rank`` trains them
-    (:func:`stellar_relevance.batched.fit_predict_subsets`), top-k and two
+    (:func:`stellar_relevance.estimators.stacked.fit_predict_subsets`), top-k and two
     random k for k = 5 ... 1000, for ``--epochs`` epochs.
 
 Run it on an idle machine to choose a default; run it beside other jobs to
@@ -43,7 +43,7 @@ def main(argv=None):
         args.epochs, args.repeats = 3, 1
 
     from stellar_relevance import SpectralRelevanceRegressor, rank_spectra
-    from stellar_relevance.batched import fit_predict_subsets
+    from stellar_relevance.estimators.stacked import fit_predict_subsets
 
     spectra = load_miles_feh(args.miles)
     if spectra is None:

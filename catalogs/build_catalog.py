@@ -44,9 +44,9 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable, Table
 
-from stellar_relevance.atomic import atomic_write
+from stellar_relevance.io.atomic import atomic_write
 from stellar_relevance.exceptions import DataError
-from stellar_relevance.indices import BAND_COLUMNS, FRAME_METHOD  # the catalogue's columns and air<->vacuum formula
+from stellar_relevance.indices.catalog import BAND_COLUMNS, FRAME_METHOD  # the catalogue's columns and air<->vacuum formula
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
     torchrun --nproc-per-node 2 -m stellar_relevance.cli rank miles --out results
 """
 
-from .main import main
+from stellar_relevance.cli.main import main
 
 if __name__ == "__main__":
     main()

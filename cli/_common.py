@@ -23,7 +23,7 @@ import shlex
 import click
 from click.core import ParameterSource
 
-from .options import option_name
+from stellar_relevance.cli.options import option_name
 
 #: Words SPECTRA may be instead of a path.
 SPECTRA_KEYWORDS = ("miles", "synthetic")
@@ -194,7 +194,7 @@ def _keyword(inputs):
 
 
 def _as_inputs(spectra):
-    from .options import Inputs
+    from stellar_relevance.cli.options import Inputs
 
     return spectra if isinstance(spectra, Inputs) else Inputs([str(spectra)])
 

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import handle_errors
+from stellar_relevance.cli._common import handle_errors
 
 
 @click.command()
@@ -15,7 +15,7 @@ def catalog(name, frame):
     import warnings
 
     from stellar_relevance.exceptions import DataWarning
-    from stellar_relevance.indices import catalog_names, load_catalog
+    from stellar_relevance.indices.catalog import catalog_names, load_catalog
 
     with warnings.catch_warnings():
         # sidebands that touch the central band are published that way (Trager et al. 1998); not news here

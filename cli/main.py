@@ -4,11 +4,11 @@ import click
 
 from stellar_relevance import __version__
 
-from .catalog import catalog
-from .pack import pack
-from .predict import predict
-from .rank import rank
-from .report import report
+from stellar_relevance.cli.catalog import catalog
+from stellar_relevance.cli.pack import pack
+from stellar_relevance.cli.predict import predict
+from stellar_relevance.cli.rank import rank
+from stellar_relevance.cli.report import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

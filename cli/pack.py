@@ -2,8 +2,8 @@
 
 import click
 
-from ._common import check_writable_file, cli_output, handle_errors, ingest_summary, pack_inputs
-from .options import input_options, output_opt, overwrite_opt, quiet_opt
+from stellar_relevance.cli._common import check_writable_file, cli_output, handle_errors, ingest_summary, pack_inputs
+from stellar_relevance.cli.options import input_options, output_opt, overwrite_opt, quiet_opt
 
 
 @click.command()

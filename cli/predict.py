@@ -4,8 +4,8 @@ import sys
 
 import click
 
-from ._common import check_writable_file, cli_output, handle_errors, load_spectra
-from .options import input_options, output_opt, overwrite_opt, quiet_opt
+from stellar_relevance.cli._common import check_writable_file, cli_output, handle_errors, load_spectra
+from stellar_relevance.cli.options import input_options, output_opt, overwrite_opt, quiet_opt
 
 
 @click.command()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from ._common import check_output_not_in_input, cli_output, command_line, handle_errors, load_spectra
-from .options import compute_options, input_options, int_list_callback, overwrite_opt, quiet_opt, seed_opt
+from stellar_relevance.cli._common import check_output_not_in_input, cli_output, command_line, handle_errors, load_spectra
+from stellar_relevance.cli.options import compute_options, input_options, int_list_callback, overwrite_opt, quiet_opt, seed_opt
 
 
-#: Default of --seeds: stellar_relevance.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
+#: Default of --seeds: stellar_relevance.ranking.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
 #: imported, so that `stelrel --help` stays fast).
 DEFAULT_SEEDS = 2
 PENALTIES = ("l2", "l1", "group")
@@ -22,7 +22,7 @@ def _names(option):
     def callback(ctx, param, value):
         if value is None:
             return None
-        from stellar_relevance.by_label import parse_labels
+        from stellar_relevance.report.by_label import parse_labels
         from stellar_relevance.exceptions import ParameterError
 
         try:
@@ -36,7 +36,7 @@ def _names(option):
 def _catalog(ctx, param, value):
     if value is None:
         return None
-    from stellar_relevance.indices import catalog_names
+    from stellar_relevance.indices.catalog import catalog_names
 
     names = list(catalog_names())
     if value not in names:
@@ -94,10 +94,10 @@ def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, 
     planted lines, no data needed), or survey files, folders, globs or
     @list.txt with --labels (as for `stelrel pack`).
     """
-    from stellar_relevance.by_label import check_label_outputs, write_relevance_by_label
+    from stellar_relevance.report.by_label import check_label_outputs, write_relevance_by_label
 
     check_output_not_in_input(out, inputs)
-    from stellar_relevance import distributed
+    import stellar_relevance.nn.distributed as distributed
 
     if nproc > 1:  # start nproc copies of this command under torch's elastic launcher, then stop
         argv = shlex.split(command_line(click.get_current_context()))[1:]
@@ -139,7 +139,7 @@ def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, 
 
 def _check_labels(data, labels, given):
     """Every label exists (DataError, exit 1) and none is also given (usage error naming --given), before training."""
-    from stellar_relevance.conditioning import check_given
+    from stellar_relevance.ranking.conditioning import check_given
     from stellar_relevance.exceptions import DataError
 
     for label in labels:
@@ -150,7 +150,7 @@ def _check_labels(data, labels, given):
 
 
 def _rank_one(data, inputs, label, options, loaded, start):
-    from stellar_relevance.pipeline import rank_spectra
+    from stellar_relevance.ranking.pipeline import rank_spectra
 
     result = rank_spectra(data, label, **options)
     if inputs.paths == ("synthetic",):  # the planted lines are the synthetic set's own ground truth

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
-from ._common import check_writable_file, cli_output, handle_errors
-from .options import output_opt, overwrite_opt, quiet_opt
+from stellar_relevance.cli._common import check_writable_file, cli_output, handle_errors
+from stellar_relevance.cli.options import output_opt, overwrite_opt, quiet_opt
 
 
 @click.command()
@@ -16,10 +16,10 @@ from .options import output_opt, overwrite_opt, quiet_opt
 @handle_errors
 def report(directory, output, overwrite, quiet):
     """Re-render the report of a `stelrel rank` output DIRECTORY from its saved tables."""
-    from stellar_relevance.outputs import FIGURE_FILES
-    from stellar_relevance.outputs import replace_file as _atomic_write
-    from stellar_relevance.result import RankingResult
-    from stellar_relevance.report import figure_pngs, write_html
+    from stellar_relevance.report.outputs import FIGURE_FILES
+    from stellar_relevance.report.outputs import replace_file as _atomic_write
+    from stellar_relevance.report.result import RankingResult
+    from stellar_relevance.report.html import figure_pngs, write_html
 
     check_writable_file(output, overwrite)  # the default report.html is the folder's own, re-rendered
     with cli_output(quiet):

@@ -5,7 +5,8 @@ every name in the ``__all__`` of a public package or module gets a page
 (through autosummary), documented once, where users import it from:
 
 1. ``stellar_relevance`` (the package's own ``__all__``),
-2. its subpackages ``stellar_relevance.io`` and ``stellar_relevance.datasets``,
+2. its subpackages (the rooms: ``nn``, ``estimators``, ``ranking``, ``indices``,
+   ``report``, ``io``, ``datasets``),
 3. then every public module (no leading underscore in its dotted name) for
    the names in its ``__all__`` that none of the above exports.
 
@@ -18,7 +19,8 @@ import pkgutil
 from pathlib import Path
 
 PACKAGE = "stellar_relevance"
-SUBPACKAGES = ("stellar_relevance.io", "stellar_relevance.datasets")
+SUBPACKAGES = tuple(f"stellar_relevance.{room}" for room in
+                    ("nn", "estimators", "ranking", "indices", "report", "io", "datasets"))
 SKIP = {"__version__"}
 # modules that are not library API: the command-line application (documented
 # by sphinx-click on the CLI page) and the catalogue build script.

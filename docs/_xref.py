@@ -2,7 +2,7 @@
 
 Each public object has one page, under the name users import it by
 (``stellar_relevance.match_indices``), but a docstring may name it by the
-module that defines it (``stellar_relevance.matching.match_indices``), by a
+module that defines it (``stellar_relevance.indices.matching.match_indices``), by a
 subpackage that re-exports it (``stellar_relevance.io.read_spectra``) or by a
 short name inside its module (``load_catalog``). ``resolve_alias`` follows
 the import path to the object and links to its page.

@@ -6,19 +6,19 @@ fast and a command such as ``stelrel --version`` does not pay for torch.
 
 from importlib import import_module
 
-from ._version import __version__
+from stellar_relevance._version import __version__
 
-# public name -> module that defines it
+# public name -> the subpackage (room) that exports it
 _EXPORTS = {
     # the method
-    "SpectralLinear": "layers",
-    "SpectralNetwork": "network",
-    "build_network": "network",
-    "train": "training",
+    "SpectralLinear": "nn",
+    "SpectralNetwork": "nn",
+    "build_network": "nn",
+    "train": "nn",
     "SpectralRelevanceClassifier": "estimators",
     "SpectralRelevanceRegressor": "estimators",
-    "topk_curve": "evaluation",
-    "topk_overlap": "evaluation",
+    "topk_curve": "ranking",
+    "topk_overlap": "ranking",
     # spectra
     "SpectralSet": "spectra",
     "load_miles": "io",
@@ -33,14 +33,14 @@ _EXPORTS = {
     "load_catalog": "indices",
     "catalog_names": "indices",
     "measure_indices": "indices",
-    "match_indices": "matching",
+    "match_indices": "indices",
     # pipeline
-    "rank_spectra": "pipeline",
-    "RankingResult": "result",
-    "load_model": "model_file",
-    "predict_labels": "model_file",
+    "rank_spectra": "ranking",
+    "RankingResult": "report",
+    "load_model": "report",
+    "predict_labels": "report",
     "make_synthetic_spectra": "datasets",
-    "atomic_write": "atomic",
+    "atomic_write": "io",
     # errors
     "StelrelError": "exceptions",
     "DataError": "exceptions",

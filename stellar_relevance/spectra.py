@@ -13,7 +13,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from .exceptions import DataError, DataWarning
+from stellar_relevance.exceptions import DataError, DataWarning
 
 __all__ = ["SpectralSet", "WAVE_FRAMES", "as_wavelength"]
 

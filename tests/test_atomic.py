@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from stellar_relevance.atomic import atomic_write
+from stellar_relevance.io.atomic import atomic_write
 from stellar_relevance.exceptions import DataError
 
 

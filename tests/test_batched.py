@@ -1,4 +1,4 @@
-"""The stacked training of many small networks (stellar_relevance.batched) against one fit per network."""
+"""The stacked training of many small networks (stellar_relevance.estimators.stacked) against one fit per network."""
 
 import warnings
 
@@ -8,7 +8,7 @@ import torch
 from sklearn.base import clone
 
 from stellar_relevance import SpectralRelevanceRegressor, topk_curve
-from stellar_relevance.batched import BUCKET_RATIO, _buckets, fit_predict_subsets
+from stellar_relevance.estimators.stacked import BUCKET_RATIO, _buckets, fit_predict_subsets
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def _usage_error(result, option):
 
 def test_seeds_default_is_the_library_default():
     from stellar_relevance.cli.rank import DEFAULT_SEEDS
-    from stellar_relevance.pipeline import DEFAULT_N_SEEDS
+    from stellar_relevance.ranking.pipeline import DEFAULT_N_SEEDS
 
     assert DEFAULT_SEEDS == DEFAULT_N_SEEDS
 

@@ -8,15 +8,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from stellar_relevance.distributed import LaunchError, available_slots, batch_plan, check_nproc, launch
+from stellar_relevance.nn.distributed import LaunchError, available_slots, batch_plan, check_nproc, launch
 from stellar_relevance.exceptions import ParameterError
 
 WORKER = r'''
 import json, os, sys
 import torch
-from stellar_relevance.distributed import init_from_environment, is_main_process, world
-from stellar_relevance.network import SpectralNetwork
-from stellar_relevance.training import train
+from stellar_relevance.nn.distributed import init_from_environment, is_main_process, world
+from stellar_relevance.nn.network import SpectralNetwork
+from stellar_relevance.nn.training import train
 
 out, batch, die = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "die"
 torch.set_num_threads(1)
@@ -76,7 +76,7 @@ def test_a_killed_process_stops_the_others_with_a_clear_message(worker, tmp_path
 
 
 def test_batch_plan_deals_each_global_batch_once_with_weights_that_average_to_the_global_mean(monkeypatch):
-    import stellar_relevance.distributed as dist
+    import stellar_relevance.nn.distributed as dist
 
     shares = {}
     for rank in range(3):
@@ -111,7 +111,7 @@ import numpy as np
 import torch
 from stellar_relevance import rank_spectra
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
-from stellar_relevance.distributed import init_from_environment, is_main_process, world
+from stellar_relevance.nn.distributed import init_from_environment, is_main_process, world
 
 out = sys.argv[1]
 torch.set_num_threads(1)

@@ -108,9 +108,9 @@ def test_references_follow_import_paths():
     """A docstring may name an object by its defining module; the link goes to its page."""
     import stellar_relevance
 
-    assert _xref._import("stellar_relevance.matching.match_indices") is stellar_relevance.match_indices
+    assert _xref._import("stellar_relevance.indices.matching.match_indices") is stellar_relevance.match_indices
     assert _xref._import("stellar_relevance.io.read_spectra") is stellar_relevance.read_spectra
-    assert _xref._import("stellar_relevance.matching.no_such_function") is None
+    assert _xref._import("stellar_relevance.indices.matching.no_such_function") is None
     node = {"refdoc": "api/generated/stellar_relevance.datasets.planted_mask", "py:module": "stellar_relevance.datasets"}
     assert "stellar_relevance.datasets.synthetic_spectra.planted_lines" in _xref._candidates("planted_lines", node)
 

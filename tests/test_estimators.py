@@ -200,8 +200,8 @@ def test_predict_errors(informative_data):
 
 
 def test_early_stopping_that_restores_epoch_one_warns(informative_data, monkeypatch):
-    import stellar_relevance._estimator_base as estimators
-    from stellar_relevance.training import TrainingResult
+    import stellar_relevance.estimators._base as estimators
+    from stellar_relevance.nn.training import TrainingResult
 
     def never_improves(network, *args, **kwargs):  # what train() reports when epoch 1 stays best
         return TrainingResult(history=[{"epoch": e} for e in range(1, 6)], best_epoch=1, stopped_epoch=5)
@@ -318,7 +318,7 @@ def test_network_too_large_for_memory_is_refused_before_allocating(informative_d
 
 def test_memory_check_uses_the_memory_available(informative_data, monkeypatch):
     """The `--hidden 1000000` case of issue 9: 4.3e9 parameters on 4300 pixels, refused on a 8 GiB machine."""
-    import stellar_relevance._estimator_base as base
+    import stellar_relevance.estimators._base as base
     from stellar_relevance.exceptions import ParameterError
 
     monkeypatch.setattr(base, "available_memory_bytes", lambda device: 8 * 2**30)
@@ -333,8 +333,8 @@ def test_memory_check_uses_the_memory_available(informative_data, monkeypatch):
 def test_memory_estimate_counts_the_network():
     import torch
 
-    from stellar_relevance.network import SpectralNetwork, count_parameters
-    from stellar_relevance.training import available_memory_bytes, training_memory_bytes
+    from stellar_relevance.nn.network import SpectralNetwork, count_parameters
+    from stellar_relevance.nn.training import available_memory_bytes, training_memory_bytes
 
     for args in [(12, 2, (16, 8)), (300, 1, (200, 50, 50)), (5, 3, (4,))]:
         assert count_parameters(*args) == sum(p.numel() for p in SpectralNetwork(*args).parameters())
@@ -427,10 +427,10 @@ def test_sample_index_trains_on_those_rows_only(informative_data):
 def test_memmap_gives_the_in_memory_relevance_without_a_full_copy(tmp_path, monkeypatch):
     import tracemalloc
 
-    import stellar_relevance.batches
+    import stellar_relevance.nn.batches
 
     # statistics in 256 KiB float64 chunks, so any full-size copy of X would show in the peak
-    monkeypatch.setattr(stellar_relevance.batches, "CHUNK_BYTES", 2**18)
+    monkeypatch.setattr(stellar_relevance.nn.batches, "CHUNK_BYTES", 2**18)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 500)).astype(np.float32)
     y = X[:, 10] - 2 * X[:, 300] + 0.1 * rng.normal(size=2000)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error
 
-from stellar_relevance.evaluation import mask_features, resolve_ks, topk_curve, topk_overlap
+from stellar_relevance.ranking.evaluation import mask_features, resolve_ks, topk_curve, topk_overlap
 from stellar_relevance.exceptions import ParameterError
 
 

@@ -9,7 +9,7 @@ import pytest
 from astropy import units as u
 from astropy.io import fits
 
-from stellar_relevance import _paths
+from stellar_relevance.io import data_paths as _paths
 from stellar_relevance.exceptions import DataError, DataWarning
 from stellar_relevance.io import load_miles, read_miles, read_miles_params, read_spectra
 

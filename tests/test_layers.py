@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from stellar_relevance import SpectralLinear
-from stellar_relevance.layers import _SpectralLinearFunction
-from stellar_relevance.network import SpectralNetwork, build_network
-from stellar_relevance.training import make_optimizer
+from stellar_relevance.nn.layers import _SpectralLinearFunction
+from stellar_relevance.nn.network import SpectralNetwork, build_network
+from stellar_relevance.nn.training import make_optimizer
 
 
 def test_initial_layer_is_a_dense_layer_with_unit_eigenvalues():

@@ -186,7 +186,7 @@ def test_vectorised_permutation_test_is_fast():
 
 def test_membership_is_the_one_band_decision():
     """return_membership gives the per-pixel bands behind n_pixels, n_top_bins and bins['indices']."""
-    from stellar_relevance.matching import pixel_index_names
+    from stellar_relevance.indices.matching import pixel_index_names
 
     rel = peaked_relevance()
     with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""The model.pt format (stellar_relevance.model_file): write, load, predict, refuse other files."""
+"""The model.pt format (stellar_relevance.report.model_file): write, load, predict, refuse other files."""
 
 import astropy.units as u
 import numpy as np
@@ -7,8 +7,8 @@ import torch
 
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
 from stellar_relevance.exceptions import DataError
-from stellar_relevance.model_file import load_model, predict_labels
-from stellar_relevance.pipeline import rank_spectra
+from stellar_relevance.report.model_file import load_model, predict_labels
+from stellar_relevance.ranking.pipeline import rank_spectra
 from stellar_relevance.spectra import SpectralSet
 
 torch.set_num_threads(1)

@@ -1,9 +1,9 @@
-"""The output folder (stellar_relevance.outputs): checked before any work, creating nothing."""
+"""The output folder (stellar_relevance.report.outputs): checked before any work, creating nothing."""
 
 import pytest
 
 from stellar_relevance.exceptions import StelrelError
-from stellar_relevance.outputs import OUTPUT_FILES, check_output_dir, staged_output_dir
+from stellar_relevance.report.outputs import OUTPUT_FILES, check_output_dir, staged_output_dir
 
 
 def test_check_creates_nothing(tmp_path):

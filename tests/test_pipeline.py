@@ -1,4 +1,4 @@
-"""rank_spectra (stellar_relevance.pipeline): the steps, their checks and the numbers they state."""
+"""rank_spectra (stellar_relevance.ranking.pipeline): the steps, their checks and the numbers they state."""
 
 import json
 import warnings
@@ -11,7 +11,7 @@ from astropy.table import QTable, Table
 
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra, planted_recovery
 from stellar_relevance.exceptions import DataError, DataWarning, ParameterError
-from stellar_relevance.pipeline import rank_spectra
+from stellar_relevance.ranking.pipeline import rank_spectra
 from stellar_relevance.spectra import SpectralSet
 
 torch.set_num_threads(1)
@@ -166,7 +166,7 @@ def test_small_test_set_warns(synthetic):
 
 def test_untrained_retrains_are_counted_not_warned(synthetic, caplog, monkeypatch):
     """Retrained baselines that never improve after epoch 1 are expected: counted in the log, no warning each."""
-    from stellar_relevance import curve
+    from stellar_relevance.ranking import _curve as curve
 
     real = curve.fit_predict_subsets
 
@@ -178,7 +178,7 @@ def test_untrained_retrains_are_counted_not_warned(synthetic, caplog, monkeypatc
 
     monkeypatch.setattr(curve, "fit_predict_subsets", stuck_after_epoch_one)
     small = synthetic[np.arange(60)]
-    with warnings.catch_warnings(record=True) as caught, caplog.at_level("INFO", logger="stellar_relevance.curve"):
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("INFO", logger="stellar_relevance.ranking._curve"):
         warnings.simplefilter("always")
         rank_spectra(small, "FEH", n_seeds=1, **dict(FAST, max_epochs=3, min_epochs=1, retrain_ks=(5, 10),
                                                       retrain_max_epochs=8, catalog=None))
@@ -192,8 +192,8 @@ def test_band_membership_agrees_everywhere(synthetic, catalog):
     """ranking['indices'], indices['n_top_bins'] and the paper counts come from one band membership."""
     from types import SimpleNamespace
 
-    from stellar_relevance.indices import load_catalog
-    from stellar_relevance.pipeline import _match
+    from stellar_relevance.indices.catalog import load_catalog
+    from stellar_relevance.ranking.pipeline import _match
 
     wave = synthetic.wavelength.value
     with warnings.catch_warnings():
@@ -295,7 +295,7 @@ def test_selection_frequency_and_spread_over_two_seeds(result):
 
 
 def test_selection_frequency_by_hand():
-    from stellar_relevance.stability import combine_seeds, selection_frequency
+    from stellar_relevance.ranking._stability import combine_seeds, selection_frequency
 
     imp = np.array([[0.4, 0.3, 0.2, 0.1], [0.1, 0.3, 0.4, 0.2], [0.4, 0.1, 0.3, 0.2]])
     assert selection_frequency(imp, 2).tolist() == pytest.approx([2 / 3, 2 / 3, 2 / 3, 0.0])
@@ -367,7 +367,7 @@ def test_bad_given_labels_name_the_parameter(synthetic, given, message):
 
 
 def test_an_estimator_without_the_options_is_named_clearly():
-    from stellar_relevance.conditioning import check_estimator_supports
+    from stellar_relevance.ranking.conditioning import check_estimator_supports
 
     class Older:  # an estimator from before penalty= and given=
         def __init__(self, eigenvalue_penalty=1e-2):
@@ -393,7 +393,7 @@ def test_rank_on_a_memory_mapped_flux_reads_it_without_copying_it(tmp_path, monk
     made small here (4 MiB) so that this small flux stands for a survey-sized one."""
     import tracemalloc
 
-    from stellar_relevance import batches
+    from stellar_relevance.nn import batches
 
     monkeypatch.setattr(batches, "CHUNK_BYTES", 4 << 20)
     made = make_synthetic_spectra(n_spectra=5000, random_state=2)

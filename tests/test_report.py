@@ -1,4 +1,4 @@
-"""Figures and the self-contained HTML page (stellar_relevance.report), on an in-memory result."""
+"""Figures and the self-contained HTML page (stellar_relevance.report.html), on an in-memory result."""
 
 import base64
 import re
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.table import QTable, Table
 
-from stellar_relevance.report import (
+from stellar_relevance.report.html import (
     figure_pngs,
     label_display_name,
     plot_curve,
@@ -19,7 +19,7 @@ from stellar_relevance.report import (
     render_html,
     write_html,
 )
-from stellar_relevance.result import RankingResult
+from stellar_relevance.report.result import RankingResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -256,7 +256,7 @@ def test_one_seed_says_no_spread(fake_result):
 def test_relevance_by_label_has_one_panel_per_label(fake_result, tmp_path):
     import copy
 
-    from stellar_relevance.by_label import plot_relevance_by_label, write_relevance_by_label
+    from stellar_relevance.report.by_label import plot_relevance_by_label, write_relevance_by_label
 
     teff = copy.deepcopy(fake_result)
     teff.settings.update(label="TEFF", label_unit="K", given=["LOGG"])

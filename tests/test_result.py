@@ -1,4 +1,4 @@
-"""RankingResult (stellar_relevance.result): saving a whole folder or nothing, loading it back."""
+"""RankingResult (stellar_relevance.report.result): saving a whole folder or nothing, loading it back."""
 
 import json
 
@@ -10,9 +10,9 @@ from astropy.table import QTable, Table
 
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
 from stellar_relevance.exceptions import DataError
-from stellar_relevance.outputs import OUTPUT_FILES
-from stellar_relevance.pipeline import rank_spectra
-from stellar_relevance.result import RankingResult
+from stellar_relevance.report.outputs import OUTPUT_FILES
+from stellar_relevance.ranking.pipeline import rank_spectra
+from stellar_relevance.report.result import RankingResult
 
 torch.set_num_threads(1)
 
@@ -74,7 +74,7 @@ def _staging_left(parent):
 
 def test_interrupted_save_leaves_nothing(result, tmp_path, monkeypatch):
     """An interrupt while saving leaves no folder (and no staging folder); the next save is not refused."""
-    from stellar_relevance import report
+    from stellar_relevance.report import html as report
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -89,7 +89,7 @@ def test_interrupted_save_leaves_nothing(result, tmp_path, monkeypatch):
 
 
 def test_interrupted_overwrite_keeps_the_old_results(result, tmp_path, monkeypatch):
-    from stellar_relevance import report
+    from stellar_relevance.report import html as report
 
     out = tmp_path / "res"
     result.save(out, figures=False)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stellar_relevance import ParameterError, SpectralRelevanceClassifier, SpectralRelevanceRegressor
-from stellar_relevance.selection import halving_schedule
+from stellar_relevance.estimators._selection import halving_schedule
 
 FAST = dict(hidden_layer_sizes=(16, 8), max_epochs=30, learning_rate=1e-2, batch_size=64, random_state=0)
 
@@ -58,7 +58,7 @@ def test_bad_k_names_the_option(data, k):
 
 
 def test_chained_select_repeats_one_select_and_keeps_pruned_inputs_at_zero(data):
-    from stellar_relevance.selection import pruning_schedule
+    from stellar_relevance.estimators._selection import pruning_schedule
 
     X, y, _ = data
     reg = SpectralRelevanceRegressor(**FAST).fit(X, y)
@@ -79,7 +79,7 @@ def test_chained_select_repeats_one_select_and_keeps_pruned_inputs_at_zero(data)
 
 
 def test_gentler_schedule_is_a_chain_of_select_calls(data):
-    from stellar_relevance.selection import select_inputs
+    from stellar_relevance.estimators._selection import select_inputs
 
     X, y, _ = data
     reg = SpectralRelevanceRegressor(**FAST).fit(X, y)

@@ -183,7 +183,7 @@ def test_air_vacuum_conversion():
 
 def test_one_wavelength_validator():
     # SpectralSet, the index measurement and the survey readers share one validator and its messages
-    from stellar_relevance.indices import check_wavelength
+    from stellar_relevance.indices.catalog import check_wavelength
     from stellar_relevance.spectra import as_wavelength
 
     bad = np.array([4000.0, 4001.0, 4001.0, 4002.0]) * u.AA

@@ -7,10 +7,10 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from stellar_relevance import store as store_module
+from stellar_relevance.io import store as store_module
 from stellar_relevance.exceptions import DataError
 from stellar_relevance.io import read_packed
-from stellar_relevance.store import gather, memory_status, open_store, pixel_mean, write_synthetic_store
+from stellar_relevance.io.store import gather, memory_status, open_store, pixel_mean, write_synthetic_store
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The package's house rules (issue 9): no import cycle, no module much over 500 lines."""
+"""The package's house rules: rooms (subpackages), no import cycle, short modules, no private
+name imported across rooms."""
 
 import ast
 import sys
@@ -7,7 +8,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "stellar_relevance"
-MAX_LINES = 520
+MAX_LINES = 400
+# the top of the package holds only the rooms and these modules
+TOP_LEVEL_MODULES = {"__init__.py", "_version.py", "exceptions.py", "spectra.py"}
+ROOMS = {"nn", "estimators", "ranking", "indices", "report", "io", "datasets"}
 
 
 def _modules():
@@ -89,3 +93,64 @@ def test_no_import_cycle_in_the_package():
 def test_module_is_short_enough_to_read(path):
     n_lines = len(path.read_text(encoding="utf-8").splitlines())
     assert n_lines <= MAX_LINES, f"{path.name}: {n_lines} lines; split it by job"
+
+
+def test_the_top_of_the_package_holds_only_rooms_and_the_shared_modules():
+    files = {p.name for p in PACKAGE.glob("*.py")}
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert files == TOP_LEVEL_MODULES
+    assert folders == ROOMS
+
+
+def _room(module):
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in ROOMS) else ""
+
+
+def _private_imports_across_rooms(modules):
+    """``(importer, imported)`` pairs where a module imports a private module or name of another room."""
+    found = []
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                imported = [(target, alias.name) for alias in node.names]
+            elif isinstance(node, ast.Import):
+                imported = [(alias.name, "") for alias in node.names]
+            else:
+                continue
+            for module, attribute in imported:
+                if not module.startswith("stellar_relevance"):
+                    continue
+                if _room(module) in ("", _room(name)):
+                    continue  # the top level (exceptions, spectra, _version) is shared by every room
+                private_module = any(part.startswith("_") and part not in ("__init__",)
+                                     for part in module.split(".")[1:])
+                if private_module or (attribute.startswith("_") and attribute != "__version__"):
+                    found.append((name, f"{module}:{attribute}" if attribute else module))
+    return found
+
+
+def test_the_private_import_checker_finds_one(tmp_path):
+    package = tmp_path / "stellar_relevance"
+    (package / "nn").mkdir(parents=True)
+    (package / "report").mkdir()
+    (package / "nn" / "_secret.py").write_text("X = 1\n")
+    (package / "report" / "uses.py").write_text("from stellar_relevance.nn._secret import X\n"
+                                                "from stellar_relevance.nn.layers import _helper\n")
+    modules = {"stellar_relevance.nn._secret": package / "nn" / "_secret.py",
+               "stellar_relevance.report.uses": package / "report" / "uses.py"}
+    assert _private_imports_across_rooms(modules) == [
+        ("stellar_relevance.report.uses", "stellar_relevance.nn._secret:X"),
+        ("stellar_relevance.report.uses", "stellar_relevance.nn.layers:_helper"),
+    ]
+
+
+def test_no_private_name_is_imported_across_rooms():
+    """A room's private modules and names are its own; other rooms use what it makes public."""
+    assert _private_imports_across_rooms(_modules()) == []

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from stellar_relevance import SpectralLinear, SpectralNetwork, train
-from stellar_relevance.batches import ArrayBatches, column_moments
-from stellar_relevance.proximal import group_soft_threshold_, penalty_value, proximal_step, soft_threshold_
-from stellar_relevance.training import make_optimizer, torch_threads
+from stellar_relevance.nn.batches import ArrayBatches, column_moments
+from stellar_relevance.nn.proximal import group_soft_threshold_, penalty_value, proximal_step, soft_threshold_
+from stellar_relevance.nn.training import make_optimizer, torch_threads
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +106,7 @@ def test_column_moments_match_numpy_in_float64():
     rng = np.random.default_rng(1)
     X = (1 + 1e-3 * rng.normal(size=(3001, 7))).astype(np.float32)
     rows = rng.permutation(3001)[:2000]
-    import stellar_relevance.batches as batches
+    import stellar_relevance.nn.batches as batches
 
     old = batches.CHUNK_BYTES
     batches.CHUNK_BYTES = 8 * 7 * 333  # several uneven chunks

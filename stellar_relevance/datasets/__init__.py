@@ -9,9 +9,9 @@
 - :mod:`~stellar_relevance.datasets.mnist`: the MNIST IDX reader.
 """
 
-from .mnist import load_mnist
-from .synthetic import make_correlated_pairs, make_independent_gaussian, make_xor
-from .synthetic_spectra import make_synthetic_spectra, planted_mask
+from stellar_relevance.datasets.mnist import load_mnist
+from stellar_relevance.datasets.synthetic import make_correlated_pairs, make_independent_gaussian, make_xor
+from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra, planted_mask
 
 __all__ = [
     "make_independent_gaussian",

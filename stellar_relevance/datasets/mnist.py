@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._paths import MNIST_ENV, env_dir
-from ..exceptions import DataError, DataWarning
+from stellar_relevance.io.data_paths import MNIST_ENV, env_dir
+from stellar_relevance.exceptions import DataError, DataWarning
 
 __all__ = [
     "MNIST_FILES",

@@ -152,7 +152,7 @@ def planted_recovery(result, spectra):
     Parameters
     ----------
     result : RankingResult
-        From :func:`~stellar_relevance.pipeline.rank_spectra` on ``spectra``
+        From :func:`~stellar_relevance.ranking.pipeline.rank_spectra` on ``spectra``
         (or loaded from its folder); its ``settings`` give the label and
         ``top``.
     spectra : SpectralSet
@@ -186,7 +186,7 @@ def planted_recovery(result, spectra):
     >>> truth["n_lines"], 0 <= truth["top_in_planted_lines"] <= 1
     (10, True)
     """
-    from ..exceptions import DataError
+    from stellar_relevance.exceptions import DataError
 
     lines = spectra.meta.get("planted_lines")
     if lines is None:
@@ -243,7 +243,7 @@ def make_synthetic_spectra(n_spectra=600, snr=100.0, n_nuisance=40, random_state
     >>> lines["name"][:3].tolist(), lines["sensitive_to"][:3].tolist()
     (['Ca II K', 'Ca II H', 'Fe I 4383'], ['FEH', 'FEH', 'FEH'])
     """
-    from ..spectra import SpectralSet
+    from stellar_relevance.spectra import SpectralSet
 
     if n_spectra < 1:
         raise ValueError(f"n_spectra must be at least 1, got {n_spectra}")

@@ -12,15 +12,16 @@
 - :mod:`.dispatch` — ``read_spectra`` and ``pack_spectra``
 """
 
-from . import registry  # noqa: F401  (registers the LAMOST, Gaia XP and packed loaders with specutils)
-from .dispatch import pack_spectra, read_spectra
-from .inputs import expand_inputs
-from .labels import read_label_table, read_labels
-from .miles import load_miles, read_miles, read_miles_params
-from .packed import read_packed, write_packed
-from .resample import parse_grid, resample
-from .surveys import read_lamost, read_sdss
+import stellar_relevance.io.registry as registry  # noqa: F401  (registers the LAMOST, Gaia XP and packed loaders with specutils)
+from stellar_relevance.io.atomic import atomic_write
+from stellar_relevance.io.dispatch import pack_spectra, read_spectra
+from stellar_relevance.io.inputs import expand_inputs
+from stellar_relevance.io.labels import read_label_table, read_labels
+from stellar_relevance.io.miles import load_miles, read_miles, read_miles_params
+from stellar_relevance.io.packed import read_packed, write_packed
+from stellar_relevance.io.resample import parse_grid, resample
+from stellar_relevance.io.surveys import read_lamost, read_sdss
 
 __all__ = ["read_miles", "load_miles", "read_miles_params", "read_packed", "write_packed",
            "read_sdss", "read_lamost", "read_labels", "read_label_table", "read_spectra", "pack_spectra",
-           "expand_inputs", "parse_grid", "resample"]
+           "expand_inputs", "parse_grid", "resample", "atomic_write"]

@@ -10,7 +10,7 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-from ..exceptions import DataError, DataWarning
+from stellar_relevance.exceptions import DataError, DataWarning
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from ..exceptions import DataError
-from ._common import WarningLog, existing_path
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.io._common import WarningLog, existing_path
 
 #: Units of the labels.
 LABEL_UNITS = {"TEFF": u.K, "LOGG": u.dex(u.cm / u.s ** 2), "FEH": u.dex}

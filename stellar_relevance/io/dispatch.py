@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 from astropy import units as u
 
-from ..exceptions import DataError, ParameterError
-from ..spectra import SpectralSet
-from ._common import WarningLog, is_fits, open_fits
-from .inputs import expand_inputs
-from .miles import PARAM_FILES
+from stellar_relevance.exceptions import DataError, ParameterError
+from stellar_relevance.spectra import SpectralSet
+from stellar_relevance.io._common import WarningLog, is_fits, open_fits
+from stellar_relevance.io.inputs import expand_inputs
+from stellar_relevance.io.miles import PARAM_FILES
 
 __all__ = ["read_spectra", "pack_spectra", "input_kind"]
 
@@ -122,7 +122,7 @@ def _survey_options(kwargs):
         raise TypeError(f"read_spectra: unexpected options {unknown} for survey files")
     options = dict(kwargs)
     if options.get("labels") is not None:
-        from .labels import read_label_table
+        from stellar_relevance.io.labels import read_label_table
 
         options["labels"] = read_label_table(options["labels"], options.get("id_column"))
     return options
@@ -202,15 +202,15 @@ def read_spectra(paths, **kwargs):
     """
     kind = input_kind(paths, kwargs.get("labels"))
     if kind == "miles":
-        from .miles import read_miles
+        from stellar_relevance.io.miles import read_miles
 
         return read_miles(_single(paths), **_not_survey(kind, _single(paths), kwargs))
     if kind == "packed":
-        from .packed import read_packed
+        from stellar_relevance.io.packed import read_packed
 
         _not_survey(kind, _single(paths), kwargs)
         return read_packed(_single(paths), memmap=True)  # a survey-sized store is read, not loaded
-    from .ingest import ingest
+    from stellar_relevance.io.ingest import ingest
 
     options = _survey_options(kwargs)
     files = expand_inputs(paths)
@@ -278,8 +278,8 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
     """
     import time
 
-    from .ingest import ingest
-    from .stream import PackedStream
+    from stellar_relevance.io.ingest import ingest
+    from stellar_relevance.io.stream import PackedStream
 
     output = Path(output).expanduser()
     if not output.parent.is_dir():
@@ -288,7 +288,7 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
         raise FileExistsError(f"{output}: already exists; pass overwrite=True to replace it")
     kind = input_kind(paths, kwargs.get("labels"))
     if kind != "survey":  # a MILES folder or a packed file: read whole (it is small), written as one
-        from .packed import write_packed
+        from stellar_relevance.io.packed import write_packed
 
         own = _not_survey(kind, _single(paths), kwargs)
         if output.resolve() == _single(paths).resolve():

@@ -3,12 +3,12 @@
 import logging
 from pathlib import Path
 
-from ..exceptions import DataError
-from ._common import is_fits, open_fits
-from .gaia_xp import gaia_records, is_gaia_xp
-from .records import check_record
-from .lamost import is_lamost_lrs, is_lamost_mrs, lrs_records, mrs_records
-from .sdss import SPECUTILS_FORMATS, is_sdss_spec, specutils_records
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.io._common import is_fits, open_fits
+from stellar_relevance.io.gaia_xp import gaia_records, is_gaia_xp
+from stellar_relevance.io.records import check_record
+from stellar_relevance.io.lamost import is_lamost_lrs, is_lamost_mrs, lrs_records, mrs_records
+from stellar_relevance.io.sdss import SPECUTILS_FORMATS, is_sdss_spec, specutils_records
 
 __all__ = ["FAMILIES", "identify", "read_records"]
 

@@ -19,8 +19,8 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-from ..exceptions import DataError
-from .records import Record, arm_from_arrays
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.io.records import Record, arm_from_arrays
 
 __all__ = ["is_gaia_xp", "gaia_records", "XP_RANGE_NM", "XP_FLUX_UNIT"]
 

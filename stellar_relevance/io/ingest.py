@@ -21,9 +21,9 @@ import warnings
 import numpy as np
 from astropy import units as u
 
-from ..exceptions import DataError, DataWarning, ParameterError
-from .formats import FAMILIES, read_records
-from .resample import grid_bins, log_grid, parse_grid, resample
+from stellar_relevance.exceptions import DataError, DataWarning, ParameterError
+from stellar_relevance.io.formats import FAMILIES, read_records
+from stellar_relevance.io.resample import grid_bins, log_grid, parse_grid, resample
 
 __all__ = ["ingest", "C_KMS"]
 
@@ -322,7 +322,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
                  sample_grid=None if target is None else target * u.AA)
     z_override, join_table, counts = {}, None, None
     if labels is not None:
-        from .join import join_labels
+        from stellar_relevance.io.join import join_labels
 
         join_table = labels
     source = "labels" if labels is None else str(labels.meta.get("source", "labels"))

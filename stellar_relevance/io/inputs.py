@@ -4,7 +4,7 @@ import glob
 import logging
 from pathlib import Path
 
-from ..exceptions import DataError
+from stellar_relevance.exceptions import DataError
 
 __all__ = ["expand_inputs", "SPECTRUM_SUFFIXES"]
 

@@ -5,7 +5,7 @@ import logging
 import numpy as np
 from astropy.table import Table
 
-from ..exceptions import DataError
+from stellar_relevance.exceptions import DataError
 
 __all__ = ["join_labels", "DEFAULT_ID_COLUMNS"]
 

@@ -6,8 +6,8 @@ import numpy as np
 from astropy.io import ascii as astropy_ascii
 from astropy.table import Table
 
-from ..exceptions import DataError
-from ._common import existing_path, is_fits
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.io._common import existing_path, is_fits
 
 __all__ = ["read_labels", "read_label_table"]
 
@@ -114,7 +114,7 @@ def read_label_table(path, id_column=None, format=None):
     >>> table["OBSID"].dtype.kind, len(table)  # IDs are kept as text, not numbers
     ('U', 2)
     """
-    from .join import DEFAULT_ID_COLUMNS
+    from stellar_relevance.io.join import DEFAULT_ID_COLUMNS
 
     if isinstance(path, Table):
         table = path.copy()

@@ -26,9 +26,9 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-from ..exceptions import DataError
-from ._common import header_unit
-from .records import Record, arm_from_arrays
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.io._common import header_unit
+from stellar_relevance.io.records import Record, arm_from_arrays
 
 __all__ = ["IMAGE_ROWS", "is_lamost_lrs", "is_lamost_mrs", "lrs_records", "mrs_records"]
 

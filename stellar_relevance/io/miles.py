@@ -15,11 +15,11 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from .. import _paths
-from ..exceptions import DataError
-from ..spectra import SpectralSet, as_wavelength
-from ._common import WarningLog, existing_path, header_unit, linear_grid, open_fits
-from ._miles_params import LABEL_UNITS, read_miles_params, resolve_malformed, short_list
+import stellar_relevance.io.data_paths as _paths
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.spectra import SpectralSet, as_wavelength
+from stellar_relevance.io._common import WarningLog, existing_path, header_unit, linear_grid, open_fits
+from stellar_relevance.io._miles_params import LABEL_UNITS, read_miles_params, resolve_malformed, short_list
 
 __all__ = ["read_miles", "load_miles", "read_miles_params"]
 

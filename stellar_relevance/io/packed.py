@@ -26,11 +26,11 @@ from astropy.io.fits.verify import VerifyWarning
 from astropy.table import Table
 from astropy.units import UnitsWarning
 
-from ..atomic import atomic_write
-from ..exceptions import DataError, DataWarning
-from ..provenance import from_jsonable, jsonable
-from ..spectra import SpectralSet
-from ._common import _damage, _short, linear_grid, open_fits, require_fits, wave_frame_from_ctype
+from stellar_relevance.io.atomic import atomic_write
+from stellar_relevance.exceptions import DataError, DataWarning
+from stellar_relevance.io.provenance import from_jsonable, jsonable
+from stellar_relevance.spectra import SpectralSet
+from stellar_relevance.io._common import _damage, _short, linear_grid, open_fits, require_fits, wave_frame_from_ctype
 
 __all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -267,7 +267,7 @@ def read_packed(path, memmap=False):
         float32, as FITS stores them; the mask a ``bool`` view of the
         ``uint8`` image), so opening costs no memory whatever the number of
         spectra, and pages are read when they are used. Training gathers
-        each mini-batch from them (see :mod:`stellar_relevance.store`).
+        each mini-batch from them (see :mod:`stellar_relevance.io.store`).
 
     Raises
     ------

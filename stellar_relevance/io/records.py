@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy import units as u
 
-from ..exceptions import DataError
-from ..spectra import as_wavelength
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.spectra import as_wavelength
 
 __all__ = ["Arm", "Record", "arm_from_arrays", "arms_from_spectrum", "check_record"]
 

@@ -36,9 +36,9 @@ from specutils import Spectrum, SpectrumList
 from specutils.io.parsing_utils import read_fileobj_or_hdulist
 from specutils.io.registers import data_loader
 
-from ..exceptions import DataError
-from .gaia_xp import gaia_records, is_gaia_xp
-from .lamost import is_lamost_lrs, is_lamost_mrs, lrs_records, mrs_records
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.io.gaia_xp import gaia_records, is_gaia_xp
+from stellar_relevance.io.lamost import is_lamost_lrs, is_lamost_mrs, lrs_records, mrs_records
 
 __all__ = ["to_spectrum"]
 
@@ -163,6 +163,6 @@ def _packed_identify(origin, *args, **kwargs):
              priority=PRIORITY)
 def packed_loader(file_obj, **kwargs):
     """The project's packed file as a 2-D `~specutils.Spectrum` (labels in ``meta["labels"]``)."""
-    from .packed import read_packed
+    from stellar_relevance.io.packed import read_packed
 
     return read_packed(_path(file_obj)).to_spectrum()

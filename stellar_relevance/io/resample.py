@@ -26,7 +26,7 @@ specutils on real LAMOST spectra (speed ratio and agreement).
 import numpy as np
 from astropy import units as u
 
-from ..exceptions import DataError, ParameterError
+from stellar_relevance.exceptions import DataError, ParameterError
 
 __all__ = ["bin_edges", "grid_bins", "resample", "parse_grid", "log_grid"]
 

@@ -23,7 +23,7 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-from .records import Record, arms_from_spectrum
+from stellar_relevance.io.records import Record, arms_from_spectrum
 
 __all__ = ["SDSS_FLUX_UNIT", "is_sdss_spec", "specutils_records", "SPECUTILS_FORMATS"]
 

@@ -3,7 +3,7 @@
 Rows arrive in order (from :func:`~stellar_relevance.io.ingest.ingest`) and
 go to raw scratch files beside the output; at the end the FITS file is
 assembled with `astropy.io.fits.StreamingHDU`, a chunk at a time, inside
-:func:`~stellar_relevance.atomic.atomic_write` (the file is complete or
+:func:`~stellar_relevance.io.atomic.atomic_write` (the file is complete or
 absent). The layout is the one :func:`~stellar_relevance.io.read_packed`
 reads: ``FLUX`` (primary, float32), ``WAVELENGTH`` (float64, the grid is
 log-linear), ``IVAR`` (float32), ``MASK`` (uint8, 1 = NaN flux), ``LABELS``.
@@ -19,9 +19,9 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-from ..atomic import atomic_write
-from ..provenance import jsonable
-from .packed import FORMAT_NAME, FORMAT_VERSION, _labels_hdu, _set_card
+from stellar_relevance.io.atomic import atomic_write
+from stellar_relevance.io.provenance import jsonable
+from stellar_relevance.io.packed import FORMAT_NAME, FORMAT_VERSION, _labels_hdu, _set_card
 
 __all__ = ["PackedStream"]
 

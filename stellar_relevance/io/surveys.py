@@ -5,7 +5,7 @@ format readers themselves live in :mod:`.sdss` and :mod:`.lamost`, which do
 not import the dispatcher (so the package has no import cycle).
 """
 
-from .dispatch import read_spectra
+from stellar_relevance.io.dispatch import read_spectra
 
 __all__ = ["read_lamost", "read_sdss"]
 

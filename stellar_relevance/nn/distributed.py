@@ -3,7 +3,7 @@
 Started by ``torchrun`` (``torchrun --nproc-per-node 2 -m stellar_relevance.cli rank ...``)
 or by ``stelrel rank --nproc 2``, which launches the same command through
 torch's elastic launcher (:func:`launch`). Every process runs the whole
-pipeline on the same data with the same seed; :func:`~stellar_relevance.training.train`
+pipeline on the same data with the same seed; :func:`~stellar_relevance.nn.training.train`
 asks :func:`batch_plan` for its mini-batches, and under a process group
 each process takes its share of every global batch (a
 :class:`~torch.utils.data.DistributedSampler`-style split of the same
@@ -26,7 +26,7 @@ from datetime import timedelta
 
 import torch
 
-from .exceptions import ParameterError, StelrelError
+from stellar_relevance.exceptions import ParameterError, StelrelError
 
 __all__ = ["world", "is_main_process", "init_from_environment", "batch_plan", "launch", "check_nproc",
            "available_slots", "drop_option", "LaunchError", "local_training", "spread"]
@@ -363,7 +363,7 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
     >>> launch([str(script)], nproc=1, device="cpu", module=None)
     Traceback (most recent call last):
     ...
-    stellar_relevance.distributed.LaunchError: rank 0 (exit code 3) of 1 processes failed; the other processes were stopped and nothing was written
+    stellar_relevance.nn.distributed.LaunchError: rank 0 (exit code 3) of 1 processes failed; the other processes were stopped and nothing was written
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .batches import ArrayBatches
-from .exceptions import ParameterError
-from .training import torch_threads, train
+from stellar_relevance.nn.batches import ArrayBatches
+from stellar_relevance.exceptions import ParameterError
+from stellar_relevance.nn.training import torch_threads, train
 
 logger = logging.getLogger(__name__)
 

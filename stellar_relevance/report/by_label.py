@@ -13,10 +13,10 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from .atomic import atomic_write
-from .exceptions import ParameterError
-from .outputs import check_output_dir
-from .report import _spread_band, label_display_name
+from stellar_relevance.io.atomic import atomic_write
+from stellar_relevance.exceptions import ParameterError
+from stellar_relevance.report.outputs import check_output_dir
+from stellar_relevance.report.html import _spread_band, label_display_name
 
 __all__ = ["BY_LABEL_FIGURE", "parse_labels", "label_dirs", "check_label_outputs", "plot_relevance_by_label",
            "write_relevance_by_label"]

@@ -11,9 +11,9 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from ._version import __version__
-from .exceptions import DataError
-from .provenance import jsonable
+from stellar_relevance._version import __version__
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.io.provenance import jsonable
 
 __all__ = ["MODEL_FORMAT", "SeedEnsemble", "model_payload", "write_model", "load_model", "predict_labels"]
 
@@ -148,7 +148,7 @@ def write_model(path, payload):
 
 
 def load_model(path):
-    """Read a ``model.pt`` written by :meth:`~stellar_relevance.result.RankingResult.save`.
+    """Read a ``model.pt`` written by :meth:`~stellar_relevance.report.result.RankingResult.save`.
 
     The file holds pickled scikit-learn estimators: load only files you trust.
 
@@ -239,7 +239,7 @@ def predict_labels(model, spectra, rtol=1e-6):
     >>> import numpy as np
     >>> import astropy.units as u
     >>> from stellar_relevance import SpectralRelevanceRegressor, SpectralSet, load_model, predict_labels
-    >>> from stellar_relevance.model_file import model_payload, write_model
+    >>> from stellar_relevance.report.model_file import model_payload, write_model
     >>> X = np.random.default_rng(0).normal(size=(60, 8))
     >>> wave = np.arange(5000.0, 5008.0) * u.AA
     >>> fitted = SpectralRelevanceRegressor(hidden_layer_sizes=(8,), max_epochs=5, min_epochs=1,

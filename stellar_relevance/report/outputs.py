@@ -16,16 +16,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .atomic import atomic_write
-from .exceptions import StelrelError
+from stellar_relevance.io.atomic import atomic_write
+from stellar_relevance.exceptions import StelrelError
 
 __all__ = ["FIGURE_FILES", "OUTPUT_FILES", "check_output_dir", "staged_output_dir", "replace_file"]
 
 logger = logging.getLogger(__name__)
 
-#: Figures written by :meth:`~stellar_relevance.result.RankingResult.save`.
+#: Figures written by :meth:`~stellar_relevance.report.result.RankingResult.save`.
 FIGURE_FILES = {"relevance": "relevance.png", "eigenvalues": "eigenvalues.png", "curve": "curve.png"}
-#: Every file :meth:`~stellar_relevance.result.RankingResult.save` writes.
+#: Every file :meth:`~stellar_relevance.report.result.RankingResult.save` writes.
 OUTPUT_FILES = (
     "ranking.ecsv",
     "indices.ecsv",

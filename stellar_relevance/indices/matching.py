@@ -24,8 +24,8 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from .exceptions import DataError, DataWarning
-from .indices import as_catalog, check_wavelength, pixel_edges
+from stellar_relevance.exceptions import DataError, DataWarning
+from stellar_relevance.indices.catalog import as_catalog, check_wavelength, pixel_edges
 
 log = logging.getLogger(__name__)
 

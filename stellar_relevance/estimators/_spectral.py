@@ -1,7 +1,7 @@
 """scikit-learn estimators that learn a global input relevance while training.
 
 :class:`SpectralRelevanceClassifier` and :class:`SpectralRelevanceRegressor`
-train a :class:`~stellar_relevance.network.SpectralNetwork` and expose the
+train a :class:`~stellar_relevance.nn.network.SpectralNetwork` and expose the
 relevance of every input feature as ``relevance_`` and
 ``feature_importances_`` (so :class:`sklearn.feature_selection.SelectFromModel`
 works).
@@ -27,9 +27,9 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ._estimator_base import (DEVICES, FLOAT32S, INPUT_SCALINGS, LOSSES, TARGET_SCALINGS, _seed_from,
+from stellar_relevance.estimators._base import (DEVICES, FLOAT32S, INPUT_SCALINGS, LOSSES, TARGET_SCALINGS, _seed_from,
                               _SpectralRelevanceBase)
-from .exceptions import ParameterError
+from stellar_relevance.exceptions import ParameterError
 
 __all__ = ["SpectralRelevanceClassifier", "SpectralRelevanceRegressor", "INPUT_SCALINGS", "TARGET_SCALINGS",
            "LOSSES", "DEVICES"]
@@ -131,7 +131,7 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
     network_ : SpectralNetwork
         The trained network.
     history_ : list of dict
-        Per-epoch records (see :class:`stellar_relevance.training.TrainingResult`).
+        Per-epoch records (see :class:`stellar_relevance.nn.training.TrainingResult`).
     best_epoch_, n_epochs_ : int
         The epoch whose weights are kept, and the last epoch run.
     n_train_samples_, n_validation_samples_ : int
@@ -312,7 +312,7 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
     network_ : SpectralNetwork
         The trained network.
     history_ : list of dict
-        Per-epoch records (see :class:`stellar_relevance.training.TrainingResult`).
+        Per-epoch records (see :class:`stellar_relevance.nn.training.TrainingResult`).
     best_epoch_, n_epochs_ : int
         The epoch whose weights are kept, and the last epoch run.
     n_train_samples_, n_validation_samples_ : int

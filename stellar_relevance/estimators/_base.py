@@ -1,7 +1,7 @@
 """The machinery shared by the two estimators: parameter checks, scaling, the split, training, read-out.
 
 The public classes and their documentation are in
-:mod:`stellar_relevance.estimators`.
+:mod:`stellar_relevance.estimators._spectral`.
 """
 
 import logging
@@ -15,13 +15,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .batches import ArrayBatches, column_moments
-from .exceptions import ParameterError
-from .network import ACTIVATIONS, SpectralNetwork, count_parameters
-from .proximal import PENALTIES
-from .training import available_memory_bytes, torch_threads, train, training_memory_bytes
+from stellar_relevance.nn.batches import ArrayBatches, column_moments
+from stellar_relevance.exceptions import ParameterError
+from stellar_relevance.nn.network import ACTIVATIONS, SpectralNetwork, count_parameters
+from stellar_relevance.nn.proximal import PENALTIES
+from stellar_relevance.nn.training import available_memory_bytes, torch_threads, train, training_memory_bytes
 
-logger = logging.getLogger("stellar_relevance.estimators")
+logger = logging.getLogger("stellar_relevance.estimators._spectral")
 
 INPUT_SCALINGS = ("center", "standard", "none")
 #: float32 in either byte order is used as it is (FITS is big-endian: a memory-mapped packed store is
@@ -356,7 +356,7 @@ class _SpectralRelevanceBase(BaseEstimator):
         """A copy pruned to the ``k`` most relevant inputs and fine-tuned on (X, y).
 
         In stages that keep a share ``keep`` of the live inputs (halving by
-        default; :func:`~stellar_relevance.selection.pruning_schedule` lists
+        default; :func:`~stellar_relevance.estimators._selection.pruning_schedule` lists
         them) down to ``k``, the inputs of
         lowest relevance get eigenvalue 0 (held there) and the network is
         fine-tuned on the training rows (same seeded validation split,
@@ -401,7 +401,7 @@ class _SpectralRelevanceBase(BaseEstimator):
         >>> small.n_selected_, np.flatnonzero(small.support_).tolist()
         (2, [3, 11])
         """
-        from .selection import select_inputs
+        from stellar_relevance.estimators._selection import select_inputs
 
         return select_inputs(self, X, y, k, given=given, sample_index=sample_index, max_epochs=max_epochs, keep=keep)
 

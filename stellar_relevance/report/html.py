@@ -1,4 +1,4 @@
-"""Figures and the self-contained HTML page of a :class:`~stellar_relevance.result.RankingResult`.
+"""Figures and the self-contained HTML page of a :class:`~stellar_relevance.report.result.RankingResult`.
 
 This module computes nothing: it draws and lays out what the result holds
 (``ranking``, ``indices``, ``curve``, ``metrics``, ``settings``,
@@ -16,8 +16,8 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from ._html import CSS, dict_rows, fmt, stability_html, table_html, warnings_html
-from .atomic import atomic_write
+from stellar_relevance.report._html import CSS, dict_rows, fmt, stability_html, table_html, warnings_html
+from stellar_relevance.io.atomic import atomic_write
 
 __all__ = ["plot_relevance", "plot_selection_frequency", "plot_eigenvalues", "plot_curve", "figure_pngs", "render_html",
            "write_html",

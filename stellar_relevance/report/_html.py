@@ -1,7 +1,7 @@
 """The building blocks of the HTML report page: tables, the warnings and stability paragraphs, the style.
 
-Private to :mod:`stellar_relevance.report`, which assembles the page
-(:func:`~stellar_relevance.report.render_html`).
+Private to :mod:`stellar_relevance.report.html`, which assembles the page
+(:func:`~stellar_relevance.report.html.render_html`).
 """
 
 import html

@@ -1,6 +1,6 @@
 """The pipeline's data steps: the spectra with the label, bad pixels filled, and the train/test split.
 
-Used by :func:`~stellar_relevance.pipeline.rank_spectra`; each function
+Used by :func:`~stellar_relevance.ranking.pipeline.rank_spectra`; each function
 states its facts (warnings go to ``notes`` as well, for the result's
 provenance).
 """
@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import astropy.units as u
 import numpy as np
 
-from . import batches
-from .exceptions import DataError, DataWarning
+import stellar_relevance.nn.batches as batches
+from stellar_relevance.exceptions import DataError, DataWarning
 
 __all__ = ["select_labelled", "split_train_test", "MIN_TEST_SPECTRA"]
 
@@ -38,7 +38,7 @@ def note(notes, message, category=DataWarning):
 
 
 def _row_chunks(X):
-    """Slices of about :data:`~stellar_relevance.batches.CHUNK_BYTES` of float64 rows (no whole-array temporary)."""
+    """Slices of about :data:`~stellar_relevance.nn.batches.CHUNK_BYTES` of float64 rows (no whole-array temporary)."""
     step = max(1, batches.CHUNK_BYTES // (8 * max(1, X.shape[1])))
     return [slice(start, min(start + step, X.shape[0])) for start in range(0, X.shape[0], step)]
 

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .exceptions import DataError
+from stellar_relevance.exceptions import DataError
 
 
 def _umask():

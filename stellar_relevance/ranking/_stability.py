@@ -1,6 +1,6 @@
 """Stability of a ranking over seeds: mean relevance, its spread, top-k overlap and selection frequency.
 
-Used by :func:`~stellar_relevance.pipeline.rank_spectra` once the models of
+Used by :func:`~stellar_relevance.ranking.pipeline.rank_spectra` once the models of
 all seeds are trained. The selection frequency of a pixel is the share of
 seeds in whose top-k it is (stability selection, Meinshausen & Buhlmann
 2010, with seeds in place of subsamples). With one seed there is no spread:
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .evaluation import topk_overlap
+from stellar_relevance.ranking.evaluation import topk_overlap
 
 __all__ = ["selection_frequency", "combine_seeds", "OVERLAP_TOLERANCE", "NO_SPREAD_NOTE"]
 

@@ -13,8 +13,8 @@ import inspect
 
 import numpy as np
 
-from .exceptions import ParameterError
-from .model_file import SeedEnsemble
+from stellar_relevance.exceptions import ParameterError
+from stellar_relevance.report.model_file import SeedEnsemble
 
 __all__ = ["PENALTIES", "check_penalty", "check_given", "check_estimator_supports", "GivenEnsemble", "fit_kwargs"]
 
@@ -23,7 +23,7 @@ PENALTIES = ("l2", "l1", "group")
 
 
 def _estimator_class():
-    from .estimators import SpectralRelevanceRegressor
+    from stellar_relevance.estimators import SpectralRelevanceRegressor
 
     return SpectralRelevanceRegressor
 
@@ -196,7 +196,7 @@ class GivenEnsemble(SeedEnsemble):
     estimators : sequence of fitted regressors
     G_test : numpy.ndarray or None
         Given labels of the rows every ``predict`` is called with (None: a
-        plain :class:`~stellar_relevance.model_file.SeedEnsemble`).
+        plain :class:`~stellar_relevance.report.model_file.SeedEnsemble`).
 
     Examples
     --------

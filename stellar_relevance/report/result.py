@@ -1,9 +1,9 @@
 """``RankingResult``: what a ranking found, saved to and loaded from one folder, and plotted.
 
 The tables and dictionaries are filled by
-:func:`~stellar_relevance.pipeline.rank_spectra`; this module only holds,
+:func:`~stellar_relevance.ranking.pipeline.rank_spectra`; this module only holds,
 writes and reads them. Figures and the HTML page come from
-:mod:`stellar_relevance.report`.
+:mod:`stellar_relevance.report.html`.
 """
 
 import json
@@ -14,11 +14,11 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable, Table
 
-from ._version import __version__
-from .exceptions import DataError
-from .model_file import model_payload, write_model
-from .outputs import FIGURE_FILES, staged_output_dir
-from .provenance import jsonable
+from stellar_relevance._version import __version__
+from stellar_relevance.exceptions import DataError
+from stellar_relevance.report.model_file import model_payload, write_model
+from stellar_relevance.report.outputs import FIGURE_FILES, staged_output_dir
+from stellar_relevance.io.provenance import jsonable
 
 __all__ = ["RankingResult"]
 
@@ -41,7 +41,7 @@ class RankingResult:
         training spectrum) and ``indices`` (catalogue central bands holding the
         pixel, comma separated).
     indices : astropy.table.QTable
-        The :func:`~stellar_relevance.matching.match_indices` table, with
+        The :func:`~stellar_relevance.indices.matching.match_indices` table, with
         ``n_top_bins`` (top pixels in the central band), ``enrichment``,
         ``p_value`` and the band limits.
     curve : astropy.table.Table
@@ -207,7 +207,7 @@ class RankingResult:
         ``relevance.png``, ``eigenvalues.png``, ``curve.png`` and
         ``report.html``. They are written into a temporary folder beside
         ``directory`` that is moved into place once all are written
-        (:func:`~stellar_relevance.outputs.staged_output_dir`): an
+        (:func:`~stellar_relevance.report.outputs.staged_output_dir`): an
         interrupted save leaves no partial folder.
 
         Parameters
@@ -248,7 +248,7 @@ class RankingResult:
         return written
 
     def _write_files(self, folder, figures):
-        from . import report
+        import stellar_relevance.report.html as report
 
         names = []
         for name, table in (("ranking", self.ranking), ("indices", self.indices), ("curve", self.curve)):
@@ -354,9 +354,9 @@ class RankingResult:
 
         See Also
         --------
-        stellar_relevance.report.plot_relevance : The same figure, with an example.
+        stellar_relevance.report.html.plot_relevance : The same figure, with an example.
         """
-        from .report import plot_relevance
+        from stellar_relevance.report.html import plot_relevance
 
         return plot_relevance(self, ax=ax)
 
@@ -375,9 +375,9 @@ class RankingResult:
 
         See Also
         --------
-        stellar_relevance.report.plot_eigenvalues : The same figure, with an example.
+        stellar_relevance.report.html.plot_eigenvalues : The same figure, with an example.
         """
-        from .report import plot_eigenvalues
+        from stellar_relevance.report.html import plot_eigenvalues
 
         return plot_eigenvalues(self, ax=ax)
 
@@ -396,9 +396,9 @@ class RankingResult:
 
         See Also
         --------
-        stellar_relevance.report.plot_curve : The same figure, with an example.
+        stellar_relevance.report.html.plot_curve : The same figure, with an example.
         """
-        from .report import plot_curve
+        from stellar_relevance.report.html import plot_curve
 
         return plot_curve(self, ax=ax)
 
@@ -419,8 +419,8 @@ class RankingResult:
 
         See Also
         --------
-        stellar_relevance.report.write_html : The same page, with an example.
+        stellar_relevance.report.html.write_html : The same page, with an example.
         """
-        from .report import write_html
+        from stellar_relevance.report.html import write_html
 
         return write_html(self, path, overwrite=overwrite)

@@ -8,8 +8,8 @@ import time
 import numpy as np
 from astropy.table import Table
 
-from .batched import fit_predict_subsets
-from .evaluation import topk_curve
+from stellar_relevance.estimators.stacked import fit_predict_subsets
+from stellar_relevance.ranking.evaluation import topk_curve
 
 __all__ = ["error_curve", "curve_table"]
 
@@ -31,9 +31,9 @@ def _retrain_params(params, p):
 
 def _retrained_curve(order, retrain_list, data, retrain_params, seed, p):
     """The retrained top-k and random-k curve, every network trained in one stacked run
-    (:func:`~stellar_relevance.batched.fit_predict_subsets`); networks that never improved after
+    (:func:`~stellar_relevance.estimators.stacked.fit_predict_subsets`); networks that never improved after
     epoch 1 are counted, not warned one by one."""
-    from .estimators import SpectralRelevanceRegressor
+    from stellar_relevance.estimators import SpectralRelevanceRegressor
 
     logger.info("retraining on the top-k and random-k pixels: %d models of at most %d epochs",
                 len(retrain_list) * (1 + p.n_random_retrained), retrain_params["max_epochs"])
@@ -78,10 +78,10 @@ def error_curve(order, ks_int, retrain_list, data, ensemble, params, seeds, reco
     data : types.SimpleNamespace
         ``X``, ``y``, ``G`` (every labelled spectrum; the training rows are
         ``train_idx``) and ``y_train``, ``X_test``, ``y_test``, ``G_test``
-        (:func:`~stellar_relevance.prepare.split_train_test`).
+        (:func:`~stellar_relevance.ranking._prepare.split_train_test`).
     ensemble : fitted regressor
         The model whose masked error is measured (``predict`` and
-        ``feature_means_``), e.g. a :class:`~stellar_relevance.model_file.SeedEnsemble`.
+        ``feature_means_``), e.g. a :class:`~stellar_relevance.report.model_file.SeedEnsemble`.
     params : dict
         The estimator's parameters (no ``random_state``); the retrained
         models use them with fewer epochs.

@@ -4,7 +4,7 @@ Each claim is a dict ``{"claim": str, "observed": str, "holds": bool}``;
 the pipeline stores the list in ``metrics["claims"]`` and the report shows
 it. The index groups the paper names are matched by catalogue name, display
 name or alias; their top-pixel counts are read from the band membership that
-:func:`~stellar_relevance.matching.match_indices` returns (one place decides
+:func:`~stellar_relevance.indices.matching.match_indices` returns (one place decides
 which pixel lies in which index).
 """
 

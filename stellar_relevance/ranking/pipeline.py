@@ -5,29 +5,29 @@ Steps (each stated in every output), one short function each:
 1. check the parameters (:func:`_check_parameters`, :func:`_curve_ks`);
 2. keep the spectra that have the label (at least ``min_labels`` of them),
    filling masked and non-finite pixels first
-   (:func:`~stellar_relevance.prepare.select_labelled`);
+   (:func:`~stellar_relevance.ranking._prepare.select_labelled`);
 3. a seeded, label-stratified train/test split that says whether it could
-   stratify (:func:`~stellar_relevance.prepare.split_train_test`); the estimator then holds out
+   stratify (:func:`~stellar_relevance.ranking._prepare.split_train_test`); the estimator then holds out
    ``validation_fraction`` of the training part, seeded, for early stopping;
-4. train :class:`~stellar_relevance.estimators.SpectralRelevanceRegressor`
+4. train :class:`~stellar_relevance.SpectralRelevanceRegressor`
    (MAE loss, the chosen ``penalty``; ``given`` labels fed after the
    spectral layer) once per seed (:func:`_train_seeds`); with several seeds
    the relevance is the mean of the per-seed normalised relevances, the
    test prediction the mean of the per-seed predictions, and the stability
    is the per-pixel spread, the top-k overlap across seeds with a +-2 pixel
    tolerance and each pixel's selection frequency
-   (:func:`~stellar_relevance.stability.combine_seeds`);
+   (:func:`~stellar_relevance.ranking._stability.combine_seeds`);
 5. the error-vs-k curve: masking all but the top-k pixels of the trained
    model (filled with the training mean, not zero), and retraining on the
    top-k pixels alone, each against random-k draws
-   (:func:`~stellar_relevance.curve.error_curve`);
-6. the index match (:func:`~stellar_relevance.matching.match_indices`, which
+   (:func:`~stellar_relevance.ranking._curve.error_curve`);
+6. the index match (:func:`~stellar_relevance.indices.matching.match_indices`, which
    also decides which pixel lies in which index band) and its permutation
    test (:func:`_match`);
 7. checks of the paper's claims, with the numbers
-   (:mod:`~stellar_relevance.claims`).
+   (:mod:`~stellar_relevance.indices.claims`).
 
-The result is a :class:`~stellar_relevance.result.RankingResult`. The
+The result is a :class:`~stellar_relevance.report.result.RankingResult`. The
 pipeline knows nothing of where the spectra came from: a data set with a
 known answer scores the result itself (e.g.
 :func:`~stellar_relevance.datasets.synthetic_spectra.planted_recovery`).
@@ -43,16 +43,16 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from .claims import group_counts, paper_claims
-from .conditioning import GivenEnsemble, check_estimator_supports, check_given, check_penalty, fit_kwargs
-from .curve import error_curve
-from .distributed import spread, world
-from .evaluation import resolve_ks
-from .exceptions import DataWarning, ParameterError
-from .prepare import note, select_labelled, split_train_test
-from .provenance import versions
-from .result import RankingResult
-from .stability import OVERLAP_TOLERANCE, combine_seeds
+from stellar_relevance.indices.claims import group_counts, paper_claims
+from stellar_relevance.ranking.conditioning import GivenEnsemble, check_estimator_supports, check_given, check_penalty, fit_kwargs
+from stellar_relevance.ranking._curve import error_curve
+from stellar_relevance.nn.distributed import spread, world
+from stellar_relevance.ranking.evaluation import resolve_ks
+from stellar_relevance.exceptions import DataWarning, ParameterError
+from stellar_relevance.ranking._prepare import note, select_labelled, split_train_test
+from stellar_relevance.io.provenance import versions
+from stellar_relevance.report.result import RankingResult
+from stellar_relevance.ranking._stability import OVERLAP_TOLERANCE, combine_seeds
 
 __all__ = ["rank_spectra", "DEFAULT_KS", "OVERLAP_TOLERANCE"]
 
@@ -136,7 +136,7 @@ def _network_params(p, takes_penalty):
 
 def _fit_seed(params, seed, data):
     """One fitted regressor and its record."""
-    from .estimators import SpectralRelevanceRegressor
+    from stellar_relevance.estimators import SpectralRelevanceRegressor
 
     t_seed = time.perf_counter()
     est = SpectralRelevanceRegressor(**params, random_state=seed)
@@ -158,7 +158,7 @@ def _train_seeds(params, seeds, data):
 
     Under ``torch.distributed`` with at least as many seeds as processes, the
     seeds are dealt out over the processes and each trains its own alone
-    (:func:`~stellar_relevance.distributed.spread`: no gradient exchange, and
+    (:func:`~stellar_relevance.nn.distributed.spread`: no gradient exchange, and
     each network is the one a single process would train); with fewer seeds
     than processes every seed is trained by all processes together (DDP).
     """
@@ -173,7 +173,7 @@ def _train_seeds(params, seeds, data):
 def _load_catalog(catalog, wave_frame):
     if catalog is None or not isinstance(catalog, str):
         return catalog
-    from .indices import load_catalog
+    from stellar_relevance.indices.catalog import load_catalog
 
     with warnings.catch_warnings():
         # published sidebands that touch the central band: irrelevant here (the match uses the bands only)
@@ -183,7 +183,7 @@ def _load_catalog(catalog, wave_frame):
 
 def _match(subset, relevance, order, p):
     """The index table, each pixel's index names and the paper-group counts (one band membership for all)."""
-    from .matching import match_indices, pixel_index_names
+    from stellar_relevance.indices.matching import match_indices, pixel_index_names
 
     n_pixels = len(relevance)
     cat_table = _load_catalog(p.catalog, subset.wave_frame)
@@ -412,7 +412,7 @@ def rank_spectra(
     top : int
         Number of top pixels matched against the index catalogue.
     catalog : str or astropy.table.QTable or None
-        Index catalogue name for :func:`~stellar_relevance.indices.load_catalog`,
+        Index catalogue name for :func:`~stellar_relevance.indices.catalog.load_catalog`,
         a table, or None to skip the match.
     ks : sequence, optional
         k values of the curve (ints or ``"all"``); each at most the number of

@@ -13,7 +13,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from ._version import __version__
+from stellar_relevance._version import __version__
 
 __all__ = ["versions", "jsonable", "from_jsonable"]
 
@@ -37,7 +37,7 @@ def versions():
 
     Examples
     --------
-    >>> from stellar_relevance.provenance import versions
+    >>> from stellar_relevance.io.provenance import versions
     >>> sorted(versions())[:3]
     ['astropy', 'numpy', 'platform']
     """
@@ -137,7 +137,7 @@ def from_jsonable(value):
     Examples
     --------
     >>> import astropy.units as u
-    >>> from stellar_relevance.provenance import from_jsonable, jsonable
+    >>> from stellar_relevance.io.provenance import from_jsonable, jsonable
     >>> from_jsonable(jsonable({"step": 0.9 * u.AA, "n": 3}, tagged=True))
     {'step': <Quantity 0.9 Angstrom>, 'n': 3}
     """

@@ -21,7 +21,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from .exceptions import DataError
+from stellar_relevance.exceptions import DataError
 
 __all__ = ["Store", "open_store", "gather", "pixel_mean", "memory_status", "write_synthetic_store",
            "store_bytes"]
@@ -103,8 +103,8 @@ def open_store(path):
     >>> store.n_spectra, store.n_pixels, store.flux.dtype.str
     (10, 50, '>f4')
     """
-    from .io._common import require_fits
-    from .io.packed import _flux_hdu, _image, _open_mapped
+    from stellar_relevance.io._common import require_fits
+    from stellar_relevance.io.packed import _flux_hdu, _image, _open_mapped
 
     path = require_fits(path)
     with _open_mapped(path, "packed store") as hdul:
@@ -248,7 +248,7 @@ def write_synthetic_store(path, n_spectra, n_pixels=4300, chunk_rows=2048, seed=
     >>> spectra.flux.shape, spectra.label_names
     ((100, 200), ['Y'])
     """
-    from .io.stream import PackedStream
+    from stellar_relevance.io.stream import PackedStream
 
     path = Path(path)
     needed = 2 * store_bytes(n_spectra, n_pixels)
@@ -273,6 +273,6 @@ def write_synthetic_store(path, n_spectra, n_pixels=4300, chunk_rows=2048, seed=
             labels[start : start + m] = y
         table = Table({"ID": [f"syn{i:07d}" for i in range(n_spectra)], "Y": labels})
         wave = 3500.0 * 10 ** (1e-4 * pixels) * u.AA
-        stream.finish(wave, table, "vacuum", u.dimensionless_unscaled, {"synthetic": "stellar_relevance.store"})
+        stream.finish(wave, table, "vacuum", u.dimensionless_unscaled, {"synthetic": "stellar_relevance.io.store"})
     logger.info("wrote a synthetic store of %d x %d to %s", n_spectra, n_pixels, path)
     return path

@@ -21,7 +21,7 @@ import numpy as np
 from astropy.table import Table
 from tqdm.auto import tqdm
 
-from .exceptions import ParameterError
+from stellar_relevance.exceptions import ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def topk_curve(
     fit_predict_many : callable, optional
         ``fit_predict_many(keeps) -> list of predictions on X_test[:, keep]``:
         trains every retrained model of the curve in one call (for example
-        :func:`stellar_relevance.batched.fit_predict_subsets`, which trains
+        :func:`stellar_relevance.estimators.stacked.fit_predict_subsets`, which trains
         them as one stacked network); replaces ``make_model``.
     n_random : int, default=5
         Random draws of k features for each k and protocol.

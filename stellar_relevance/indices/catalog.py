@@ -20,8 +20,8 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from .exceptions import DataError, DataWarning
-from .spectra import as_wavelength
+from stellar_relevance.exceptions import DataError, DataWarning
+from stellar_relevance.spectra import as_wavelength
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def validate_catalog(table, *, source="catalogue", warn_overlaps=True):
     Examples
     --------
     >>> from stellar_relevance import load_catalog
-    >>> from stellar_relevance.indices import validate_catalog
+    >>> from stellar_relevance.indices.catalog import validate_catalog
     >>> validate_catalog(load_catalog(["Mgb"]), warn_overlaps=False)  # the overlaps it would warn about
     ['Mgb (blue sideband overlaps central band by 1.25 A; red sideband overlaps central band by 1.25 A)']
     """

@@ -97,7 +97,7 @@ def _shrink_columns_(eigenvalues, norms, threshold):
     """``eigenvalues *= max(0, 1 - threshold / norms)`` in place, the switched-off ones exactly 0.
 
     ``norms`` are the column norms ``|lambda_i| * ||psi[:, i]||`` (any shape matching ``eigenvalues``:
-    one layer, or a stack of layers as in :mod:`stellar_relevance.batched`).
+    one layer, or a stack of layers as in :mod:`stellar_relevance.estimators.stacked`).
     """
     factor = torch.where(norms > threshold, 1.0 - threshold / norms.clamp(min=threshold), torch.zeros_like(norms))
     eigenvalues.mul_(factor)

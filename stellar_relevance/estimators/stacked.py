@@ -1,7 +1,7 @@
 """Many small spectral regressors trained as one: the retrained networks of the error-vs-k curve.
 
 The error-vs-k curve retrains a fresh
-:class:`~stellar_relevance.estimators.SpectralRelevanceRegressor` on the
+:class:`~stellar_relevance.SpectralRelevanceRegressor` on the
 top-k pixels, and on random k, for every k: about two dozen small networks
 that are independent of one another. Trained one after the other, each
 spends most of its time in Python (a MILES network sees two mini-batches per
@@ -30,12 +30,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._estimator_base import _resolve_device, _seed_from
-from .batches import ArrayBatches
-from .distributed import batch_plan, spread, world
-from .network import SpectralNetwork
-from .proximal import _shrink_columns_, soft_threshold_
-from .training import torch_threads
+from stellar_relevance.estimators._base import _resolve_device, _seed_from
+from stellar_relevance.nn.batches import ArrayBatches
+from stellar_relevance.nn.distributed import batch_plan, spread, world
+from stellar_relevance.nn.network import SpectralNetwork
+from stellar_relevance.nn.proximal import _shrink_columns_, soft_threshold_
+from stellar_relevance.nn.training import torch_threads
 
 __all__ = ["fit_predict_subsets", "BatchedFit", "BUCKET_RATIO"]
 
@@ -63,7 +63,7 @@ class BatchedFit:
         shape (n_test,) or (n_test, n_outputs) as ``y`` was given.
     best_epoch, stopped_epoch : ndarray of int
         Per subset: the epoch whose weights made the predictions, and the
-        last epoch the network trained (as :class:`~stellar_relevance.training.TrainingResult`).
+        last epoch the network trained (as :class:`~stellar_relevance.nn.training.TrainingResult`).
     n_groups : int
         How many stacked trainings were run.
 
@@ -135,7 +135,7 @@ class _StackedNetworks(nn.Module):
 
     @torch.no_grad()
     def proximal_step(self, penalty, threshold):
-        """The proximal step of :mod:`stellar_relevance.proximal`, for every network at once."""
+        """The proximal step of :mod:`stellar_relevance.nn.proximal`, for every network at once."""
         if penalty == "l2" or threshold <= 0:
             return
         if penalty == "l1":
@@ -158,7 +158,7 @@ def _buckets(sizes, ratio=BUCKET_RATIO):
 
 
 def _gather(X, rows, columns, mask):
-    """Rows ``rows`` of ``X`` (an :class:`~stellar_relevance.batches.ArrayBatches`: gathered and scaled now),
+    """Rows ``rows`` of ``X`` (an :class:`~stellar_relevance.nn.batches.ArrayBatches`: gathered and scaled now),
     columns ``columns[m]`` for every network m, zero beyond its own k: shape (M, len(rows), width)."""
     block = X[rows][:, columns]  # (batch, M, width)
     return block.permute(1, 0, 2).mul(mask.unsqueeze(1)).contiguous()
@@ -360,14 +360,14 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
     -----
     Under ``torch.distributed`` (``stelrel rank --nproc``, ``torchrun``) the
     networks are dealt out over the processes, each trains its share alone
-    (:func:`~stellar_relevance.distributed.spread`) and every process gets
+    (:func:`~stellar_relevance.nn.distributed.spread`) and every process gets
     every prediction: the same networks as in one process.
 
     Examples
     --------
     >>> import numpy as np
     >>> from stellar_relevance import SpectralRelevanceRegressor
-    >>> from stellar_relevance.batched import fit_predict_subsets
+    >>> from stellar_relevance.estimators.stacked import fit_predict_subsets
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(300, 12))
     >>> y = X[:, 0] - X[:, 1]

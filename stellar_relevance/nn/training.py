@@ -1,8 +1,8 @@
 """The training loop: a plain function over tensors, with early stopping.
 
-The estimators in :mod:`stellar_relevance.estimators` prepare the data and
+The estimators in :mod:`stellar_relevance.estimators._spectral` prepare the data and
 call :func:`train`; a custom pipeline can call it directly with any
-:class:`~stellar_relevance.network.SpectralNetwork`.
+:class:`~stellar_relevance.nn.network.SpectralNetwork`.
 """
 
 import copy
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .distributed import batch_plan
-from .proximal import check_penalty, penalty_value, proximal_step
+from stellar_relevance.nn.distributed import batch_plan
+from stellar_relevance.nn.proximal import check_penalty, penalty_value, proximal_step
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penal
     every batch, without an autograd pass for it.
 
     With ``penalty="l1"`` or ``"group"`` the eigenvalues get no weight decay:
-    their penalty is applied by :func:`stellar_relevance.proximal.proximal_step`
+    their penalty is applied by :func:`stellar_relevance.nn.proximal.proximal_step`
     after each step (``psi`` keeps its squared-L2 decay).
     """
     check_penalty(penalty)
@@ -89,7 +89,7 @@ TRAINING_COPIES = 6
 
 
 def training_memory_bytes(n_features, n_outputs, hidden_layer_sizes, batch_size):
-    """About how many bytes training a :class:`~stellar_relevance.network.SpectralNetwork` needs.
+    """About how many bytes training a :class:`~stellar_relevance.nn.network.SpectralNetwork` needs.
 
     Counts :data:`TRAINING_COPIES` float32 copies of the parameters and the
     activations of one batch (forward and backward); the data themselves are
@@ -101,7 +101,7 @@ def training_memory_bytes(n_features, n_outputs, hidden_layer_sizes, batch_size)
     >>> round(training_memory_bytes(4300, 1, (200, 50, 50), 128) / 2**20, 1)  # MiB
     29.1
     """
-    from .network import count_parameters
+    from stellar_relevance.nn.network import count_parameters
 
     n_params = count_parameters(n_features, n_outputs, hidden_layer_sizes)
     activations = 4 * int(batch_size) * (int(n_features) + sum(int(h) for h in hidden_layer_sizes))
@@ -207,11 +207,11 @@ def train(
     network : SpectralNetwork
         Any module with a ``spectral`` attribute (:class:`SpectralLinear`).
         Trained in place.
-    X, y : torch.Tensor or stellar_relevance.batches.ArrayBatches
+    X, y : torch.Tensor or stellar_relevance.nn.batches.ArrayBatches
         Training inputs and targets, already on the network's device, or
         inputs gathered batch by batch from a (memory-mapped) array by
-        :class:`~stellar_relevance.batches.ArrayBatches`.
-    X_val, y_val : torch.Tensor, stellar_relevance.batches.ArrayBatches or None
+        :class:`~stellar_relevance.nn.batches.ArrayBatches`.
+    X_val, y_val : torch.Tensor, stellar_relevance.nn.batches.ArrayBatches or None
         Validation data for early stopping and checkpoint selection.
     loss_fn : callable
         ``loss_fn(output, target) -> scalar tensor`` (mean over the batch).
@@ -222,7 +222,7 @@ def train(
         ``"l2"``: the paper's ``c_lambda * sum(lambda**2)`` through Adam's
         weight decay. ``"l1"`` / ``"group"``: a proximal step with threshold
         ``learning_rate * c_lambda`` after every optimiser step, which sets
-        eigenvalues exactly to zero (:mod:`stellar_relevance.proximal`).
+        eigenvalues exactly to zero (:mod:`stellar_relevance.nn.proximal`).
     max_epochs : int
     batch_size : int
     early_stopping : bool

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .layers import SpectralLinear
+from stellar_relevance.nn.layers import SpectralLinear
 
 ACTIVATIONS = {
     "relu": nn.ReLU,

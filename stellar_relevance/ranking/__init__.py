@@ -1,0 +1,11 @@
+"""From spectra and a label to a ranked, matched, checked result.
+
+- :mod:`.pipeline` — :func:`rank_spectra`, the steps in order
+- :mod:`.evaluation` — top-k curves (:func:`topk_curve`) and overlaps (:func:`topk_overlap`)
+- :mod:`.conditioning` — the penalty and the ``given`` labels checked and passed on
+"""
+
+from stellar_relevance.ranking.evaluation import topk_curve, topk_overlap
+from stellar_relevance.ranking.pipeline import DEFAULT_KS, rank_spectra
+
+__all__ = ["rank_spectra", "topk_curve", "topk_overlap", "DEFAULT_KS"]
