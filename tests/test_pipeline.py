@@ -193,7 +193,7 @@ def test_band_membership_agrees_everywhere(synthetic, catalog):
     from types import SimpleNamespace
 
     from stellar_relevance.indices.catalog import load_catalog
-    from stellar_relevance.ranking.pipeline import _match
+    from stellar_relevance.ranking._assemble import match as _match
 
     wave = synthetic.wavelength.value
     with warnings.catch_warnings():
@@ -366,24 +366,16 @@ def test_bad_given_labels_name_the_parameter(synthetic, given, message):
     assert info.value.parameter == "given"
 
 
-def test_an_estimator_without_the_options_is_named_clearly():
-    from stellar_relevance.ranking.conditioning import check_estimator_supports
+def test_the_penalties_are_those_of_the_proximal_steps():
+    """One list of penalties (nn.proximal); the pipeline names the parameter for anything else."""
+    from stellar_relevance.nn import proximal
+    from stellar_relevance.ranking import conditioning
 
-    class Older:  # an estimator from before penalty= and given=
-        def __init__(self, eigenvalue_penalty=1e-2):
-            self.eigenvalue_penalty = eigenvalue_penalty
-
-        def fit(self, X, y):
-            return self
-
-    assert check_estimator_supports("l2", (), estimator_class=Older) is False  # the paper's L2: nothing to pass
-    with pytest.raises(ParameterError, match="'l1' needs an estimator with a penalty parameter") as info:
-        check_estimator_supports("l1", (), estimator_class=Older)
+    assert conditioning.PENALTIES is proximal.PENALTIES
+    assert not hasattr(conditioning, "check_estimator_supports")
+    with pytest.raises(ParameterError, match="penalty must be one of l2, l1, group, got 'l3'") as info:
+        rank_spectra(make_synthetic_spectra(n_spectra=30), "FEH", penalty="l3", **TINY)
     assert info.value.parameter == "penalty"
-    with pytest.raises(ParameterError, match="cannot take known labels") as info:
-        check_estimator_supports("l2", ("TEFF",), estimator_class=Older)
-    assert info.value.parameter == "given"
-    assert check_estimator_supports("group", ("TEFF",)) is True  # the installed estimator takes both
 
 
 def test_rank_on_a_memory_mapped_flux_reads_it_without_copying_it(tmp_path, monkeypatch):
