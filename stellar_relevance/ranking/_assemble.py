@@ -14,6 +14,7 @@ from astropy.table import QTable
 
 from stellar_relevance.exceptions import DataWarning
 from stellar_relevance.indices.claims import group_counts, paper_claims
+from stellar_relevance.indices.features import MERGE_PIXELS
 from stellar_relevance.io.provenance import versions
 from stellar_relevance.ranking._stability import OVERLAP_TOLERANCE
 from stellar_relevance.ranking._train import mae
@@ -162,6 +163,9 @@ def result_settings(p, params, seeds, ks, retrain, label_unit, data, wave_frame)
         "test_ids_given": p.test_ids is not None,
         "wave_frame": wave_frame,
         "continuum": p.continuum_rule,
+        "significance": p.significance,
+        "fdr": float(p.fdr),
+        "feature_merge_pixels": MERGE_PIXELS,
     }
 
 

@@ -100,5 +100,5 @@ def normalise(subset, X, rule, notes):
     if not FLUX_LEVELS[0] <= level <= FLUX_LEVELS[1]:
         note(notes, f"the flux is of order {level:.3g} (median absolute value), far from 1: networks train poorly "
               "on unnormalised flux (short trainings can diverge); divide each spectrum by its continuum with "
-              "continuum='running' (stelrel rank --continuum running) or normalise the flux before ranking")
+              "continuum='running' (--continuum running on the command line) or normalise the flux before ranking")
     return X

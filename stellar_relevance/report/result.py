@@ -207,7 +207,7 @@ class RankingResult:
     def save(self, directory, overwrite=False, figures=True):
         """Write every output into ``directory``: the whole folder, or nothing.
 
-        Files: ``ranking.ecsv``, ``indices.ecsv``, ``curve.ecsv``,
+        Files: ``ranking.ecsv``, ``features.ecsv``, ``indices.ecsv``, ``curve.ecsv``,
         ``summary.json``, ``model.pt`` (when models are held),
         ``relevance.png``, ``eigenvalues.png``, ``curve.png`` and
         ``report.html``. They are written into a temporary folder beside
@@ -243,7 +243,7 @@ class RankingResult:
         ...                       ks=(10, "all"), n_permutations=10)
         >>> written = result.save(Path(tempfile.mkdtemp()) / "out", figures=False)
         >>> sorted(written)
-        ['curve.ecsv', 'indices.ecsv', 'model.pt', 'ranking.ecsv', 'summary.json']
+        ['curve.ecsv', 'features.ecsv', 'indices.ecsv', 'model.pt', 'ranking.ecsv', 'summary.json']
         """
         directory = Path(directory).expanduser()
         with staged_output_dir(directory, overwrite=overwrite) as staging:
