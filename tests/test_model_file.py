@@ -178,6 +178,34 @@ def test_predictions_far_outside_the_training_range_are_warned(small, synthetic,
         predict_labels(model, strange)
 
 
+def test_the_recorded_continuum_rule_is_applied_once(synthetic, tmp_path):
+    continuum = pytest.importorskip("stellar_relevance.io.continuum", reason="io.continuum not merged yet")
+    rule = continuum.continuum_settings("running", 50 * u.AA, 90)
+    raw = synthetic[np.arange(100, 120)]
+    X, y = synthetic[np.arange(100)].to_xy("FEH")
+    normalised = continuum.apply_continuum(X, synthetic.wavelength, rule)
+    fitted = SpectralRelevanceRegressor((16,), max_epochs=10, random_state=0).fit(normalised, y)
+    model = load_model(_write(tmp_path, fitted, synthetic, continuum=rule,
+                              fill_values=normalised.mean(axis=0).astype(np.float32)))
+    assert model["preprocessing"]["continuum"] == rule
+    expected = fitted.predict(continuum.apply_continuum(raw.flux, raw.wavelength, rule))
+    table = predict_labels(model, raw)
+    assert table.meta["continuum_applied"] and np.array_equal(table["FEH_pred"], expected)
+    done = SpectralSet(raw.wavelength, continuum.apply_continuum(raw.flux, raw.wavelength, rule), labels=raw.labels,
+                       meta={"continuum": rule})
+    table = predict_labels(model, done)
+    assert not table.meta["continuum_applied"] and np.array_equal(table["FEH_pred"], expected)
+    other = SpectralSet(raw.wavelength, raw.flux, labels=raw.labels,
+                        meta={"continuum": continuum.continuum_settings("running", 50 * u.AA, 95)})
+    with pytest.raises(DataError, match=r"the spectra hold flux divided by its running 95.0th percentile over 50.0 "
+                                        r"Angstrom but the model was trained on .* 90.0th percentile"):
+        predict_labels(model, other)
+    (tmp_path / "plain").mkdir()
+    plain = load_model(_write(tmp_path / "plain", fitted, synthetic))
+    with pytest.raises(DataError, match=r"trained on the flux as stored .*; read or pack them without continuum"):
+        predict_labels(plain, done)
+
+
 # ----------------------------------------------------------------------------- the survey round trip
 SURVEYS = SHARED_DATA / "surveys"
 REAL = [SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits",

@@ -17,8 +17,8 @@ import numpy as np
 from stellar_relevance.exceptions import DataError, ParameterError, StelrelError
 from stellar_relevance.io.provenance import jsonable
 
-__all__ = ["FORMAT", "HEADER", "ESTIMATOR_CLASSES", "encode_estimator", "encode_estimators", "decode_estimator", "write_archive",
-           "read_archive", "fill_values", "label_range"]
+__all__ = ["FORMAT", "HEADER", "ESTIMATOR_CLASSES", "encode_estimator", "encode_estimators", "decode_estimator",
+           "write_archive", "read_archive", "fill_values", "label_range"]
 
 #: The ``format`` entry of every model file this code writes and reads.
 FORMAT = "stelrel-model/2"

@@ -15,8 +15,8 @@ import numpy as np
 from stellar_relevance.exceptions import DataError, DataWarning
 from stellar_relevance.io.resample import bin_edges, grid_bins, resample
 
-__all__ = ["CHUNK_ROWS", "MAX_UNCOVERED_FRACTION", "check_frames", "grid_plan", "prepared_rows", "given_labels",
-           "warn_filled", "warn_far"]
+__all__ = ["CHUNK_ROWS", "MAX_UNCOVERED_FRACTION", "check_frames", "grid_plan", "continuum_plan", "prepared_rows",
+           "given_labels", "warn_filled", "warn_far"]
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +69,57 @@ def grid_plan(model, spectra, rtol):
     return lo, hi
 
 
-def prepared_rows(model, spectra, rows, plan):
+def _rule_text(rule):
+    if rule.get("method", "none") == "none":
+        return "the flux as stored (no continuum normalisation)"
+    return (f"flux divided by its running {rule.get('percentile')}th percentile over {rule.get('window')} "
+            f"{rule.get('window_unit', 'Angstrom')}")
+
+
+def continuum_plan(model, spectra):
+    """The continuum rule to apply to the spectra (None: nothing); DataError when theirs is another rule.
+
+    Spectra already normalised with the model's rule (``meta["continuum"]``,
+    as a packed file records it) are used as they are.
+    """
+    wanted = model["preprocessing"].get("continuum") or {"method": "none"}
+    theirs = spectra.meta.get("continuum") or {"method": "none"}
+    if theirs.get("method", "none") == "none":
+        return None if wanted.get("method", "none") == "none" else wanted
+    keys = ("method", "window", "window_unit", "percentile")
+    if {k: theirs.get(k) for k in keys} == {k: wanted.get(k) for k in keys}:
+        return None
+    advice = "without continuum normalisation" if wanted.get("method", "none") == "none" else \
+        "with the model's rule, or without normalisation (predict then applies it)"
+    raise DataError(f"the spectra hold {_rule_text(theirs)} but the model was trained on {_rule_text(wanted)}; "
+                    f"read or pack them {advice}")
+
+
+def prepared_rows(model, spectra, rows, bins, continuum):
     """The flux of ``spectra[rows]`` on the model's grid, continuum applied, bad pixels filled; and n filled.
 
-    A pixel is bad when it is masked, not finite, or (resampled) touches a
-    bad pixel or lies beyond the spectra; it gets the model's fill value.
+    ``bins``: the model's bins to resample onto (None: the spectra are on its
+    grid); ``continuum``: the rule to apply (None: none). A pixel is bad when
+    it is masked, not finite, or (resampled) touches a bad pixel or lies
+    beyond the spectra; it gets the model's fill value. The continuum comes
+    after resampling and before filling, as in a packed training set.
     """
     flux = np.array(spectra.flux[rows], dtype=np.float64)
     mask = None if spectra.mask is None else np.asarray(spectra.mask[rows], dtype=bool)
-    if plan is None:
+    if bins is None:
         bad = ~np.isfinite(flux) if mask is None else (mask | ~np.isfinite(flux))
     else:
         if mask is not None:
             flux[mask] = np.nan
         ivar = None if spectra.ivar is None else np.asarray(spectra.ivar[rows], dtype=np.float64)
-        flux, new_ivar = resample(u.Quantity(spectra.wavelength, u.AA).value, flux, ivar, *plan)
+        flux, new_ivar = resample(u.Quantity(spectra.wavelength, u.AA).value, flux, ivar, *bins)
         flux = np.atleast_2d(flux)
         bad = ~np.isfinite(flux) if new_ivar is None else (~np.isfinite(flux) | ~(np.atleast_2d(new_ivar) > 0))
-    continuum = model["preprocessing"].get("continuum")
     if continuum is not None:
         from stellar_relevance.io.continuum import apply_continuum
 
-        flux = np.asarray(apply_continuum(np.where(bad, np.nan, flux), model["wavelength"], continuum), np.float64)
+        some = np.flatnonzero((~bad).any(axis=1))  # a spectrum with no good pixel is all filled
+        flux[some] = apply_continuum(np.where(bad, np.nan, flux)[some], model["wavelength"], continuum)
         bad |= ~np.isfinite(flux)
     fill = np.asarray(model["preprocessing"]["fill_values"], dtype=np.float64)
     flux[bad] = np.broadcast_to(fill, flux.shape)[bad]
@@ -128,10 +157,10 @@ def warn_filled(n_filled, model, ids, stacklevel):
     touched = np.flatnonzero(n_filled)
     if not touched.size:
         return
+    median, most = int(np.median(n_filled[touched])), int(n_filled.max())
     warnings.warn(f"{touched.size} of {len(n_filled)} spectra have masked, non-finite or uncovered pixels, filled "
-                  f"with the model's fill values ({source}) at those pixels (median {int(np.median(n_filled[touched]))}, at most "
-                  f"{int(n_filled.max())} of {n_pixels} pixels per spectrum; column n_filled)", DataWarning,
-                  stacklevel=stacklevel)
+                  f"with the model's fill values ({source}) at those pixels (median {median}, at most {most} of "
+                  f"{n_pixels} pixels per spectrum; column n_filled)", DataWarning, stacklevel=stacklevel)
     mostly = np.flatnonzero(n_filled > n_pixels / 2)
     if mostly.size:
         warnings.warn(f"{mostly.size} spectra have more than half their pixels filled (e.g. IDs "

@@ -25,8 +25,11 @@ One zip archive (the name ``model.pt`` is kept). No member is a pickle:
       pixel: what a masked, non-finite or uncovered pixel gets),
       ``fill_source`` (``"training mean of the other spectra"``: given by
       the ranking; ``"estimator feature_means_"``: the first estimator's
-      training mean, when none was given), ``continuum`` (the settings of
-      :func:`stellar_relevance.io.continuum.apply_continuum`, or null).
+      training mean, when none was given), ``continuum`` (the rule the
+      training flux was normalised with, as ``continuum_settings`` gives it,
+      or null: prediction applies it to spectra not yet normalised, after
+      resampling and before filling, and refuses spectra normalised with
+      another rule).
     - ``estimators``: one entry per seed: ``class`` (one of
       ``SpectralRelevanceRegressor``, ``SpectralRelevanceClassifier``: an
       allow-list; nothing else is ever built), ``params`` (``get_params``;
@@ -64,8 +67,8 @@ from stellar_relevance._version import __version__
 from stellar_relevance.io.provenance import jsonable
 from stellar_relevance.report._model_codec import (FORMAT, decode_estimator, encode_estimators, fill_values,
                                                    label_range, read_archive, write_archive)
-from stellar_relevance.report._model_prepare import (CHUNK_ROWS, check_frames, given_labels, grid_plan,
-                                                     prepared_rows, warn_far, warn_filled)
+from stellar_relevance.report._model_prepare import (CHUNK_ROWS, check_frames, continuum_plan, given_labels,
+                                                     grid_plan, prepared_rows, warn_far, warn_filled)
 
 __all__ = ["MODEL_FORMAT", "SeedEnsemble", "model_payload", "write_model", "load_model", "model_grid",
            "predict_labels"]
@@ -371,13 +374,13 @@ def predict_labels(model, spectra, rtol=1e-6):
     from astropy.table import Table
 
     check_frames(model, spectra)
-    plan = grid_plan(model, spectra, rtol)
+    bins, continuum = grid_plan(model, spectra, rtol), continuum_plan(model, spectra)
     given = given_labels(model, spectra)
     ensemble = SeedEnsemble(model["estimators"])
     values, filled = [], []
     for start in range(0, len(spectra), CHUNK_ROWS):
         rows = slice(start, min(start + CHUNK_ROWS, len(spectra)))
-        X, n_filled = prepared_rows(model, spectra, rows, plan)
+        X, n_filled = prepared_rows(model, spectra, rows, bins, continuum)
         values.append(ensemble.predict(X, given=None if given is None else given[rows]))
         filled.append(n_filled)
     values = np.concatenate(values) if values else np.empty(0)
@@ -388,5 +391,5 @@ def predict_labels(model, spectra, rtol=1e-6):
     table = Table({"ID": np.asarray(spectra.ids, dtype=str), f"{label}_pred": values,
                    "n_filled": n_filled.astype(np.int64)})
     table[f"{label}_pred"].unit = unit or None
-    table.meta = {"label": label, "resampled": plan is not None}
+    table.meta = {"label": label, "resampled": bins is not None, "continuum_applied": continuum is not None}
     return table
