@@ -113,6 +113,25 @@ def test_only_the_allowed_estimator_classes_are_built(good, tmp_path):
         load_model(crafted)
 
 
+@pytest.mark.parametrize("mangle, match", [
+    (lambda h: h["estimators"][0]["attributes"].update(__class__="str"), "'__class__' is not the name of a fitted"),
+    (lambda h: h["estimators"][0]["attributes"].update(predict=1), "'predict' is not the name of a fitted"),
+    (lambda h: h["estimators"][0]["params"].update(shell="rm -rf"), "entry does not rebuild .*shell"),
+    (lambda h: h.pop("wavelength"), "corrupt model file: no usable wavelength grid"),
+    (lambda h: h["wavelength"].update(unit="kg"), "the wavelength grid is not an increasing 1-D length array"),
+    (lambda h: h.update(estimators=[]), "corrupt model file: 0 estimators"),
+    (lambda h: h["members"][next(iter(h["members"]))].update(dtype="no-such-type"), "no usable dtype and shape"),
+])
+def test_a_mangled_header_gets_one_line(good, tmp_path, mangle, match):
+    with zipfile.ZipFile(good) as archive:
+        header = json.loads(archive.read("stelrel-model.json"))
+    mangle(header)
+    crafted = _rewrite(good, tmp_path / "crafted.pt", {"stelrel-model.json": json.dumps(header).encode()})
+    with pytest.raises(DataError, match=match) as excinfo:
+        load_model(crafted)
+    _one_line(excinfo, crafted)
+
+
 def test_corrupt_truncated_and_foreign_files_get_one_line(good, tmp_path):
     data = good.read_bytes()
     cases = {

@@ -9,16 +9,19 @@ dict. :mod:`.model_file` documents the format.
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 
 from stellar_relevance.exceptions import DataError, ParameterError, StelrelError
 from stellar_relevance.io.provenance import jsonable
 
 __all__ = ["FORMAT", "HEADER", "ESTIMATOR_CLASSES", "encode_estimator", "encode_estimators", "decode_estimator",
-           "write_archive", "read_archive", "fill_values", "label_range"]
+           "write_archive", "read_archive", "fill_values", "label_range", "header_grid",
+           "model_from_header"]
 
 #: The ``format`` entry of every model file this code writes and reads.
 FORMAT = "stelrel-model/2"
@@ -112,6 +115,13 @@ def encode_estimators(estimators):
     return entries, arrays
 
 
+def _attribute(cls, key, where):
+    """``key`` when it can name a fitted attribute (lower case, not dunder, nothing the class defines)."""
+    if not isinstance(key, str) or not re.fullmatch(r"_?[a-z][a-z0-9_]*", key) or hasattr(cls, key):
+        raise DataError(f"{where}: {key!r} is not the name of a fitted attribute of {cls.__name__}; refused")
+    return key
+
+
 def decode_estimator(entry, arrays, where):
     """A fitted estimator from its JSON entry and the archive's arrays (only allow-listed classes)."""
     import torch
@@ -119,27 +129,63 @@ def decode_estimator(entry, arrays, where):
     from stellar_relevance.nn import SpectralNetwork
 
     cls = _estimator_class(entry.get("class"), where)
-    params = dict(entry["params"])
-    if isinstance(params.get("hidden_layer_sizes"), list):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     try:
+        params = dict(entry["params"])
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
         estimator = cls(**params)
         layout = entry["network"]
         network = SpectralNetwork(layout["n_features"], layout["n_outputs"], layout["hidden_layer_sizes"],
                                   activation=layout["activation"], n_given=layout["n_given"])
         state = {key: torch.from_numpy(arrays[member]) for key, member in entry["state_dict"].items()}
         network.load_state_dict(state, strict=True)
-    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        fitted = dict(entry["attributes"], **{key: arrays[member] for key, member in entry["arrays"].items()})
+    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError) as exc:
         raise DataError(f"{where}: the {entry.get('class')} entry does not rebuild ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else exc!r})") from None
     network.eval()
-    for key, value in entry["attributes"].items():
-        setattr(estimator, key, value)
-    for key, member in entry["arrays"].items():
-        setattr(estimator, key, arrays[member])
+    for key, value in fitted.items():
+        setattr(estimator, _attribute(cls, key, where), value)
     estimator.network_ = network
     estimator._device = torch.device("cpu")
     return estimator
+
+
+def header_grid(header, path):
+    """The grid of a header as a Quantity; ``info.meta`` holds ``frame`` and ``rest_frame``."""
+    try:
+        wave = header["wavelength"]
+        grid = u.Quantity(np.asarray(wave["values"], dtype=float), u.Unit(wave["unit"]))
+        grid.info.meta = {"frame": wave.get("frame"), "rest_frame": wave.get("rest_frame")}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{path}: corrupt model file: no usable wavelength grid ({type(exc).__name__}: {exc})") \
+            from None
+    if grid.ndim != 1 or grid.size < 2 or grid.unit.physical_type != "length" or \
+            not (np.all(np.isfinite(grid.value)) and np.all(np.diff(grid.value) > 0)):
+        raise DataError(f"{path}: corrupt model file: the wavelength grid is not an increasing 1-D length array")
+    return grid
+
+
+def model_from_header(header, arrays, path):
+    """The dictionary :func:`~stellar_relevance.report.model_file.load_model` returns, estimators rebuilt."""
+    try:
+        model = {key: header.get(key) for key in ("format", "stelrel_version", "label", "label_unit", "given",
+                                                   "label_range", "label_range_source", "split", "seeds",
+                                                   "settings", "config")}
+        model["wavelength"] = header_grid(header, path)
+        model["wave_frame"] = header["wavelength"].get("frame")
+        model["rest_frame"] = header["wavelength"].get("rest_frame")
+        preprocessing = header["preprocessing"]
+        model["preprocessing"] = dict(preprocessing, fill_values=arrays[preprocessing["fill_values"]])
+        entries = list(header["estimators"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{path}: corrupt model file: the header lacks or mangles {exc}") from None
+    if not entries or model["preprocessing"]["fill_values"].shape != model["wavelength"].shape:
+        raise DataError(f"{path}: corrupt model file: {len(entries)} estimators, "
+                        f"{model['preprocessing']['fill_values'].shape} fill values for {model['wavelength'].size} "
+                        "pixels")
+    model["estimators"] = [decode_estimator(entry, arrays, str(path)) for entry in entries]
+    return model
 
 
 def fill_values(preprocessing, estimators, n_pixels):
@@ -233,7 +279,10 @@ def read_archive(path, *, arrays=True):
 def _read_member(archive, names, member, spec, path):
     if member not in names:
         raise DataError(f"{path}: corrupt model file: member {member} is missing")
-    expected = int(np.prod(spec["shape"], dtype=np.int64)) * np.dtype(spec["dtype"]).itemsize
+    try:
+        expected = int(np.prod(spec["shape"], dtype=np.int64)) * np.dtype(spec["dtype"]).itemsize
+    except (TypeError, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: corrupt model file: member {member} has no usable dtype and shape ({exc})") from None
     info = archive.getinfo(member)
     if not expected <= info.file_size <= expected + 4096:  # the .npy header is at most a few hundred bytes
         raise DataError(f"{path}: corrupt model file: member {member} holds {info.file_size} bytes for "

@@ -65,8 +65,9 @@ import numpy as np
 
 from stellar_relevance._version import __version__
 from stellar_relevance.io.provenance import jsonable
-from stellar_relevance.report._model_codec import (FORMAT, decode_estimator, encode_estimators, fill_values,
-                                                   label_range, read_archive, write_archive)
+from stellar_relevance.report._model_codec import (FORMAT, encode_estimators, fill_values, header_grid,
+                                                   label_range, model_from_header, read_archive,
+                                                   write_archive)
 from stellar_relevance.report._model_prepare import (CHUNK_ROWS, check_frames, continuum_plan, given_labels,
                                                      grid_plan, prepared_rows, warn_far, warn_filled)
 
@@ -226,13 +227,6 @@ def write_model(path, payload):
     return atomic_write(path, lambda tmp: write_archive(tmp, payload["header"], payload["arrays"]))
 
 
-def _grid(header):
-    wave = header["wavelength"]
-    grid = u.Quantity(np.asarray(wave["values"], dtype=float), u.Unit(wave["unit"]))
-    grid.info.meta = {"frame": wave.get("frame"), "rest_frame": wave.get("rest_frame")}
-    return grid
-
-
 def model_grid(path):
     """The wavelength grid of a model file, with its frame (reads the header only; no torch).
 
@@ -267,7 +261,7 @@ def model_grid(path):
     (3, Unit("Angstrom"), {'frame': 'vacuum', 'rest_frame': True})
     """
     header, _ = read_archive(path, arrays=False)
-    return _grid(header)
+    return header_grid(header, path)
 
 
 def load_model(path):
@@ -310,16 +304,7 @@ def load_model(path):
     stellar_relevance.exceptions.DataError: no-such-folder/model.pt: model file not found
     """
     header, arrays = read_archive(path)
-    where = str(path)
-    model = {key: header.get(key) for key in ("format", "stelrel_version", "label", "label_unit", "given",
-                                               "label_range", "label_range_source", "split", "seeds", "settings",
-                                               "config")}
-    model["wavelength"] = _grid(header)
-    model["wave_frame"] = header["wavelength"].get("frame")
-    model["rest_frame"] = header["wavelength"].get("rest_frame")
-    model["preprocessing"] = dict(header["preprocessing"], fill_values=arrays[header["preprocessing"]["fill_values"]])
-    model["estimators"] = [decode_estimator(entry, arrays, where) for entry in header["estimators"]]
-    return model
+    return model_from_header(header, arrays, path)
 
 
 def predict_labels(model, spectra, rtol=1e-6):
