@@ -21,7 +21,7 @@ __all__ = ["CHUNK_ROWS", "MAX_UNCOVERED_FRACTION", "check_frames", "grid_plan", 
 log = logging.getLogger(__name__)
 
 #: Spectra prepared and predicted at a time.
-CHUNK_ROWS = 8192
+CHUNK_ROWS = 2048
 #: The share of the model's pixels that may lie beyond the spectra's grid (they are filled, as bad pixels are).
 MAX_UNCOVERED_FRACTION = 0.01
 
