@@ -14,7 +14,6 @@ import pytest
 import torch
 from astropy.table import Table
 
-from conftest import SHARED_DATA
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
 from stellar_relevance.estimators import SpectralRelevanceRegressor
 from stellar_relevance.exceptions import DataError, DataWarning
@@ -23,6 +22,7 @@ from stellar_relevance.ranking.pipeline import rank_spectra
 from stellar_relevance.report.model_file import (SeedEnsemble, load_model, model_grid, model_payload,
                                                  predict_labels, write_model)
 from stellar_relevance.spectra import SpectralSet
+from test_io_ingest import REAL, make_files  # the perturbed LAMOST-layout copies, made one way
 
 torch.set_num_threads(1)
 SETTINGS = {"label": "FEH", "label_unit": "dex", "wave_frame": "air", "seeds": [0]}
@@ -179,7 +179,8 @@ def test_predictions_far_outside_the_training_range_are_warned(small, synthetic,
 
 
 def test_the_recorded_continuum_rule_is_applied_once(synthetic, tmp_path):
-    continuum = pytest.importorskip("stellar_relevance.io.continuum", reason="io.continuum not merged yet")
+    from stellar_relevance.io import continuum
+
     rule = continuum.continuum_settings("running", 50 * u.AA, 90)
     raw = synthetic[np.arange(100, 120)]
     X, y = synthetic[np.arange(100)].to_xy("FEH")
@@ -207,22 +208,13 @@ def test_the_recorded_continuum_rule_is_applied_once(synthetic, tmp_path):
 
 
 # ----------------------------------------------------------------------------- the survey round trip
-SURVEYS = SHARED_DATA / "surveys"
-REAL = [SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits",
-        SURVEYS / "spec-57287-KP193637N444141V03_sp10-161.fits.gz"]
-
-
 @pytest.fixture(scope="module")
 def lamost(tmp_path_factory):
     """24 LAMOST-layout files made from the real two (the copies of test_io_ingest), labels, two disjoint halves."""
     if not all(p.is_file() for p in REAL):
-        pytest.skip(f"real LAMOST files not found in {SURVEYS} (set STELREL_SHARED_DATA)")
-    import test_io_ingest
-
+        pytest.skip(f"real LAMOST files not found in {REAL[0].parent} (set STELREL_SHARED_DATA)")
     root = tmp_path_factory.mktemp("lamost")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(test_io_ingest, "REAL", REAL)
-        files = test_io_ingest.make_files(root / "spectra", 24, seed=5)
+    files = make_files(root / "spectra", 24, seed=5)
     ids = [str(900000000 + i) for i in range(24)]
     Table({"OBSID": ids, "FEH": np.random.default_rng(0).uniform(-1, 0.3, 24)}).write(root / "labels.csv")
     return root, files[:16], files[16:]
@@ -237,29 +229,35 @@ def _train(spectra, tmp_path):
     fitted = SpectralRelevanceRegressor((8,), max_epochs=3, input_scaling="standard", random_state=0).fit(X, y)
     settings = dict(SETTINGS, wave_frame=spectra.wave_frame)
     payload = model_payload([fitted], settings, spectra.wavelength, "16 spectra", preprocessing=dict(
-        fill_values=fill, rest_frame=spectra.meta["rest_frame"], label_range=(y.min(), y.max())))
+        fill_values=fill, rest_frame=spectra.meta["rest_frame"], continuum=spectra.meta.get("continuum"),
+        label_range=(y.min(), y.max())))
     return write_model(tmp_path / "model.pt", payload)
 
 
-def test_a_model_predicts_another_pack_of_the_survey(lamost, tmp_path):
+@pytest.mark.parametrize("continuum", ["none", "running"])
+def test_a_model_predicts_another_pack_of_the_survey(lamost, tmp_path, continuum):
     from stellar_relevance.io import pack_spectra, read_packed
 
     root, first, second = lamost
     pack = dict(labels=root / "labels.csv", progress=False)
-    # observed frame: the training half on a chosen grid, the other half on its own (native) grid
-    pack_spectra(first, tmp_path / "a.fits", grid="log:3900:8800:1e-4", rest_frame=False, **pack)
+    # observed frame: the training half on a chosen grid (continuum-normalised or not), the other half on its own
+    # (native) grid, as stored
+    pack_spectra(first, tmp_path / "a.fits", grid="log:3900:8800:1e-4", rest_frame=False, continuum=continuum,
+                 **pack)
     pack_spectra(second, tmp_path / "b.fits", rest_frame=False, **pack)
     a, b = read_packed(tmp_path / "a.fits"), read_packed(tmp_path / "b.fits")
     assert a.n_pixels != b.n_pixels
     path = _train(a, tmp_path)
     grid = model_grid(path)
-    pack_spectra(second, tmp_path / "b_on_grid.fits", grid=grid, rest_frame=grid.info.meta["rest_frame"], **pack)
+    pack_spectra(second, tmp_path / "b_on_grid.fits", grid=grid, rest_frame=grid.info.meta["rest_frame"],
+                 continuum=load_model(path)["preprocessing"]["continuum"], **pack)
     by_hand = read_packed(tmp_path / "b_on_grid.fits")
     model = load_model(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         resampled, packed = predict_labels(model, b), predict_labels(model, by_hand)
-    assert resampled.meta["resampled"] and not packed.meta["resampled"]
+    assert resampled.meta["resampled"] and not packed.meta["resampled"] and not packed.meta["continuum_applied"]
+    assert resampled.meta["continuum_applied"] == (continuum == "running")
     assert np.array_equal(resampled["FEH_pred"], packed["FEH_pred"])
     assert np.array_equal(resampled["n_filled"], packed["n_filled"]) and resampled["n_filled"].max() > 0
     assert list(resampled["ID"]) == list(by_hand.ids)

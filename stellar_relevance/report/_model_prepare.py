@@ -101,27 +101,32 @@ def prepared_rows(model, spectra, rows, bins, continuum):
     ``bins``: the model's bins to resample onto (None: the spectra are on its
     grid); ``continuum``: the rule to apply (None: none). A pixel is bad when
     it is masked, not finite, or (resampled) touches a bad pixel or lies
-    beyond the spectra; it gets the model's fill value. The continuum comes
-    after resampling and before filling, as in a packed training set.
+    beyond the spectra; it gets the model's fill value. As in training, the
+    flux is resampled (then float32, as a packed store holds it), divided by
+    its continuum (in the flux's own float type), then filled.
     """
-    flux = np.array(spectra.flux[rows], dtype=np.float64)
     mask = None if spectra.mask is None else np.asarray(spectra.mask[rows], dtype=bool)
     if bins is None:
+        flux = np.array(spectra.flux[rows])
+        flux = flux.astype(flux.dtype.newbyteorder("=") if flux.dtype.kind == "f" else np.float64, copy=False)
         bad = ~np.isfinite(flux) if mask is None else (mask | ~np.isfinite(flux))
     else:
+        flux = np.array(spectra.flux[rows], dtype=np.float64)
         if mask is not None:
             flux[mask] = np.nan
         ivar = None if spectra.ivar is None else np.asarray(spectra.ivar[rows], dtype=np.float64)
         flux, new_ivar = resample(u.Quantity(spectra.wavelength, u.AA).value, flux, ivar, *bins)
-        flux = np.atleast_2d(flux)
+        flux = np.atleast_2d(flux).astype(np.float32)
         bad = ~np.isfinite(flux) if new_ivar is None else (~np.isfinite(flux) | ~(np.atleast_2d(new_ivar) > 0))
     if continuum is not None:
         from stellar_relevance.io.continuum import apply_continuum
 
         some = np.flatnonzero((~bad).any(axis=1))  # a spectrum with no good pixel is all filled
-        flux[some] = apply_continuum(np.where(bad, np.nan, flux)[some], model["wavelength"], continuum)
+        normalised = np.full(flux.shape, np.nan, dtype=np.float32)
+        normalised[some] = apply_continuum(np.where(bad, np.nan, flux)[some], model["wavelength"], continuum)
+        flux = normalised
         bad |= ~np.isfinite(flux)
-    fill = np.asarray(model["preprocessing"]["fill_values"], dtype=np.float64)
+    fill = np.asarray(model["preprocessing"]["fill_values"]).astype(flux.dtype)
     flux[bad] = np.broadcast_to(fill, flux.shape)[bad]
     return flux, bad.sum(axis=1)
 
