@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from stellar_relevance.cli.main import cli
 from stellar_relevance.estimators import SpectralRelevanceRegressor
-from stellar_relevance.exceptions import DataError
+from stellar_relevance.exceptions import DataError, ParameterError, StelrelError
 from stellar_relevance.io import write_packed
 from stellar_relevance.report.model_file import load_model, model_grid, model_payload, write_model
 from stellar_relevance.spectra import SpectralSet
@@ -65,6 +65,21 @@ def _rewrite(source, target, replace):
         for info in old.infolist():
             new.writestr(info, replace.get(info.filename, old.read(info.filename)))
     return target
+
+
+def test_what_cannot_be_written_is_refused_before_writing(fitted, tmp_path):
+    settings = {"label": "FEH"}
+    with pytest.raises(ParameterError, match="fill_values must be 6 finite floats"):
+        model_payload([fitted], settings, WAVE, "s", preprocessing={"fill_values": np.full(6, np.nan)})
+    with pytest.raises(ParameterError, match="label_range must be"):
+        model_payload([fitted], settings, WAVE, "s", preprocessing={"label_range": (np.nan, 1.0)})
+    with pytest.raises(ParameterError, match="at least one fitted estimator"):
+        model_payload([], settings, WAVE, "s")
+    with pytest.raises(StelrelError, match=r"fitted SpectralRelevanceRegressor .*\(not fitted\)"):
+        model_payload([SpectralRelevanceRegressor()], settings, WAVE, "s")
+    path = write_model(tmp_path / "model.pt", model_payload([fitted], settings, WAVE, "s"))
+    with pytest.raises(FileExistsError):
+        write_model(path, model_payload([fitted], settings, WAVE, "s"))
 
 
 def test_a_crafted_pickle_is_refused_and_runs_nothing(tmp_path):

@@ -204,7 +204,10 @@ def label_range(preprocessing, estimators):
     """([min, max] of the training labels, where it comes from): given, else the target mean +- 2 std, else None."""
     given = preprocessing.get("label_range")
     if given is not None:
-        return [float(given[0]), float(given[1])], "training labels"
+        values = np.asarray(given, dtype=float).ravel()
+        if values.shape != (2,) or not np.isfinite(values).all() or values[0] > values[1]:
+            raise ParameterError("preprocessing", f"label_range must be (min, max), two finite numbers; got {given!r}")
+        return values.tolist(), "training labels"
     first = estimators[0]
     if getattr(first, "target_scaling", None) == "standard" and np.size(getattr(first, "target_offset_", [])) == 1:
         mean, std = float(first.target_offset_[0]), float(first.target_scale_[0])
