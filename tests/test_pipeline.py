@@ -381,9 +381,9 @@ def test_the_penalties_are_those_of_the_proximal_steps():
 
 def test_rank_on_a_memory_mapped_flux_reads_it_without_copying_it(tmp_path, monkeypatch):
     """The labelled spectra, their bad-pixel check and the training rows are read from the map in chunks and
-    batches: the numpy memory the whole run allocates stays below the size of the flux (before: a float64
-    copy of the flux, then copies of the training and test rows, several times its size). The chunks are
-    made small here (4 MiB) so that this small flux stands for a survey-sized one."""
+    batches: the numpy memory the whole run allocates stays below the size of the flux (no float64 copy of the
+    flux, no copies of the training rows; the shadow network's input stays under its 32 MiB bound). The chunks
+    are made small here (4 MiB) so that this small flux stands for a survey-sized one."""
     import tracemalloc
 
     from stellar_relevance.nn import batches
@@ -566,3 +566,30 @@ def test_continuum_normalisation_is_applied_before_scaling_and_recorded(syntheti
     with pytest.raises(ParameterError, match="continuum must be one of none, running") as info:
         rank_spectra(spectra, "FEH", continuum="spline", **TINY)
     assert info.value.parameter == "continuum"
+
+
+def test_the_model_file_predicts_the_test_spectra_as_training_prepared_them(synthetic, tmp_path):
+    """Continuum, then filled pixels, then the networks: the saved model repeats all of it on new spectra."""
+    from stellar_relevance import load_model, predict_labels
+
+    spectra = SpectralSet(synthetic.wavelength, 1500.0 * synthetic.flux[:80], labels=synthetic.labels[:80],
+                          mask=np.zeros((80, synthetic.n_pixels), bool))
+    spectra.mask[3, 2000:2010] = True
+    spectra.flux[5, 100] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rank_spectra(spectra, "FEH", continuum="running", test_ids=spectra.ids[:10], **dict(TINY, n_seeds=2))
+    res.save(tmp_path / "out", figures=False)
+    model = load_model(tmp_path / "out" / "model.pt")
+    test = np.isin(np.asarray(spectra.labels["ID"]), res.provenance["split"]["test_ids"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predicted = predict_labels(model, spectra[test])
+    assert list(predicted["n_filled"][3:6]) == [10, 0, 1]  # the masked and the NaN pixels of the test stars
+    from stellar_relevance.ranking._prepare import select_labelled
+    from stellar_relevance.ranking._train import GivenEnsemble
+
+    _, X, _, _ = select_labelled(spectra, "FEH", 20, [], continuum=res.settings["continuum"])
+    expected = GivenEnsemble(res.estimators, None).predict(X[test])
+    np.testing.assert_allclose(np.asarray(predicted["FEH_pred"]), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(model["preprocessing"]["fill_values"], res.preprocessing["fill_values"])

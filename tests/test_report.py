@@ -210,7 +210,7 @@ def test_write_html_refuses_to_overwrite_when_asked(fake_result, tmp_path):
         write_html(fake_result, path, overwrite=False)
 
 
-# ----------------------------------------------------------------------------- stability over seeds (issue 13)
+# ----------------------------------------------------------------------------- stability over seeds
 def _with_seeds(result, n_seeds):
     """The fake result as if ``n_seeds`` seeds were trained (spread and selection frequency, or none)."""
     ranking = result.ranking

@@ -6,7 +6,6 @@ Private to :mod:`stellar_relevance.ranking`; used by
 or warns (and notes the warning for the result's provenance).
 """
 
-import astropy.units as u
 import numpy as np
 
 from stellar_relevance.exceptions import ParameterError
@@ -15,7 +14,7 @@ from stellar_relevance.ranking._prepare import note
 from stellar_relevance.ranking.conditioning import check_penalty
 from stellar_relevance.ranking.evaluation import resolve_ks
 
-__all__ = ["DEFAULT_KS", "check_spectra", "check_parameters", "curve_ks", "normalise", "FLUX_LEVELS"]
+__all__ = ["DEFAULT_KS", "check_spectra", "check_parameters", "curve_ks", "check_flux_level", "FLUX_LEVELS"]
 
 #: k values of the error-vs-k curve ("all" = every pixel); those above the
 #: number of pixels are left out when the default is used.
@@ -82,23 +81,19 @@ def curve_ks(ks, retrain_ks, n_pixels):
     return ks_int, [k for k in retrain if k < n_pixels]  # all pixels = the trained model itself
 
 
-def normalise(subset, X, rule, notes):
-    """The flux the networks see: ``X`` divided by its pseudo-continuum under ``rule`` (or ``X`` itself).
+def check_flux_level(X, rule, notes):
+    """Warn when the networks would see flux far from order 1 (raw survey counts): a named option fixes it.
 
-    With ``rule`` "none", flux far from order 1 (median absolute value outside
-    :data:`FLUX_LEVELS`, e.g. raw survey counts near 1e3) is warned about:
-    the networks' fixed learning rate and penalties assume flux of order 1,
-    and such flux makes short trainings diverge. The flux is not rescaled
-    silently; the warning names the continuum option that normalises it.
+    Without a continuum rule, a median absolute flux outside
+    :data:`FLUX_LEVELS` (e.g. LAMOST counts near 1e3) is warned about: the
+    networks' learning rate and penalties assume flux of order 1, and such
+    flux makes short trainings diverge. The flux is not rescaled silently.
     """
-    from stellar_relevance.io.continuum import apply_continuum
-
     if rule["method"] != "none":
-        return apply_continuum(X, u.Quantity(subset.wavelength, u.AA), rule)
+        return
     step = max(1, X.shape[0] // 200)
     level = float(np.nanmedian(np.abs(np.asarray(X[::step], dtype=np.float64))))
     if not FLUX_LEVELS[0] <= level <= FLUX_LEVELS[1]:
         note(notes, f"the flux is of order {level:.3g} (median absolute value), far from 1: networks train poorly "
               "on unnormalised flux (short trainings can diverge); divide each spectrum by its continuum with "
               "continuum='running' (--continuum running on the command line) or normalise the flux before ranking")
-    return X

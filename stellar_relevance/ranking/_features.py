@@ -53,7 +53,7 @@ def shadow_relevance(data, params, seed):
     given = None if data.G is None else data.G[rows]
     logger.info("features: training one network on %d spectra with %d real and %d shadow pixels",
                 len(rows), n_pixels, n_pixels)
-    est = SpectralRelevanceRegressor(**dict(params, verbose=0), random_state=seed)
+    est = SpectralRelevanceRegressor(**params, random_state=seed)
     est.fit(X, data.y[rows], **fit_kwargs(given))
     relevance = np.asarray(est.feature_importances_, dtype=float)
     return relevance[:n_pixels], relevance[n_pixels:]

@@ -124,11 +124,32 @@ def _check_not_constant(y, label):
                         "information to rank pixels by; choose a label that varies between the stars")
 
 
-def select_labelled(spectra, label, min_labels, notes, given=(), return_fill=False):
+def _normalised(subset, X, rule):
+    """``X`` divided by its pseudo-continuum, bad pixels (masked or non-finite) left out of it and left NaN.
+
+    The order :func:`~stellar_relevance.report.model_file.predict_labels` uses:
+    continuum first, then the fill, so a model fills new spectra as training
+    filled these. A spectrum without a good pixel stays NaN (it is filled whole).
+    """
+    from stellar_relevance.io.continuum import apply_continuum
+
+    wave = u.Quantity(subset.wavelength, u.AA)
+    out = np.empty(X.shape, dtype=np.float32)
+    for rows in _row_chunks(X):
+        chunk, _, bad = _bad(subset, X, rows)
+        some = np.flatnonzero((~bad).any(axis=1))
+        block = np.full(chunk.shape, np.nan, dtype=np.float32)
+        block[some] = apply_continuum(np.where(bad, np.nan, chunk)[some], wave, rule)
+        out[rows] = block
+    return out
+
+
+def select_labelled(spectra, label, min_labels, notes, given=(), return_fill=False, continuum=None):
     """The spectra with a finite ``label`` (and finite ``given`` labels), their (filled) flux and the label values.
 
     Masked and non-finite pixels are filled with the mean of the other
-    spectra at that pixel; every such fact is warned and added to ``notes``.
+    spectra at that pixel (after the continuum normalisation, when one is
+    asked for); every such fact is warned and added to ``notes``.
 
     Parameters
     ----------
@@ -145,6 +166,11 @@ def select_labelled(spectra, label, min_labels, notes, given=(), return_fill=Fal
     return_fill : bool, default=False
         Also return the value that fills each pixel (what a model file
         records, so that new spectra are filled the same way).
+    continuum : dict, optional
+        A continuum rule (:func:`~stellar_relevance.io.continuum.continuum_settings`):
+        each spectrum is divided by its pseudo-continuum (bad pixels left
+        out of it) before the bad pixels are filled, with the mean of the
+        other spectra's normalised flux.
 
     Returns
     -------
@@ -193,6 +219,8 @@ def select_labelled(spectra, label, min_labels, notes, given=(), return_fill=Fal
         )
     X, y = subset.to_xy(label, copy=False)  # the flux as stored: a memory map stays one
     _check_not_constant(y, label)
+    if continuum is not None and continuum.get("method", "none") != "none":
+        X = _normalised(subset, X, continuum)
     X, fill, bad_pixels = _fill_bad_pixels(subset, X, notes)
     if bad_pixels.size:
         wave = u.Quantity(subset.wavelength, u.AA).value

@@ -5,10 +5,12 @@ room's private modules:
 
 1. check the spectra and the parameters (``_checks``);
 2. keep the spectra that have the label (at least ``min_labels`` of them,
-   not constant), filling masked and non-finite pixels with the mean of the
-   other spectra (``_prepare.select_labelled``), then divide each spectrum by
-   its pseudo-continuum when ``continuum`` asks for it
-   (:mod:`stellar_relevance.io.continuum`), before the estimator's scaling;
+   not constant), divide each spectrum by its pseudo-continuum when
+   ``continuum`` asks for it (:mod:`stellar_relevance.io.continuum`; masked
+   and non-finite pixels left out of it), then fill the masked and
+   non-finite pixels with the mean of the other spectra
+   (``_prepare.select_labelled``): the order predictions use; the
+   estimator's own scaling comes after;
 3. a seeded, label-stratified train/test split that says whether it could
    stratify (``_prepare.split_train_test``); the estimator then holds out
    ``validation_fraction`` of the training part, seeded, for early stopping;
@@ -42,9 +44,11 @@ import logging
 import time
 from types import SimpleNamespace
 
+import numpy as np
+
 from stellar_relevance.ranking._assemble import (match, ranking_table, result_metrics, result_provenance,
                                                  result_settings)
-from stellar_relevance.ranking._checks import DEFAULT_KS, check_parameters, check_spectra, curve_ks, normalise
+from stellar_relevance.ranking._checks import DEFAULT_KS, check_flux_level, check_parameters, check_spectra, curve_ks
 from stellar_relevance.ranking._curve import error_curve
 from stellar_relevance.ranking._features import feature_counts, feature_table
 from stellar_relevance.ranking._prepare import note, select_labelled, split_train_test
@@ -187,9 +191,11 @@ def rank_spectra(
         Divide each spectrum by its pseudo-continuum (the running 90th
         percentile over 100 A: :func:`~stellar_relevance.io.continuum.normalise_continuum`;
         a dict from :func:`~stellar_relevance.io.continuum.continuum_settings`
-        sets the window and percentile) after bad pixels are filled and before
-        the estimator's scaling. Recorded in ``settings["continuum"]`` and in
-        the model file, so predictions normalise new spectra the same way.
+        sets the window and percentile), masked and non-finite pixels left
+        out of it, before they are filled (with the mean of the other
+        spectra's normalised flux) and before the estimator's scaling: the
+        order :func:`~stellar_relevance.predict_labels` repeats. Recorded in
+        ``settings["continuum"]`` and in the model file.
         The default stays "none" until the benchmark of docs/compare.md has
         compared both on MILES. With "none", flux far from order 1 (raw
         survey counts) is warned about.
@@ -262,8 +268,9 @@ def rank_spectra(
     check_spectra(spectra)
     check_parameters(p, notes)
     p.given = check_given(spectra, label, given)
-    subset, X, y, G, fill = select_labelled(spectra, label, min_labels, notes, given=p.given, return_fill=True)
-    X = normalise(subset, X, p.continuum_rule, notes)
+    subset, X, y, G, fill = select_labelled(spectra, label, min_labels, notes, given=p.given, return_fill=True,
+                                            continuum=p.continuum_rule)
+    check_flux_level(X, p.continuum_rule, notes)
     n_pixels = X.shape[1]
     if int(top) > n_pixels:
         raise ParameterError("top", f"({top}) exceeds the {n_pixels} pixels of the spectra")
@@ -304,7 +311,9 @@ def rank_spectra(
     provenance = result_provenance(spectra, subset, data, estimators[0], timings, notes, command)
     result = RankingResult(ranking, matched.indices, curve, metrics, settings, provenance, estimators,
                            wavelength=subset.wavelength, features=features,
-                           preprocessing={"fill_values": fill, "continuum": p.continuum_rule})
+                           preprocessing={"fill_values": fill, "continuum": p.continuum_rule,
+                                          "rest_frame": spectra.meta.get("rest_frame"),
+                                          "label_range": (float(np.min(data.y_train)), float(np.max(data.y_train)))})
     logger.debug("%r", result)
     logger.info("%s: test MAE %.4g (%s)", label, metrics["test_mae"], result.split_text)
     return result
