@@ -288,4 +288,4 @@ def test_features_are_significant_only_beyond_their_shadows():
     assert found.meta["fdr"] == 0.05 and found.meta["merge_pixels"] == 3
     # knockoff+ needs 1 / fdr selected pixels: one narrow line alone is not significant at 0.05
     one = noise + 40.0 * bump(5176.0, 1.0)
-    assert not find_features(WAVE, one, top=30, q_values=shadow_q_values(one, shadows)[0])["significant"].any()
+    assert not find_features(WAVE, one, top=30, q_values=shadow_q_values(one, shadows)[0], fdr=0.05)["significant"].any()

@@ -382,7 +382,7 @@ def test_the_penalties_are_those_of_the_proximal_steps():
 def test_rank_on_a_memory_mapped_flux_reads_it_without_copying_it(tmp_path, monkeypatch):
     """The labelled spectra, their bad-pixel check and the training rows are read from the map in chunks and
     batches: the numpy memory the whole run allocates stays below the size of the flux (no float64 copy of the
-    flux, no copies of the training rows; the shadow network's input stays under its 32 MiB bound). The chunks
+    flux, no copies of the training rows; the shadow network's input stays within one chunk). The chunks
     are made small here (4 MiB) so that this small flux stands for a survey-sized one."""
     import tracemalloc
 
@@ -469,7 +469,7 @@ def test_planted_lines_are_significant_features_and_nothing_else(synthetic):
     on_a_line = np.any(covered, axis=0)
     assert np.sum(~on_a_line) <= 1, significant[~on_a_line]
     assert res.metrics["n_significant_features"] == len(significant) and res.metrics["n_features"] == len(features)
-    assert features["n_top_pixels"].sum() == 50 and res.settings["fdr"] == 0.05
+    assert features["n_top_pixels"].sum() == 50 and res.settings["fdr"] == 0.1
     assert "shadow" in features.meta["significance"]
     assert {"CaHK", "Mgb", "Fe5270", "Fe5335"} <= set(",".join(significant["indices"]).split(","))
 
@@ -477,7 +477,7 @@ def test_planted_lines_are_significant_features_and_nothing_else(synthetic):
 def test_a_permuted_label_gives_no_significant_feature(permuted):
     features = permuted.features
     assert len(features) > 5 and not features["significant"].any()
-    assert np.all(features["q_value"] > 0.05)
+    assert np.all(features["q_value"] > permuted.settings["fdr"])
     assert permuted.metrics["n_significant_features"] == 0
     assert permuted.metrics["beats_training_mean"] is False  # and the baseline says the model learned nothing
 

@@ -23,7 +23,7 @@ filter (Barber & Candes 2015) turns that into a q-value per pixel
 pixels, whichever pixels are later listed. A feature's q-value is the smallest
 q-value of its top pixels; it is significant when that is at most ``fdr``.
 Like every knockoff+ selection, it needs at least ``1 / fdr`` discovered
-pixels before any is significant (20 at 0.05): a label carried by a single
+pixels before any is significant (10 at 0.1): a label carried by a single
 narrow line is reported as not significant.
 """
 
@@ -103,7 +103,7 @@ def _names(membership, index_names, first, last):
 
 
 def find_features(wavelength, relevance, *, top=30, merge=MERGE_PIXELS, sensitivity=None, membership=None,
-                  index_names=(), q_values=None, fdr=0.05):
+                  index_names=(), q_values=None, fdr=0.1):
     """Merge the ``top`` most relevant pixels into features and test each one.
 
     Parameters
@@ -127,7 +127,7 @@ def find_features(wavelength, relevance, *, top=30, merge=MERGE_PIXELS, sensitiv
     q_values : array-like of float, optional
         A q-value per pixel (:func:`shadow_q_values`); without them the
         features have no significance (NaN, not significant).
-    fdr : float, default=0.05
+    fdr : float, default=0.1
         The false-discovery rate at which a feature is significant.
 
     Returns

@@ -15,22 +15,24 @@ import logging
 
 import numpy as np
 
+import stellar_relevance.nn.batches as batches
 from stellar_relevance.indices.features import find_features, shadow_q_values
 from stellar_relevance.ranking._train import fit_kwargs
 
-__all__ = ["SIGNIFICANCE_METHODS", "SHADOW_BYTES", "shadow_relevance", "feature_table", "feature_counts"]
+__all__ = ["SIGNIFICANCE_METHODS", "shadow_relevance", "feature_table", "feature_counts"]
 
 logger = logging.getLogger(__name__)
 
 #: ``"shadow"``: one more network with shadow pixels; ``"none"``: features without significance.
 SIGNIFICANCE_METHODS = ("shadow", "none")
-#: The shadow network's input (training spectra and their shadows, float32) is held in memory and kept under
-#: this size: with more training spectra it trains on a seeded subset of them (all 850 of MILES fit).
-SHADOW_BYTES = 32 << 20
 
 
 def shadow_relevance(data, params, seed):
     """The relevance of the real pixels and of their shadows in one network trained on both.
+
+    The network's input (training spectra and their shadows, float32) is
+    held in memory, at most :data:`~stellar_relevance.nn.batches.CHUNK_BYTES`
+    (32 MiB): with more training spectra than fit, a seeded subset of them.
 
     Returns
     -------
@@ -42,7 +44,7 @@ def shadow_relevance(data, params, seed):
     rng = np.random.default_rng(seed)
     rows = np.asarray(data.train_idx)
     n_pixels = data.X.shape[1]
-    most = max(20, SHADOW_BYTES // (2 * 4 * n_pixels))
+    most = max(20, batches.CHUNK_BYTES // (2 * 4 * n_pixels))  # one chunk of working memory (all of MILES fits)
     if rows.size > most:
         logger.info("features: the shadow network trains on %d of the %d training spectra", most, rows.size)
         rows = np.sort(rng.choice(rows, most, replace=False))

@@ -106,7 +106,7 @@ def rank_spectra(
     n_permutations=1000,
     continuum="none",
     significance="shadow",
-    fdr=0.05,
+    fdr=0.1,
     min_labels=20,
     device="auto",
     n_threads=None,
@@ -205,8 +205,10 @@ def rank_spectra(
         pixel (see :mod:`stellar_relevance.indices.features`); ``"none"``
         lists them untested.
     fdr : float
-        The false-discovery rate of the features' Benjamini-Hochberg
-        procedure (default 0.05).
+        The false-discovery rate at which a feature is significant (default
+        0.1: knockoff+ needs ``1 / fdr`` selected pixels before it selects
+        any; on MILES at 0.05 whether any feature was significant depended
+        on the shadow network's seed, at 0.1 it did not).
     min_labels : int
         Fewest spectra with the label that are accepted.
     device : {"auto", "cpu", "cuda"}
