@@ -23,7 +23,7 @@ from stellar_relevance.spectra import as_wavelength
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_catalog", "catalog_names", "validate_catalog", "to_frame", "as_catalog", "check_wavelength",
+__all__ = ["load_catalog", "catalog_names", "validate_catalog", "to_frame",
            "MIN_CONVERTIBLE"]
 
 CATALOG_PACKAGE = "stellar_relevance.catalogs"

@@ -17,7 +17,7 @@ from astropy.table import QTable
 from stellar_relevance.exceptions import DataError, DataWarning
 from stellar_relevance.indices.catalog import BAND_COLUMNS, FRAMES, INDEX_UNITS, _optional, as_catalog, check_wavelength
 
-__all__ = ["measure_indices", "pixel_edges", "band_weights"]
+__all__ = ["measure_indices"]
 
 
 def pixel_edges(wave):
