@@ -11,11 +11,15 @@ A command uses them as decorators::
 :data:`PARAMETER_OPTIONS` maps the library's Python parameter names to the
 command-line options that set them, so that a
 :class:`~stellar_relevance.exceptions.ParameterError` raised deep in the
-library is reported in the words of the command line (``--retrain-ks``, not
-``retrain_ks``).
+library is reported under the option that sets it (``Invalid value for
+'--retrain-ks': ...``).
 """
 
+import shlex
+from pathlib import Path
+
 import click
+from click.core import ParameterSource
 
 #: Largest seed: numpy's ``RandomState`` (and so scikit-learn's ``check_random_state``) takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
@@ -33,7 +37,9 @@ PARAMETER_OPTIONS = {
     "input_scaling": "--scaling",
     "n_threads": "--threads",
     "nproc": "--nproc",
-    "spectra": "SPECTRA",
+    "test_fraction": "--test-fraction",
+    "continuum": "--continuum",
+    "spectra": "INPUTS",
     "paths": "INPUTS",
     "inputs": "INPUTS",
     "output": "--output",
@@ -67,6 +73,13 @@ nproc_opt = click.option(
 )
 
 
+continuum_opt = click.option(
+    "--continuum", type=click.Choice(["none", "running"]), default=None,
+    help="Continuum normalisation of each spectrum: none, or running (divided by a running upper percentile "
+         "of its own flux). Default: the library's.",
+)
+
+
 def compute_options(command):
     """``--device``, ``--threads`` and ``--nproc``: where and on how many cores/processes the networks train."""
     for option in (nproc_opt, threads_opt, device_opt):
@@ -74,9 +87,37 @@ def compute_options(command):
     return command
 
 
-def output_opt(required=False, help="File to write."):
-    """``-o/--output FILE``: a file (never a folder) written atomically."""
-    return click.option("-o", "--output", required=required, default=None, type=click.Path(dir_okay=False), help=help)
+#: File-name endings of compressed files: ``-o`` writes plain files only.
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+
+def _output_callback(example):
+    """Check the ``-o`` value while parsing: a file name, not empty, not a folder, not compressed (exit 2)."""
+
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        text = str(value)
+        if not text.strip():
+            raise click.BadParameter(f"an empty file name; name the file to write, e.g. {example}", ctx, param)
+        folder = text.endswith(("/", "\\")) or Path(text).expanduser().is_dir()
+        if folder:
+            suggestion = str(Path(text) / example)
+            raise click.BadParameter(f"{text!r} is a folder; -o names the file to write, e.g. {suggestion}",
+                                     ctx, param)
+        if text.lower().endswith(COMPRESSED_SUFFIXES):
+            plain = text[: text.rfind(".")]
+            raise click.BadParameter(f"{text!r}: compressed output is not written; name it {plain} "
+                                     "(and compress it afterwards if you need to)", ctx, param)
+        return text
+
+    return callback
+
+
+def output_opt(required=False, help="File to write.", example="out.fits"):
+    """``-o/--output FILE``: a file (never a folder, never compressed) written atomically."""
+    return click.option("-o", "--output", required=required, type=click.Path(), callback=_output_callback(example),
+                        help=help)
 
 
 def option_name(parameter, ctx=None):
@@ -92,6 +133,24 @@ def option_name(parameter, ctx=None):
             if param.name == parameter:
                 return param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
     return None
+
+
+def command_line(ctx):
+    """The command as typed (the arguments and options given on the command line), for the provenance."""
+    parts = ["stelrel", ctx.info_name]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Argument):
+            parts.extend(str(v) for v in (value if isinstance(value, tuple) else (value,)))
+        elif getattr(param, "is_flag", False):
+            parts.append(param.opts[0])
+        else:
+            if isinstance(value, tuple):
+                value = ",".join(str(v) for v in value)
+            parts += [param.opts[0], str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 # ----------------------------------------------------------------------------- value parsers
@@ -135,7 +194,7 @@ def int_list_callback(allow_all=False):
     return callback
 
 
-# ----------------------------------------------------------------------------- spectra in (issue 10)
+# ----------------------------------------------------------------------------- spectra in
 class Inputs:
     """What the INPUTS argument and the reading options of :func:`input_options` name.
 

@@ -4,14 +4,16 @@ import sys
 
 import click
 
-from stellar_relevance.cli._common import check_writable_file, cli_output, handle_errors, load_spectra
+from stellar_relevance.cli._errors import cli_output, handle_errors
+from stellar_relevance.cli._inputs import load_spectra
+from stellar_relevance.cli._outputs import check_output_file
 from stellar_relevance.cli.options import input_options, output_opt, overwrite_opt, quiet_opt
 
 
 @click.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @input_options
-@output_opt(help="ECSV file for the predictions (default: print them).")
+@output_opt(help="ECSV file for the predictions (default: print them).", example="predictions.ecsv")
 @overwrite_opt
 @quiet_opt
 @handle_errors
@@ -27,7 +29,7 @@ def predict(model, inputs, output, overwrite, quiet):
 
     from stellar_relevance import atomic_write, load_model, predict_labels
 
-    check_writable_file(output, overwrite)
+    check_output_file(output, overwrite, inputs, also=[model])
     with cli_output(quiet):
         payload = load_model(model)
         data = load_spectra(inputs, grid=payload["wavelength"])
