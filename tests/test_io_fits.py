@@ -1,5 +1,6 @@
 """FITS details shared by the readers: the spectral axis through astropy.wcs, damaged files, header cards."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from stellar_relevance.exceptions import DataError
 from stellar_relevance.io import read_miles, read_packed, read_spectra, write_packed
 from stellar_relevance.io._common import linear_grid
 
-MILES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "miles"
+MILES = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "miles"
 MILES_FILE = MILES / "MILES_res2.50_star_m0001V.fits"
 
 

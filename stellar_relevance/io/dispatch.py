@@ -9,6 +9,7 @@ from astropy import units as u
 from stellar_relevance.exceptions import DataError, ParameterError
 from stellar_relevance.spectra import SpectralSet
 from stellar_relevance.io._common import WarningLog, is_fits, open_fits
+from stellar_relevance.io.continuum import _as_settings, _normalised_set
 from stellar_relevance.io.inputs import expand_inputs
 from stellar_relevance.io.miles import PARAM_FILES
 
@@ -108,7 +109,8 @@ def _not_survey(kind, path, kwargs):
             raise ParameterError(name, f"applies to survey files; {path} is a "
                                        f"{'MILES folder' if kind == 'miles' else 'packed spectra file'}")
     own = {k: v for k, v in kwargs.items() if kind == "miles" and k in _MILES_OPTIONS}
-    unknown = sorted(set(kwargs) - set(_SURVEY_ONLY) - set(own) - {"jobs", "on_error", "rest_frame", "progress"})
+    unknown = sorted(set(kwargs) - set(_SURVEY_ONLY) - set(own) - {"jobs", "on_error", "rest_frame", "progress",
+                                                                   "continuum"})
     if unknown:
         raise TypeError(f"read_spectra: unexpected options {unknown} for a {kind} input")
     return own
@@ -116,7 +118,7 @@ def _not_survey(kind, path, kwargs):
 
 def _survey_options(kwargs):
     allowed = {"labels", "id_column", "grid", "rest_frame", "rv_column", "jobs", "on_error", "formats", "exposures",
-               "progress"}
+               "progress", "continuum"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise TypeError(f"read_spectra: unexpected options {unknown} for survey files")
@@ -178,6 +180,13 @@ def read_spectra(paths, **kwargs):
         Accept only these format labels (e.g. ``("LAMOST-LRS",)``).
     exposures : bool
         LAMOST medium resolution: the single exposures instead of the coadd.
+    continuum : {"none", "running"} or dict, default "none"
+        Divide each spectrum by its pseudo-continuum
+        (:func:`~stellar_relevance.io.normalise_continuum`; a dict from
+        :func:`~stellar_relevance.io.continuum_settings` sets the window and
+        percentile). The inverse variance is multiplied by the continuum
+        squared, the flux becomes dimensionless, and ``meta["continuum"]``
+        records the rule. A set that is already normalised is refused.
     progress : bool, default True
         tqdm bars while reading (shown on a terminal only).
 
@@ -201,15 +210,18 @@ def read_spectra(paths, **kwargs):
     >>> s = read_spectra("../shared/data/surveys/spec-5*.fits*")  # doctest: +SKIP
     """
     kind = input_kind(paths, kwargs.get("labels"))
-    if kind == "miles":
-        from stellar_relevance.io.miles import read_miles
+    if kind != "survey":
+        rule = _as_settings(kwargs.get("continuum"))
+        own = _not_survey(kind, _single(paths), kwargs)
+        if kind == "miles":
+            from stellar_relevance.io.miles import read_miles
 
-        return read_miles(_single(paths), **_not_survey(kind, _single(paths), kwargs))
-    if kind == "packed":
-        from stellar_relevance.io.packed import read_packed
+            spectra = read_miles(_single(paths), **own)
+        else:
+            from stellar_relevance.io.packed import read_packed
 
-        _not_survey(kind, _single(paths), kwargs)
-        return read_packed(_single(paths), memmap=True)  # a survey-sized store is read, not loaded
+            spectra = read_packed(_single(paths), memmap=True)  # a survey-sized store is read, not loaded
+        return _normalised_set(spectra, rule, str(_single(paths)))
     from stellar_relevance.io.ingest import ingest
 
     options = _survey_options(kwargs)
@@ -235,7 +247,7 @@ def _grid_text(grid):
     return dict(start=float(g[0]), stop=float(g[-1]), n_pixels=int(g.size), unit="Angstrom")
 
 
-def pack_spectra(paths, output, *, overwrite=False, **kwargs):
+def pack_spectra(paths, output, *, overwrite=False, continuum="none", **kwargs):
     """Read survey files like :func:`read_spectra` and write them to one packed file, in chunks.
 
     Memory does not grow with the number of files: rows go to scratch
@@ -253,6 +265,11 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
     overwrite : bool
         Replace an existing ``output``; otherwise FileExistsError before
         anything is read.
+    continuum : {"none", "running"} or dict, default "none"
+        Divide each spectrum by its pseudo-continuum as it is packed (see
+        :func:`read_spectra`); the rule goes to the file's ``meta["continuum"]``
+        and its ``CONTNORM`` header card, so a reader knows the flux is
+        normalised.
     **kwargs
         The options of :func:`read_spectra` (``labels``, ``grid``,
         ``rest_frame``, ``jobs`` ...).
@@ -286,6 +303,7 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
         raise DataError(f"{output}: the folder {output.parent} does not exist")
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output}: already exists; pass overwrite=True to replace it")
+    rule = _as_settings(continuum)
     kind = input_kind(paths, kwargs.get("labels"))
     if kind != "survey":  # a MILES folder or a packed file: read whole (it is small), written as one
         from stellar_relevance.io.packed import write_packed
@@ -293,10 +311,10 @@ def pack_spectra(paths, output, *, overwrite=False, **kwargs):
         own = _not_survey(kind, _single(paths), kwargs)
         if output.resolve() == _single(paths).resolve():
             raise ParameterError("output", f"{output} is the input")
-        spectra = read_spectra(_single(paths), **own)
+        spectra = read_spectra(_single(paths), continuum=rule, **own)
         write_packed(spectra, output, overwrite=overwrite)
-        return dict(spectra.meta, output=str(output), n_spectra=len(spectra))
-    options = _survey_options(kwargs)
+        return dict(spectra.meta, output=str(output), n_spectra=len(spectra), continuum=rule)
+    options = _survey_options(dict(kwargs, continuum=rule))
     files = expand_inputs(paths)
     resolved = {p.resolve() for p in files}
     if output.resolve() in resolved:

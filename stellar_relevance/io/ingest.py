@@ -22,6 +22,7 @@ import numpy as np
 from astropy import units as u
 
 from stellar_relevance.exceptions import DataError, DataWarning, ParameterError
+from stellar_relevance.io.continuum import _as_settings, _normalise_rows
 from stellar_relevance.io.formats import FAMILIES, read_records
 from stellar_relevance.io.resample import grid_bins, log_grid, parse_grid, resample
 
@@ -108,6 +109,11 @@ def _resample(path):
         for rec in records:
             z = _redshift(rec)
             flux, ivar = _on_grid(rec, z)
+            rule = _STATE["continuum"]
+            if rule["method"] != "none" and np.isfinite(flux).any():
+                flux, ivar = _normalise_rows(flux[None], ivar[None], _STATE["grid"], rule,
+                                             names=[f"{rec.source}: spectrum {rec.id}"])
+                flux, ivar = flux[0], ivar[0]
             if not np.isfinite(flux).any():
                 span = ", ".join(f"{a.wavelength[0] / (1 + z):.1f}-{a.wavelength[-1] / (1 + z):.1f}" for a in rec.arms)
                 raise DataError(f"{rec.source}: spectrum {rec.id}: no good pixel on the grid "
@@ -247,7 +253,7 @@ class _Tally:
 
 
 def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=True, rv_column=None, jobs=1,
-           on_error="skip", formats=None, exposures=False, warn=None, progress=True):
+           on_error="skip", formats=None, exposures=False, continuum=None, warn=None, progress=True):
     """Read ``paths`` onto one grid, row by row into ``sink``; return (grid, label table, meta).
 
     ``sink(summaries, flux_rows, ivar_rows)`` is called with consecutive
@@ -278,6 +284,10 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
         The formats accepted (others are refused).
     exposures : bool, default=False
         LAMOST medium resolution: the single exposures.
+    continuum : str or dict, optional
+        A continuum rule (:func:`~stellar_relevance.io.continuum_settings`
+        or its method name) applied to each row on the grid; the inverse
+        variance is multiplied by the continuum squared.
     warn : callable, optional
         Called with each warning text (default: a `DataWarning`).
     progress : bool, default=True
@@ -318,7 +328,9 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     warn = warn or (lambda text: warnings.warn(text, DataWarning, stacklevel=4))
     tally = _Tally(on_error, None if formats is None else tuple(formats), warn, single=len(paths) == 1)
     target = None if grid is None else parse_grid(grid).to(u.AA).value
+    rule = _as_settings(continuum)
     state = dict(rest_frame=bool(rest_frame), rv_column=rv_column, exposures=exposures, z_override={},
+                 continuum=rule,
                  sample_grid=None if target is None else target * u.AA)
     z_override, join_table, counts = {}, None, None
     if labels is not None:
@@ -384,11 +396,13 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     units = {k["unit"] for k in kept}
     meta = dict(
         survey=tally.family, formats=sorted({k["format"] for k in kept}), frame=frames.pop(),
-        rest_frame=bool(rest_frame), flux_unit=units.pop() if len(units) == 1 else "mixed",
+        rest_frame=bool(rest_frame), flux_unit=units.pop() if len(units) == 1 else "mixed", continuum=rule,
         ingest=dict(files=len(paths), spectra=len(kept), skipped=len(tally.skipped),
                     skipped_files=[p for p, _ in tally.skipped][:100], labels=counts,
                     read_s=round(tally.read_s, 3), resample_s=round(tally.resample_s, 3), jobs=int(jobs)),
     )
+    if rule["method"] != "none":
+        meta.update(flux_unit_before_continuum=meta["flux_unit"], flux_unit="")
     return target * u.AA, table, meta
 
 
