@@ -36,7 +36,7 @@ def ingest_summary(meta):
 
 
 def _grid_from(inputs, model):
-    """``--grid-from MODEL``: the model's wavelength grid as the grid of INPUTS (not with --grid)."""
+    """``--grid-from MODEL``: the model's wavelength grid as the grid of INPUTS (not with --grid), in its frame."""
     if model is None:
         return
     if keyword(inputs) is not None:
@@ -46,7 +46,13 @@ def _grid_from(inputs, model):
         raise click.BadParameter("give --grid or --grid-from, not both", param_hint="'--grid-from'")
     from stellar_relevance.report.model_file import model_grid
 
-    inputs.grid = model_grid(model)
+    grid = model_grid(model)
+    rest = (grid.info.meta or {}).get("rest_frame")
+    if rest is not None and bool(rest) != inputs.rest_frame:
+        frame, advice = ("rest", "leave out --no-rest-frame") if rest else ("observed", "add --no-rest-frame")
+        raise click.BadParameter(f"{model} was trained on spectra in the {frame} frame; {advice}",
+                                 param_hint="'--grid-from'")
+    inputs.grid = grid
 
 
 @click.command()

@@ -100,7 +100,7 @@ def test_given_and_penalty_reach_the_estimator(packed, tmp_path):
     model = load_model(out / "model.pt")
     assert model["given"] == ["TEFF", "LOGG"]
     spectra = read_packed(packed)
-    predicted = predict_labels(model, spectra[3:])
+    predicted = predict_labels(model, spectra[3:])["FEH_pred"]
     assert predicted.shape == (77,) and np.isfinite(predicted).all()
     with pytest.raises(DataError, match=r"given label 'LOGG' is missing \(NaN\) for 3 spectra"):
         predict_labels(model, spectra)
@@ -247,3 +247,11 @@ def test_label_errors_are_found_before_the_processes_start(packed, tmp_path, mon
     assert len(errors) == 1 and "no label 'MH'" in errors[0] and "Traceback" not in result.output
     _usage_error(_rank(packed, tmp_path / "o", "--nproc", "2", "--given", "SPTYPE"), "--given")
     assert not (tmp_path / "o").exists()
+
+
+def test_continuum_choices_are_the_library_methods():
+    from stellar_relevance.io import CONTINUUM_METHODS
+
+    for command in ("rank", "pack"):
+        option = [p for p in cli.commands[command].params if p.name == "continuum"][0]
+        assert tuple(option.type.choices) == tuple(CONTINUUM_METHODS)
