@@ -5,36 +5,15 @@ single error line and the exit code.
 """
 
 import errno
-import hashlib
 import sys
-from pathlib import Path
 
 import pytest
 from astropy.io import fits
-from click.testing import CliRunner
 
-from stellar_relevance.cli.main import cli
 from test_cli import FAST, _miles_folder
+from test_cli_pack import digest, error_line, run  # the same helpers as the survey tests
 from stellar_relevance.io import write_packed
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
-
-
-def digest(folder):
-    """sha256 of every file under ``folder``."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def error_line(result):
-    """The single ``Error:`` line (exactly one, no traceback)."""
-    assert "Traceback" not in result.output, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 @pytest.fixture()
