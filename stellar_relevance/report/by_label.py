@@ -81,10 +81,8 @@ def completed_labels(out, labels):
 
     Parameters
     ----------
-    out : str or Path
-        The ``--out`` folder.
-    labels : sequence of str
-        The labels of the run.
+    out, labels
+        As for :func:`label_dirs`.
 
     Returns
     -------
