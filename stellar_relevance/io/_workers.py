@@ -4,8 +4,10 @@
 redshift, span); ``resample_file`` reads it again, shifts each spectrum to
 its rest frame, resamples it onto the grid (and divides it by its
 continuum when asked). ``run`` yields their results in file order. A worker
-never raises: a file it cannot use comes back as ``("error", path,
-message)``, and the driver decides (``on_error``).
+never raises nor warns: a file it cannot use comes back as ``("error",
+path, message)``, and the driver decides (``on_error``); implausible values
+(a header redshift beyond 1000 km/s, all-zero flux) come back as notes that
+the driver warns about once.
 """
 
 import logging
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Speed of light in km/s (z = v / c for a catalogue RV, as LAMOST and SDSS define it).
 C_KMS = 299792.458
+#: Faster than this (km/s) is implausible for a star of the Galaxy: a warning names the spectrum.
+MAX_STELLAR_KMS = 1000.0
 _STATE = {}
 
 
@@ -42,12 +46,13 @@ def _read(path):
     return read_records(path, exposures=_STATE.get("exposures", False), sample_grid=_STATE.get("sample_grid"))
 
 
-def _failure(path, exc):
+def _failure(path, exc, label=None):
+    """``("error", path, message, label)``: the label when the file's format was known."""
     if isinstance(exc, DataError):  # named by its file, also when the reader could not know it (a missing extra)
         text = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-        return ("error", str(path), text)
+        return ("error", str(path), text, label)
     log.debug("%s", traceback.format_exc())
-    return ("error", str(path), f"{path}: cannot read: {type(exc).__name__}: {exc}")
+    return ("error", str(path), f"{path}: cannot read: {type(exc).__name__}: {exc}", label)
 
 
 def scan_file(path):
@@ -55,19 +60,43 @@ def scan_file(path):
         label, records, refused = _read(path)
     except Exception as exc:  # noqa: BLE001 - reported per file; on_error decides
         return _failure(path, exc)
-    return ("ok", str(path), label, [_summary(r) for r in records], 0.0, 0.0, refused)
+    notes = []
+    if _STATE["rest_frame"] and not _STATE.get("rv_column"):  # the header redshift will be applied
+        notes = [n for rec in records if rec.z is not None and np.isfinite(rec.z) for n in _notes(rec, rec.z)]
+    return ("ok", str(path), label, [_summary(r) for r in records], 0.0, 0.0, refused, notes)
 
 
 def _redshift(rec):
     if not _STATE["rest_frame"]:
         return 0.0
     z = _STATE["z_override"].get(rec.id, rec.z)
+    source = f"the {_STATE['rv_column']!r} column of the labels" if _STATE.get("rv_column") else \
+        "the file (header Z)"
     if z is None or not np.isfinite(z):
-        source = f"the {_STATE['rv_column']!r} column of the labels" if _STATE.get("rv_column") else \
-            "the file (header Z)"
         raise DataError(f"{rec.source}: spectrum {rec.id}: no redshift in {source}; pass an RV column "
                         "(rv_column=, --rv-column) or rest_frame=False (--no-rest-frame)")
+    if z <= -1.0:
+        raise DataError(f"{rec.source}: spectrum {rec.id}: redshift {z:.6g} from {source} is impossible "
+                        "(1 + z <= 0: faster than light)")
     return float(z)
+
+
+def plausible(z):
+    """False for a redshift beyond what a star of the Galaxy reaches (`MAX_STELLAR_KMS`)."""
+    return abs(z) * C_KMS <= MAX_STELLAR_KMS
+
+
+def _notes(rec, z):
+    """Warnings about implausible values of one spectrum (given by the main process, once)."""
+    notes = []
+    if rec.id not in _STATE["z_override"] and not plausible(z):  # an RV column is checked apart
+        notes.append(f"{rec.source}: spectrum {rec.id}: header redshift Z = {z:.6g} ({z * C_KMS:.4g} km/s) is "
+                     f"implausible for a star (beyond {MAX_STELLAR_KMS:g} km/s); its wavelengths were divided by "
+                     f"1 + Z (check the file's CLASS, or give an RV column)")
+    good = [arm.flux[np.isfinite(arm.flux)] for arm in rec.arms]
+    if all(np.all(values == 0) for values in good):
+        notes.append(f"{rec.source}: spectrum {rec.id}: the flux is zero at every good pixel")
+    return notes
 
 
 def _on_grid(rec, z):
@@ -95,10 +124,11 @@ def resample_file(path):
     except Exception as exc:  # noqa: BLE001
         return _failure(path, exc)
     t1 = time.perf_counter()
-    rows = []
+    rows, notes = [], []
     try:
         for rec in records:
             z = _redshift(rec)
+            notes.extend(_notes(rec, z))
             flux, ivar = _on_grid(rec, z)
             rule = _STATE["continuum"]
             if rule["method"] != "none" and np.isfinite(flux).any():
@@ -114,8 +144,8 @@ def resample_file(path):
             summary.update(z_applied=z, native=None)
             rows.append((summary, flux, ivar))
     except Exception as exc:  # noqa: BLE001
-        return _failure(path, exc)
-    return ("ok", str(path), label, rows, t1 - t0, time.perf_counter() - t1, refused)
+        return _failure(path, exc, label)
+    return ("ok", str(path), label, rows, t1 - t0, time.perf_counter() - t1, refused, notes)
 
 
 def _pool_context():

@@ -1,5 +1,6 @@
 """``read_spectra`` and ``pack_spectra``: whatever the user names, to a `SpectralSet` or a packed file."""
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def _single(paths):
     """The one path when ``paths`` names exactly one existing file or folder, else None."""
     if isinstance(paths, (list, tuple)) and len(paths) == 1:
         paths = paths[0]
-    if isinstance(paths, (str, Path)) and not str(paths).startswith("@"):
+    if isinstance(paths, (str, Path)) and str(paths).strip() and not str(paths).startswith("@"):
         path = Path(paths).expanduser()
         if path.exists():
             return path
@@ -101,11 +102,12 @@ def _not_survey(fmt, path, kwargs):
 
 def _survey_options(kwargs):
     allowed = {"labels", "id_column", "grid", "rest_frame", "rv_column", "jobs", "on_error", "formats", "exposures",
-               "progress", "continuum"}
+               "progress", "continuum", "recursive"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise TypeError(f"read_spectra: unexpected options {unknown} for survey files")
     options = dict(kwargs)
+    options.pop("recursive", None)  # for expand_inputs, not for the ingest
     if options.get("labels") is not None:
         from stellar_relevance.io.labels import read_label_table
 
@@ -163,6 +165,11 @@ def read_spectra(paths, **kwargs):
         Accept only these format labels (e.g. ``("LAMOST-LRS",)``).
     exposures : bool
         LAMOST medium resolution: the single exposures instead of the coadd.
+    recursive : bool, default False
+        Folders with their subfolders (archives nest their files:
+        ``fits/<date>/<plan>/spec-*.fits.gz``); off, a folder stands for its
+        own files, and one whose files are all in subfolders is a
+        ParameterError that says so.
     continuum : {"none", "running"} or dict, default "none"
         Divide each spectrum by its pseudo-continuum
         (:func:`~stellar_relevance.io.normalise_continuum`; a dict from
@@ -200,7 +207,7 @@ def read_spectra(paths, **kwargs):
     from stellar_relevance.io.ingest import ingest
 
     options = _survey_options(kwargs)
-    files = expand_inputs(paths)
+    files = expand_inputs(paths, recursive=bool(kwargs.get("recursive")))
     warn = WarningLog()
     chunks = {"flux": [], "ivar": []}
 
@@ -220,6 +227,27 @@ def read_spectra(paths, **kwargs):
 def _grid_text(grid):
     g = grid.to_value(u.AA)
     return dict(start=float(g[0]), stop=float(g[-1]), n_pixels=int(g.size), unit="Angstrom")
+
+
+@contextlib.contextmanager
+def _named(output):
+    """A text-encoding error while writing ``output`` becomes a DataError that names it."""
+    try:
+        yield
+    except UnicodeError as exc:
+        raise DataError(f"{output}: cannot write the packed file: {exc}") from exc
+
+
+def _output_path(output):
+    """The packed file to write, or a ParameterError (parameter ``output``) when none is named."""
+    if output is None or not str(output).strip():
+        raise ParameterError("output", "is required: the packed file to write (e.g. 'train.fits')")
+    if not isinstance(output, (str, Path)):
+        raise ParameterError("output", f"must be a path; got {type(output).__name__}")
+    path = Path(output).expanduser()
+    if path.is_dir() or str(output).endswith(("/", "\\")):
+        raise ParameterError("output", f"{output} is a folder; name the file to write in it (e.g. {path / 'train.fits'})")
+    return path
 
 
 def pack_spectra(paths, output, *, overwrite=False, continuum="none", **kwargs):
@@ -273,7 +301,7 @@ def pack_spectra(paths, output, *, overwrite=False, continuum="none", **kwargs):
     from stellar_relevance.io.ingest import ingest
     from stellar_relevance.io.stream import PackedStream
 
-    output = Path(output).expanduser()
+    output = _output_path(output)
     if not output.parent.is_dir():
         raise DataError(f"{output}: the folder {output.parent} does not exist")
     if output.exists() and not overwrite:
@@ -287,10 +315,16 @@ def pack_spectra(paths, output, *, overwrite=False, continuum="none", **kwargs):
         if output.resolve() == _single(paths).resolve():
             raise ParameterError("output", f"{output} is the input")
         spectra = read_spectra(_single(paths), continuum=rule, **own)
-        write_packed(spectra, output, overwrite=overwrite)
+        with _named(output):
+            write_packed(spectra, output, overwrite=overwrite)
         return dict(spectra.meta, output=str(output), n_spectra=len(spectra), continuum=rule)
     options = _survey_options(dict(kwargs, continuum=rule))
-    files = expand_inputs(paths)
+    if options.get("labels") is not None:
+        bad = [name for name in options["labels"].colnames if not name.isascii()]
+        if bad:
+            raise DataError(f"{options['labels'].meta.get('source', 'labels')}: column names {bad} are not ASCII; "
+                            "a packed file (FITS) holds ASCII column names only: rename them")
+    files = expand_inputs(paths, recursive=bool(kwargs.get("recursive")))
     resolved = {p.resolve() for p in files}
     if output.resolve() in resolved:
         raise ParameterError("output", f"{output} is one of the inputs")
@@ -306,8 +340,9 @@ def pack_spectra(paths, output, *, overwrite=False, continuum="none", **kwargs):
         grid, labels, meta = ingest(files, sink, warn=warn, **options)
         meta.update(reader="pack_spectra", warnings=list(warn.messages), grid=_grid_text(grid))
         t0 = time.perf_counter()
-        stream.finish(grid, labels, meta["frame"], meta["flux_unit"] if meta["flux_unit"] != "mixed" else "",
-                      meta)
+        with _named(output):
+            stream.finish(grid, labels, meta["frame"], meta["flux_unit"] if meta["flux_unit"] != "mixed" else "",
+                          meta)
         meta["ingest"]["write_s"] = round(write_s[0] + time.perf_counter() - t0, 3)
     meta["output"] = str(output)
     return meta

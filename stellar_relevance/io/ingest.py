@@ -19,9 +19,11 @@ import numpy as np
 from astropy import units as u
 
 from stellar_relevance.exceptions import DataError, DataWarning, ParameterError
-from stellar_relevance.io._workers import C_KMS, resample_file, run, scan_file
+from stellar_relevance.io._tally import Tally
+from stellar_relevance.io._workers import C_KMS, MAX_STELLAR_KMS, plausible, resample_file, run, scan_file
 from stellar_relevance.io.continuum import _as_settings
-from stellar_relevance.io.registry import family, format_of
+from stellar_relevance.io.labels import MISSING_MARKERS
+from stellar_relevance.io.registry import format_of
 from stellar_relevance.io.resample import _native_grid, _shifted_extent, default_grid, grid_bins, parse_grid
 
 __all__ = ["ingest", "C_KMS"]
@@ -34,48 +36,6 @@ def _check_options(jobs, on_error):
         raise ParameterError("on_error", f"must be 'skip' or 'fail'; got {on_error!r}")
     if not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise ParameterError("jobs", f"must be a positive integer; got {jobs!r}")
-
-
-class _Tally:
-    """Per-file outcomes, warnings and timing of one ingest run."""
-
-    def __init__(self, on_error, formats, warn, single=False):
-        self.on_error, self.formats, self.warn = on_error, formats, warn
-        self.single = single  # one file: its own error, not "nothing could be read"
-        self.family = None
-        self.skipped = []
-        self.read_s = self.resample_s = 0.0
-
-    def accept(self, result):
-        """The rows of one worker result, or [] when the file is skipped (DataError when on_error='fail')."""
-        if result[0] == "error":
-            return self._fail(result[1], result[2], file_level=True)
-        _, path, label, rows, t_read, t_resample, refused = result
-        for message in refused:
-            self._fail(path, message)
-        self.read_s += t_read
-        self.resample_s += t_resample
-        if self.formats is not None and label not in self.formats:
-            return self._fail(path, f"{path}: a {label} file; expected {' or '.join(self.formats)}")
-        survey = family(label)
-        if self.family is None:
-            self.family = survey
-        elif survey != self.family:
-            return self._fail(path, f"{path}: a {label} file among {self.family} files; read one survey's "
-                                    "files at a time")
-        return rows
-
-    def _fail(self, path, message, file_level=False):
-        if self.on_error == "fail" or (file_level and self.single):
-            raise DataError(message)
-        if (path, message) not in self.skipped:  # the scan and resampling passes see the same problems
-            self.skipped.append((path, message))
-        return []
-
-    def report(self):
-        if self.skipped:
-            self.warn(f"{len(self.skipped)} unreadable files or spectra were skipped: "
-                      + "; ".join(m for _, m in self.skipped[:5]) + (" ..." if len(self.skipped) > 5 else ""))
 
 
 def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=True, rv_column=None, jobs=1,
@@ -152,7 +112,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     """
     _check_options(jobs, on_error)
     warn = warn or (lambda text: warnings.warn(text, DataWarning, stacklevel=4))
-    tally = _Tally(on_error, None if formats is None else tuple(formats), warn, single=len(paths) == 1)
+    tally = Tally(on_error, None if formats is None else tuple(formats), warn, single=len(paths) == 1)
     target = None if grid is None else parse_grid(grid).to(u.AA).value
     rule = _as_settings(continuum)
     state = dict(rest_frame=bool(rest_frame), rv_column=rv_column, exposures=exposures, z_override={},
@@ -170,26 +130,27 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
         for result in run(scan_file, paths, state, jobs, "scanning", progress):
             for summary in tally.accept(result):
                 summaries.append(summary)
+        tally.one_survey()
         summaries = _dedupe(summaries, warn)
         if not summaries:
-            raise DataError(_nothing(tally))
+            raise DataError(tally.nothing())
         if rest_frame and rv_column is not None:
             if join_table is None:
                 raise ParameterError("rv_column", "needs a label table (labels=, --labels)")
             if rv_column not in join_table.colnames:
                 raise DataError(f"{source}: no RV column {rv_column!r} (columns: {', '.join(join_table.colnames)})")
+            join_table = _numeric_rv(join_table, rv_column, source)
             joined, _ = join_labels([s["keys"] for s in summaries], join_table, id_column, source,
                                     warn=lambda text: None)
-            column = joined[rv_column]
-            rv = np.asarray(column, dtype=float)
-            if column.unit is not None:
-                rv = (rv * column.unit).to_value(u.km / u.s)
+            rv = _velocities(joined, rv_column, source, warn)
             z_override = {s["id"]: float(v) / C_KMS for s, v in zip(summaries, rv) if np.isfinite(v)}
             state["z_override"] = z_override
         if target is None:
             target = _native_grid(summaries, rest_frame, z_override)
             if target is None:
-                target = default_grid([_shifted_extent(s, rest_frame, z_override) for s in summaries])
+                target = default_grid([_shifted_extent(s, rest_frame, z_override) for s in _for_grid(summaries,
+                                                                                                        rest_frame,
+                                                                                                        z_override)])
     frames = set()
     lo, hi = grid_bins(target)
     state.update(grid=target, lo=lo, hi=hi)
@@ -205,11 +166,15 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
             if len(frames) > 1:
                 raise DataError(f"{result[1]}: wavelengths in {summary['frame']}, the files "
                                 f"before it in {(frames - {summary['frame']}).pop()}; read them apart")
-        sink([r[0] for r in rows], np.vstack([r[1] for r in rows]), np.vstack([r[2] for r in rows]))
+        flux = np.vstack([r[1] for r in rows])
+        tally.cover(flux)
+        sink([r[0] for r in rows], flux, np.vstack([r[2] for r in rows]))
         kept.extend({k: r[0][k] for k in ("id", "keys", "z_applied", "format", "info", "unit")} for r in rows)
+    tally.one_survey()
     tally.report()
     if not kept:
-        raise DataError(_nothing(tally))
+        raise DataError(tally.nothing())
+    tally.empty_grid(target, repr(grid) if isinstance(grid, str) else "given")
     if join_table is not None:
         table, counts = join_labels([k["keys"] for k in kept], join_table, id_column, source, warn=warn)
     else:
@@ -253,6 +218,51 @@ def _quiet(text):
     """Drop a warning already given in the scan pass."""
 
 
-def _nothing(tally):
-    reasons = "; ".join(m for _, m in tally.skipped[:3])
-    return f"no spectrum could be read ({len(tally.skipped)} files skipped: {reasons})"
+def _numeric_rv(table, rv_column, source):
+    """The label table with its RV column as float (missing cells NaN); a cell that is no number is named."""
+    column = table[rv_column]
+    if column.dtype.kind in "biuf":
+        return table
+    cells = np.ma.filled(column.astype(str), "")
+    values = np.full(len(cells), np.nan)
+    for i, cell in enumerate(cells):
+        text = str(cell).strip()
+        if text.lower() in MISSING_MARKERS:
+            continue
+        try:
+            values[i] = float(text)
+        except ValueError:
+            raise DataError(f"{source}: RV column {rv_column!r}, row {i + 1} (counted from 1 after the header): "
+                            f"{text!r} is not a number (a radial velocity in km/s)") from None
+    table = table.copy(copy_data=False)
+    table[rv_column] = values
+    table[rv_column].unit = column.unit
+    return table
+
+
+def _velocities(joined, rv_column, source, warn):
+    """The joined RV column in km/s; values beyond what a star reaches are warned about by spectrum."""
+    column = joined[rv_column]
+    rv = np.asarray(column, dtype=float)
+    if column.unit is not None:
+        rv = (rv * column.unit).to_value(u.km / u.s)
+    fast = np.flatnonzero(np.abs(np.nan_to_num(rv)) > MAX_STELLAR_KMS)
+    if fast.size:
+        named = ", ".join(f"{joined['ID'][i]} ({rv[i]:.4g} km/s)" for i in fast[:5])
+        warn(f"{source}: RV column {rv_column!r}: {fast.size} spectra have a velocity beyond "
+             f"{MAX_STELLAR_KMS:g} km/s, implausible for a star: {named}{' ...' if fast.size > 5 else ''}")
+    return rv
+
+
+def _for_grid(summaries, rest_frame, z_override):
+    """The spectra the default grid is chosen from: those with a plausible shift (all, when none has one).
+
+    A spectrum shifted by an implausible redshift (warned about by name)
+    would move the overlap of all spectra; it is resampled onto the grid of
+    the others, where it is refused by name if it has no pixel on it.
+    """
+    if not rest_frame:
+        return summaries
+    kept = [s for s in summaries if z_override.get(s["id"], s["z"]) is None
+            or not np.isfinite(z_override.get(s["id"], s["z"])) or plausible(z_override.get(s["id"], s["z"]))]
+    return kept or summaries

@@ -100,15 +100,19 @@ def labels_hdu(labels):
     -------
     hdu : astropy.io.fits.BinTableHDU
     label_info : dict
-        ``{"units": {column: unit string}, "descriptions": {column: text}}``,
+        ``{"units": {column: unit string}, "descriptions": {column: text},
+        "utf8": [columns of non-ASCII text, stored as UTF-8 bytes]}``,
         recorded in ``STMETA`` by :func:`primary_cards`.
     """
     table = Table()
-    units, descriptions = {}, {}
+    units, descriptions, utf8 = {}, {}, []
     for name in labels.colnames:
         column = labels[name]
-        data = np.ma.getdata(column)
-        table[name] = np.asarray(data)
+        data = np.asarray(np.ma.getdata(column))
+        if data.dtype.kind == "U" and not all(str(v).isascii() for v in data.ravel()):
+            data = np.char.encode(data, "utf-8")  # FITS text is ASCII: non-ASCII names travel as UTF-8 bytes
+            utf8.append(name)
+        table[name] = data
         if column.unit is not None:
             units[name] = column.unit.to_string()
         if column.description:
@@ -120,7 +124,7 @@ def labels_hdu(labels):
         if name in units:
             hdu.header[f"TUNIT{i}"] = units[name]
     hdu.name = "LABELS"
-    return hdu, {"units": units, "descriptions": descriptions}
+    return hdu, {"units": units, "descriptions": descriptions, "utf8": utf8}
 
 
 def primary_cards(header, frame, flux_unit, n_spectra, meta, label_info, wave_unit=u.AA):
@@ -345,6 +349,8 @@ def read_packed(path, memmap=False):
                 data = labels[name]
                 if data.dtype.byteorder not in ("=", "|"):
                     labels[name] = np.asarray(data).astype(data.dtype.newbyteorder("="))
+                if name in label_info.get("utf8", ()):
+                    labels[name] = np.char.decode(np.asarray(data), "utf-8")
                 labels[name].unit = _parse_unit(label_info["units"].get(name, ltab.get(f"TUNIT{i}")))
                 if name in label_info["descriptions"]:
                     labels[name].description = label_info["descriptions"][name]
