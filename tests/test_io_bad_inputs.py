@@ -8,7 +8,6 @@ error is one line naming the file, row, column or option.
 
 import hashlib
 import importlib.util
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -22,12 +21,8 @@ from click.testing import CliRunner
 from stellar_relevance.exceptions import DataError, DataWarning, ParameterError
 from stellar_relevance.io import pack_spectra, read_packed, read_spectra
 
-SURVEYS = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "surveys"
-DR7 = SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits"
-DR6 = SURVEYS / "spec-57287-KP193637N444141V03_sp10-161.fits.gz"
-MRS = SURVEYS / "med-58408-TD230151N343645T01_sp01-015.fits"
-SDSS = SURVEYS / "spec-0266-51602-0031.fits"
-XP_CSV = SURVEYS / "XP_CONTINUOUS_RAW.csv"
+from test_io_surveys_real import DR6, DR7, MRS, SDSS, SURVEYS, XP_CSV  # the real files, found one way
+
 DR7_OBSID, DR6_OBSID = "677503031", "359910161"
 
 pytestmark = pytest.mark.skipif(not all(p.is_file() for p in (DR7, DR6, MRS, SDSS)),

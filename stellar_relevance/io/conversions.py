@@ -79,7 +79,16 @@ def frame_wavelengths(wavelength, frame):
 
 
 def spectrum_from_arrays(wavelength, flux, flux_unit, ivar, mask, labels, wave_frame, meta):
-    """A specutils `~specutils.Spectrum` (2-D flux) with the labels and frame in its ``meta``."""
+    """A specutils `~specutils.Spectrum` (2-D flux) with the labels and frame in its ``meta``.
+
+    Examples
+    --------
+    >>> labels = Table({"ID": ["a", "b"]})
+    >>> wave = [5000.0, 5001.0, 5002.0] * u.AA
+    >>> spectrum = spectrum_from_arrays(wave, np.ones((2, 3)), u.Jy, None, None, labels, "air", {})
+    >>> spectrum.flux.shape, spectrum.meta["wave_frame"], spectrum.meta["labels"]["ID"].tolist()
+    ((2, 3), 'air', ['a', 'b'])
+    """
     from astropy.nddata import InverseVariance
     from specutils import Spectrum
 
@@ -87,7 +96,8 @@ def spectrum_from_arrays(wavelength, flux, flux_unit, ivar, mask, labels, wave_f
     meta = copy.deepcopy(meta)
     meta["labels"] = labels.copy()
     meta["wave_frame"] = wave_frame
-    return Spectrum(flux=flux * flux_unit, spectral_axis=wavelength, uncertainty=uncertainty, mask=mask, meta=meta)
+    return Spectrum(flux=flux * flux_unit, spectral_axis=wavelength, uncertainty=uncertainty, mask=mask, meta=meta,
+                    spectral_axis_index=np.ndim(flux) - 1)
 
 
 def arrays_from_spectrum(spectrum, labels=None, wave_frame=None):
@@ -98,6 +108,15 @@ def arrays_from_spectrum(spectrum, labels=None, wave_frame=None):
     dict
         ``wavelength``, ``flux`` (Quantity), ``ivar``, ``mask``, ``labels``,
         ``wave_frame``, ``meta``; a reversed (frequency) axis is turned around.
+
+    Examples
+    --------
+    >>> from specutils import Spectrum
+    >>> spectrum = Spectrum(flux=[1.0, 2.0] * u.Jy, spectral_axis=[5001.0, 5000.0] * u.AA,
+    ...                     meta={"wave_frame": "vacuum"})
+    >>> arguments = arrays_from_spectrum(spectrum)
+    >>> arguments["wavelength"].value.tolist(), arguments["flux"].value.tolist(), arguments["wave_frame"]
+    ([5000.0, 5001.0], [2.0, 1.0], 'vacuum')
     """
     meta = {k: v for k, v in dict(spectrum.meta or {}).items() if k not in ("labels", "wave_frame")}
     if labels is None:

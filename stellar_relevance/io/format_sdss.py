@@ -190,6 +190,13 @@ def specutils_label(path, hdul=None):
     Returns
     -------
     str or None
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> coadd = fits.BinTableHDU(Table({"flux": np.ones(10, "f4"), "loglam": 3.6 + 1e-4 * np.arange(10)}))
+    >>> specutils_label("spec-0266-51602-0031.fits", fits.HDUList([fits.PrimaryHDU(), coadd]))
+    'SDSS-III/IV spec'
     """
     if hdul is not None and is_sdss_spec(hdul):
         return "SDSS-III/IV spec"

@@ -69,6 +69,11 @@ def formats():
     -------
     tuple of Format
         Sorted by priority, then name.
+
+    Examples
+    --------
+    >>> [(f.name, f.kind) for f in formats()][-2:]
+    [('specutils', 'survey'), ('FITS-image', 'set')]
     """
     if not _FOUND:
         found = []
@@ -81,7 +86,13 @@ def formats():
 
 
 def format_of(label):
-    """The `Format` that reports ``label`` (``"LAMOST-LRS"``, ``"SDSS-III/IV spec"`` ...)."""
+    """The `Format` that reports ``label`` (``"LAMOST-LRS"``, ``"SDSS-III/IV spec"`` ...).
+
+    Examples
+    --------
+    >>> format_of("SDSS-III/IV spec").name, format_of("LAMOST-MRS").specutils
+    ('specutils', 'SpectrumList')
+    """
     for fmt in formats():
         if label in fmt.labels:
             return fmt
@@ -89,7 +100,13 @@ def format_of(label):
 
 
 def family(label):
-    """The survey family of a format label (files of one family are read together)."""
+    """The survey family of a format label (files of one family are read together).
+
+    Examples
+    --------
+    >>> family("LAMOST-LRS"), family("DESI coadd")
+    ('LAMOST', 'DESI')
+    """
     return format_of(label).family_of(label)
 
 
@@ -159,6 +176,15 @@ def find_set(path):
 
     None also for survey files and for what no format reads (their reader
     says why, with the other files).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from astropy.io import fits
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "star.fits"
+    >>> fits.PrimaryHDU(np.ones(50), fits.Header({"CRVAL1": 4000.0, "CDELT1": 1.0})).writeto(path)
+    >>> find_set(path).name, find_set(path.with_name("absent.fits"))
+    ('FITS-image', None)
     """
     try:
         fmt, _ = identify(path)
