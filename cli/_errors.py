@@ -55,7 +55,18 @@ def _os_error_message(exc):
     return one_line(reason)
 
 
-def _message(exc):
+def _spelling(ctx):
+    """Name -> the option that sets it (``rest_frame`` -> ``--no-rest-frame``), else the name."""
+    def spell(name):
+        return option_name(name, ctx) or name
+    return spell
+
+
+def _message(exc, ctx=None):
+    from stellar_relevance.exceptions import StelrelError
+
+    if isinstance(exc, StelrelError):
+        return one_line(exc.describe(_spelling(ctx)))
     if isinstance(exc, OSError) and exc.strerror:
         return _os_error_message(exc)
     if isinstance(exc, KeyError) and exc.args:
@@ -65,10 +76,12 @@ def _message(exc):
 
 def usage_error(exc, ctx):
     """A library ParameterError as a usage error under its option (exit 2), or exit 1 if no option sets it."""
+    spell = _spelling(ctx)
     option = option_name(exc.parameter, ctx)
     if option is None:
-        return CommandError(one_line(exc))
-    return click.BadParameter(one_line(exc.message), ctx=ctx, param_hint=f"'{option}'")
+        return CommandError(one_line(exc.describe(spell)))
+    message = exc.message if not exc.see else f"{exc.message} (see {', '.join(spell(n) for n in exc.see)})"
+    return click.BadParameter(one_line(message), ctx=ctx, param_hint=f"'{option}'")
 
 
 def _silence_stdout():
@@ -90,7 +103,7 @@ def _as_click_error(exc, ctx):
     if isinstance(exc, ParameterError):
         return usage_error(exc, ctx)
     if isinstance(exc, (StelrelError, ValueError, KeyError, OSError)):
-        return CommandError(_message(exc))
+        return CommandError(_message(exc, ctx))
     return None
 
 

@@ -43,6 +43,8 @@ PARAMETER_OPTIONS = {
     "paths": "INPUTS",
     "inputs": "INPUTS",
     "output": "--output",
+    "rest_frame": "--no-rest-frame",
+    "recursive": "--recursive",
 }
 
 quiet_opt = click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors (no progress messages or bars).")
@@ -205,10 +207,11 @@ class Inputs:
     """
 
     def __init__(self, paths, labels=None, id_column=None, grid=None, rv_column=None, rest_frame=True, jobs=1,
-                 on_error="skip"):
+                 on_error="skip", recursive=False):
         self.paths = tuple(paths)
         self.labels, self.id_column, self.grid, self.rv_column = labels, id_column, grid, rv_column
         self.rest_frame, self.jobs, self.on_error = rest_frame, jobs, on_error
+        self.recursive = recursive
 
     def survey_options(self):
         """The ``read_spectra`` / ``pack_spectra`` keywords that differ from their defaults."""
@@ -220,6 +223,8 @@ class Inputs:
             options["jobs"] = self.jobs
         if self.on_error != "skip":
             options["on_error"] = self.on_error
+        if self.recursive:
+            options["recursive"] = True
         return options
 
     def __repr__(self):
@@ -240,7 +245,8 @@ def _grid_callback(ctx, param, value):
     return value
 
 
-_INPUT_PARAMS = ("inputs", "labels", "id_column", "grid", "rv_column", "no_rest_frame", "jobs", "on_error")
+_INPUT_PARAMS = ("inputs", "labels", "id_column", "grid", "rv_column", "no_rest_frame", "jobs", "on_error",
+                 "recursive")
 
 
 def input_options(func):
@@ -268,6 +274,9 @@ def input_options(func):
                           "instead of the file's redshift."),
         click.option("--no-rest-frame", is_flag=True,
                      help="Keep the observed frame (do not shift each spectrum by its redshift)."),
+        click.option("--recursive", is_flag=True,
+                     help="Read the spectrum files in the subfolders of a folder too (symbolic links to "
+                          "folders are not followed)."),
         click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
                      help="Processes that read and resample survey files."),
         click.option("--on-error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True,
@@ -280,7 +289,7 @@ def input_options(func):
         kwargs["inputs"] = Inputs(values["inputs"], labels=values["labels"], id_column=values["id_column"],
                                   grid=values["grid"], rv_column=values["rv_column"],
                                   rest_frame=not values["no_rest_frame"], jobs=values["jobs"],
-                                  on_error=values["on_error"])
+                                  on_error=values["on_error"], recursive=values["recursive"])
         return func(*args, **kwargs)
 
     for decorator in reversed(decorators):

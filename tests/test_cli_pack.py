@@ -248,8 +248,6 @@ def test_malformed_options_are_usage_errors(work, args, option):
     assert nothing_written(out)
 
 
-@pytest.mark.xfail(strict=True, reason="stellar_relevance/io/ingest.py: the rv_column message says "
-                   "'(labels=, --labels)' (its owner fixes the words; the command line shows them as written)")
 def test_missing_input_and_options_that_need_a_table(work):
     folder, _, out = work
     result = run("pack", folder, folder.parent / "nope.fits", "-o", out / "a.fits")
@@ -316,8 +314,6 @@ XP = REAL[0].parent / "XP_CONTINUOUS_RAW.csv"
 
 
 @pytest.mark.skipif(not MRS.is_file(), reason=f"real LAMOST MRS file not found: {MRS}")
-@pytest.mark.xfail(strict=True, reason="stellar_relevance/io/ingest.py: the no-redshift message says '(rv_column=, "
-                   "--rv-column) or rest_frame=False (--no-rest-frame)' (its owner fixes the words)")
 def test_medium_resolution_file_needs_a_velocity_or_the_observed_frame(tmp_path):
     shutil.copy(MRS, tmp_path / MRS.name)
     before = digest(tmp_path)

@@ -46,7 +46,7 @@ class Tally:
         if result[0] == "error":
             if result[3] is not None:  # its format is known: it counts for its survey, usable or not
                 self.surveys.setdefault(result[1], family(result[3]))
-            return self._fail(result[1], result[2], file_level=True)
+            return self._fail(result[1], result[2], file_level=True, see=result[4])
         _, path, label, rows, t_read, t_resample, refused, notes = result
         for message in refused:
             self._fail(path, message)
@@ -109,9 +109,9 @@ class Tally:
                       f"spectrum (the spectra cover {have.min():.1f}-{have.max():.1f} Angstrom of it); give a "
                       "grid inside the data")
 
-    def _fail(self, path, message, file_level=False):
+    def _fail(self, path, message, file_level=False, see=()):
         if self.on_error == "fail" or (file_level and self.single):
-            raise DataError(message)
+            raise DataError(message, see=see)
         if (path, message) not in self.skipped:  # the scan and resampling passes see the same problems
             self.skipped.append((path, message))
         return []

@@ -5,7 +5,7 @@ redshift, span); ``resample_file`` reads it again, shifts each spectrum to
 its rest frame, resamples it onto the grid (and divides it by its
 continuum when asked). ``run`` yields their results in file order. A worker
 never raises nor warns: a file it cannot use comes back as ``("error",
-path, message)``, and the driver decides (``on_error``); implausible values
+path, message, label, see)``, and the driver decides (``on_error``); implausible values
 (a header redshift beyond 1000 km/s, all-zero flux) come back as notes that
 the driver warns about once.
 """
@@ -47,12 +47,13 @@ def _read(path):
 
 
 def _failure(path, exc, label=None):
-    """``("error", path, message, label)``: the label when the file's format was known."""
+    """``("error", path, message, label, see)``: the label when the file's format was known, the
+    parameters that would resolve it (:attr:`DataError.see`)."""
     if isinstance(exc, DataError):  # named by its file, also when the reader could not know it (a missing extra)
-        text = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-        return ("error", str(path), text, label)
+        text = exc.text if str(path) in exc.text else f"{path}: {exc.text}"
+        return ("error", str(path), text, label, exc.see)
     log.debug("%s", traceback.format_exc())
-    return ("error", str(path), f"{path}: cannot read: {type(exc).__name__}: {exc}", label)
+    return ("error", str(path), f"{path}: cannot read: {type(exc).__name__}: {exc}", label, ())
 
 
 def scan_file(path):
@@ -73,8 +74,8 @@ def _redshift(rec):
     source = f"the {_STATE['rv_column']!r} column of the labels" if _STATE.get("rv_column") else \
         "the file (header Z)"
     if z is None or not np.isfinite(z):
-        raise DataError(f"{rec.source}: spectrum {rec.id}: no redshift in {source}; pass an RV column "
-                        "(rv_column=, --rv-column) or rest_frame=False (--no-rest-frame)")
+        raise DataError(f"{rec.source}: spectrum {rec.id}: no redshift in {source}; give the radial velocities "
+                        "in the label table, or keep the observed frame", see=("rv_column", "rest_frame"))
     if z <= -1.0:
         raise DataError(f"{rec.source}: spectrum {rec.id}: redshift {z:.6g} from {source} is impossible "
                         "(1 + z <= 0: faster than light)")

@@ -136,7 +136,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
             raise DataError(tally.nothing())
         if rest_frame and rv_column is not None:
             if join_table is None:
-                raise ParameterError("rv_column", "needs a label table (labels=, --labels)")
+                raise ParameterError("rv_column", "needs a label table", see=("labels",))
             if rv_column not in join_table.colnames:
                 raise DataError(f"{source}: no RV column {rv_column!r} (columns: {', '.join(join_table.colnames)})")
             join_table = _numeric_rv(join_table, rv_column, source)

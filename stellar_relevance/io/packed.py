@@ -30,7 +30,8 @@ from stellar_relevance.io.provenance import from_jsonable, jsonable
 from stellar_relevance.spectra import SpectralSet
 from stellar_relevance.io._common import linear_grid, open_fits, open_mapped, require_fits, wave_frame_from_ctype
 
-__all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION", "open_mapped", "flux_image"]
+__all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION"]
+# open_mapped and flux_image are for the rest of the io room (the store): not on an API page
 
 log = logging.getLogger(__name__)
 

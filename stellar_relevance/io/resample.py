@@ -261,7 +261,7 @@ def _segments(extents):
     for lo, hi, _, name in segments:
         if not hi > lo:
             raise DataError(f"the spectra do not overlap in wavelength (arm {name or '?'}): read fewer or "
-                            "give a grid (grid=, --grid)")
+                            "give a common grid", see=("grid",))
     merged = []
     for seg in segments:
         if merged and seg[0] < merged[-1][1]:
@@ -281,7 +281,7 @@ def default_grid(extents):
         if stop > start:
             pieces.append(log_grid(start, stop, step).to_value(u.AA))
     if not pieces or sum(p.size for p in pieces) < 2:
-        raise DataError("the spectra overlap in less than 2 pixels; give a grid (grid=, --grid)")
+        raise DataError("the spectra overlap in less than 2 pixels; give a common grid", see=("grid",))
     return np.concatenate(pieces)
 
 
