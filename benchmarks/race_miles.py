@@ -305,6 +305,24 @@ def targets(summary, reps):
     return "\n".join(lines)
 
 
+def render(paths):
+    """Print the tables and verdicts of one or more result JSONs (their representations merged)."""
+    import json
+
+    merged, reps = {}, []
+    for path in paths:
+        payload = json.loads(Path(path).read_text())
+        summary = payload["summary"]
+        reps += [r for r in REPRESENTATIONS if f"{r}|spectral|5|pixels" not in merged.get("mae", {})
+                 and f"{r}|spectral|5|pixels" in summary["mae"]]
+        for key in ("mae", "paired", "hits", "sensitivity", "seconds"):
+            merged.setdefault(key, {}).update(summary[key])
+        print(f"{path}: {payload.get('train_seeds_done', 'all')} training seed(s) done")
+    mae, paired = tables(merged, reps)
+    print(mae, paired, targets(merged, reps), sep="\n\n")
+    print(f"\nseconds per training: {merged['seconds']}")
+
+
 def main(argv=None):
     import argparse
     import json
@@ -327,7 +345,13 @@ def main(argv=None):
     parser.add_argument("--select-epochs", type=int, default=None, help="select's max_epochs (default: its own)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cannon-backend", choices=("thecannon", "lstsq"), default="lstsq")
+    parser.add_argument("--render", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="print the tables and verdicts of result JSONs (.partial too; one per representation "
+                             "is merged) and exit")
     args = parser.parse_args(argv)
+    if args.render:
+        render(args.render)
+        return 0
     if args.quick:
         args.folds, args.train_seeds, args.judge_seeds = 2, 1, 1
         args.pixel_step, args.max_stars, args.select_epochs = max(args.pixel_step, 20), args.max_stars or 200, 2
