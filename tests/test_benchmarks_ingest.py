@@ -1,6 +1,7 @@
 """benchmarks/ingest.py runs in its quick mode and writes its JSON."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SURVEYS = REPO / ".." / "shared" / "data" / "surveys"
+SURVEYS = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "surveys"
 
 
 @pytest.mark.skipif(not (SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits").is_file(),

@@ -443,6 +443,118 @@ def test_memmap_gives_the_in_memory_relevance_without_a_full_copy(tmp_path, monk
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     np.testing.assert_array_equal(mapped.relevance_, memory.relevance_)
+    np.testing.assert_array_equal(mapped.sensitivity_, memory.sensitivity_)
     np.testing.assert_array_equal(mapped.predict(mm[:50]), memory.predict(X[:50]))
     assert peak < 0.5 * X.nbytes, f"numpy peak {peak / 2**20:.1f} MiB for {X.nbytes / 2**20:.1f} MiB of data"
     assert not mm.flags.writeable  # read, never written
+
+
+# ----------------------------------------------------------------------------- sensitivity: the pattern
+def _direct_sensitivity(X, prediction, given):
+    """The definition written out: least-squares residuals on [1, given], pattern over residual scatter."""
+    Z = np.ones((len(X), 1)) if given is None else np.column_stack([np.ones(len(X)), given])
+    residual = lambda v: v - Z @ np.linalg.lstsq(Z, v, rcond=None)[0]  # noqa: E731
+    x, p = residual(X.astype(np.float64)), residual(prediction[:, None])[:, 0]
+    a = x.T @ p / (p @ p)
+    return a / (x - np.outer(p, a)).std(axis=0)
+
+
+def test_forward_sensitivity_is_the_residualised_pattern_over_the_scatter(tmp_path, monkeypatch):
+    import stellar_relevance.nn.batches
+    from stellar_relevance import ParameterError
+    from stellar_relevance.estimators import forward_sensitivity
+
+    monkeypatch.setattr(stellar_relevance.nn.batches, "CHUNK_BYTES", 8 * 6 * 7)  # chunks of 7 rows
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)) * [1, 2, 3, 1, 1, 1] + 1000.0  # an offset far from zero, as raw flux
+    X[:, 5] = 7.0  # a constant pixel: no scatter, sensitivity 0
+    given = rng.normal(size=(200, 2))
+    prediction = X[:, 0] - X[:, 1] + given[:, 0] + 0.3 * rng.normal(size=200)
+    rows = rng.permutation(200)[:150]
+    expected = _direct_sensitivity(X[rows, :5], prediction[rows], given[rows])
+    got = forward_sensitivity(X, prediction[rows], given[rows], rows)
+    np.testing.assert_allclose(got[:5], expected, rtol=1e-9)
+    assert got[5] == 0.0
+    np.testing.assert_allclose(forward_sensitivity(X[:, :5], prediction), _direct_sensitivity(X[:, :5], prediction, None),
+                               rtol=1e-9)
+    # a big-endian memory map (as a FITS store) gives the same numbers; two outputs give two rows
+    X.astype(">f4").tofile(tmp_path / "x.bin")
+    mm = np.memmap(tmp_path / "x.bin", dtype=">f4", mode="r", shape=X.shape)
+    two = forward_sensitivity(mm, np.c_[prediction, -2 * prediction][rows], given[rows], rows)
+    assert two.shape == (2, 6)
+    np.testing.assert_allclose(two[0], forward_sensitivity(X.astype(np.float32), prediction[rows], given[rows], rows),
+                               rtol=1e-9)
+    np.testing.assert_allclose(two[1], -two[0] / 2, rtol=1e-9)  # per label unit: twice the label, half the pattern
+    # a pixel the prediction explains fully has no scatter left: 0, not inf
+    assert forward_sensitivity(np.c_[prediction, prediction * 3 + 1], prediction).tolist() == [0.0, 0.0]
+    assert np.all(forward_sensitivity(X, np.full(200, 2.5)) == 0)  # a constant prediction responds to nothing
+    with pytest.raises(ParameterError, match="prediction has 200 rows for the 150 rows used"):
+        forward_sensitivity(X, prediction, rows=rows)
+    with pytest.raises(ParameterError, match="given has 200 rows for the 150 rows used"):
+        forward_sensitivity(X, prediction[rows], given, rows)
+    with pytest.raises(ParameterError, match=r"rows row numbers must be in \[0, 199\]"):
+        forward_sensitivity(X, prediction[:2], rows=[0, 200])
+    bad = prediction.copy()
+    bad[3] = np.inf
+    with pytest.raises(ParameterError, match="prediction row 3, column 0 is not finite"):
+        forward_sensitivity(X, bad)
+
+
+def test_sensitivity_is_the_response_where_relevance_is_the_use():
+    from scipy.stats import spearmanr
+
+    from stellar_relevance.estimators import forward_sensitivity
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = rng.normal(size=n)
+    c = np.array([3.0, -2.0, 1.5, -1.0, 0.8, 0.5, -0.3, 0.2])  # pixel i = c_i * y + sigma_i * noise
+    sigma = np.array([1.0, 0.5, 1.0, 0.4, 1.5, 0.3, 0.5, 0.8])
+    X = np.empty((n, 11))
+    X[:, :8] = c * y[:, None] + sigma * rng.normal(size=(n, 8))
+    nuisance = 3 * rng.normal(size=n)
+    X[:, 8] = y + nuisance  # responds to y, buried under the nuisance
+    X[:, 9] = nuisance + 0.05 * rng.normal(size=n)  # no response; the model uses it to cancel the nuisance
+    X[:, 10] = rng.normal(size=n)
+    reg = SpectralRelevanceRegressor((32,), max_epochs=40, batch_size=128, learning_rate=3e-3, loss="mse",
+                                     random_state=0).fit(X, y)
+    assert reg.score(X, y) > 0.95
+    assert spearmanr(reg.sensitivity_[:8], c / sigma).statistic > 0.9
+    np.testing.assert_array_equal(np.sign(reg.sensitivity_[:8]), np.sign(c))
+    # the filter and the pattern disagree on the nuisance pixel: used (more relevant than half the responding
+    # pixels, five times the pure-noise pixel 10) ...
+    assert reg.relevance_[9] > np.median(reg.relevance_[:8]) and reg.relevance_[9] > 5 * reg.relevance_[10]
+    # ... but not responding: with the noise pixel, the two smallest |sensitivity|, under a fifth of the weakest
+    # true response
+    assert set(np.argsort(np.abs(reg.sensitivity_))[:2]) == {9, 10}
+    assert abs(reg.sensitivity_[9]) < 0.2 * np.min(np.abs(c / sigma))
+    np.testing.assert_allclose(reg.sensitivity_[8], 1 / 3, rtol=0.2)  # (y + nuisance): 1 per 3 of scatter
+    np.testing.assert_allclose(reg.sensitivity_, forward_sensitivity(X, reg.predict(X)), rtol=1e-5, atol=1e-6)
+
+
+def test_sensitivity_given_removes_the_given_labels_response():
+    from stellar_relevance.estimators import forward_sensitivity
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    t = rng.normal(size=n)  # a given label (Teff-like) ...
+    y = 0.8 * t + 0.6 * rng.normal(size=n)  # ... correlated with the label
+    X = np.column_stack([y + 0.3 * rng.normal(size=n), t + 0.3 * rng.normal(size=n), rng.normal(size=(n, 4))])
+    params = dict(hidden_layer_sizes=(16,), max_epochs=30, batch_size=128, learning_rate=3e-3, random_state=0)
+    rows = np.arange(0, n, 2)
+    without = SpectralRelevanceRegressor(**params).fit(X, y, sample_index=rows)
+    given = SpectralRelevanceRegressor(**params).fit(X, y, given=t, sample_index=rows)
+    assert without.sensitivity_[1] > 1.0  # pixel 1 follows t, and t follows y
+    assert abs(given.sensitivity_[1]) < 0.2 * abs(without.sensitivity_[1])  # given t: no response left
+    assert given.sensitivity_[0] > 5 and np.all(np.abs(given.sensitivity_[2:]) < 0.3)
+    # the rows trained on, the prediction in label units, the given labels as they were passed
+    np.testing.assert_allclose(given.sensitivity_, forward_sensitivity(X, given.predict(X[rows], given=t[rows]),
+                                                                       t[rows], rows), rtol=1e-5, atol=1e-6)
+    # classifiers: P(classes_[1]) for two classes, one row per class for more
+    two = SpectralRelevanceClassifier(**params).fit(X, np.where(y > 0, "metal-rich", "metal-poor"))
+    assert two.sensitivity_.shape == (6,) and two.sensitivity_[0] > 1  # P("metal-rich") rises with pixel 0
+    np.testing.assert_allclose(two.sensitivity_, forward_sensitivity(X, two.predict_proba(X)[:, 1]),
+                               rtol=1e-5, atol=1e-6)
+    three = SpectralRelevanceClassifier(**params).fit(X, np.digitize(y, [-0.5, 0.5]))
+    assert three.sensitivity_.shape == (3, 6)
+    assert three.sensitivity_[0, 0] < -1 and three.sensitivity_[2, 0] > 1

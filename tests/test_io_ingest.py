@@ -1,7 +1,8 @@
-"""Many LAMOST-layout files (made from the real ones) to one packed file; the bad-input list of issue 10."""
+"""Many LAMOST-layout files (made from the real ones) to one packed file; bad inputs of a many-file pack."""
 
 import gzip
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from astropy.table import Table
 from stellar_relevance.exceptions import DataError, DataWarning, ParameterError
 from stellar_relevance.io import pack_spectra, read_packed, read_spectra
 
-SURVEYS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "surveys"
+SURVEYS = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "surveys"
 REAL = [SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits",
         SURVEYS / "spec-57287-KP193637N444141V03_sp10-161.fits.gz"]
 SDSS = SURVEYS / "spec-0266-51602-0031.fits"

@@ -1,5 +1,6 @@
 """The vectorised flux-conserving resampler against specutils' FluxConservingResampler, and grid parsing."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from astropy.nddata import InverseVariance
 from stellar_relevance.exceptions import ParameterError
 from stellar_relevance.io.resample import bin_edges, grid_bins, parse_grid, resample
 
-SURVEYS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "surveys"
+SURVEYS = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "surveys"
 LAMOST = [SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits",
           SURVEYS / "spec-57287-KP193637N444141V03_sp10-161.fits.gz"]
 

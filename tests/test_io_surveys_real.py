@@ -6,6 +6,7 @@ skips, with the reason, when its file is absent.
 """
 
 import importlib.util
+import os
 import warnings
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import stellar_relevance.io  # noqa: F401  (registers the loaders with specutils
 from stellar_relevance.exceptions import DataError
 from stellar_relevance.io import read_spectra
 
-SURVEYS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "surveys"
+SURVEYS = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "surveys"
 DR7 = SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits"
 DR6 = SURVEYS / "spec-57287-KP193637N444141V03_sp10-161.fits.gz"
 MRS = SURVEYS / "med-58408-TD230151N343645T01_sp01-015.fits"

@@ -15,7 +15,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from stellar_relevance.nn.batches import ArrayBatches, column_moments
+from stellar_relevance.nn.batches import ArrayBatches, chunk_length, column_moments
+from stellar_relevance.estimators._sensitivity import forward_sensitivity
 from stellar_relevance.exceptions import ParameterError
 from stellar_relevance.nn.network import ACTIVATIONS, SpectralNetwork, count_parameters
 from stellar_relevance.nn.proximal import PENALTIES
@@ -328,6 +329,7 @@ class _SpectralRelevanceBase(BaseEstimator):
             )
         self.network_ = network
         self._read_relevance()
+        self._read_sensitivity(X, rows, given, mean=self.feature_means_)
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.n_epochs_ = result.stopped_epoch
@@ -351,6 +353,34 @@ class _SpectralRelevanceBase(BaseEstimator):
         self.ranking_ = np.argsort(-self.relevance_, kind="stable")
         self.support_ = self.eigenvalues_ != 0
         self.n_selected_ = int(self.support_.sum())
+
+    def _read_sensitivity(self, X, rows, given=None, mean=None):
+        """Set ``sensitivity_`` from the predictions of ``network_`` on ``X[rows]``.
+
+        ``given``: the scaled given labels, aligned with ``X``; ``mean``: the
+        mean of ``X[rows]`` when known (one pass fewer).
+        """
+        given = None if given is None else given[rows]
+        # batches of at most CHUNK_BYTES: a memory-mapped X is read a chunk at a time
+        prediction = self._sensitivity_target(self._predict_rows(X, rows, given, chunk_length(X.shape[1])))
+        self.sensitivity_ = forward_sensitivity(X, prediction, given, rows, mean=mean)
+
+    def _predict_rows(self, X, rows, given=None, step=8192):
+        """The network's raw outputs on ``X[rows]`` (float64, (len(rows), n_outputs)), ``step`` rows at a time.
+
+        ``given``: the scaled given labels of those rows, or None.
+        """
+        device = next(self.network_.parameters()).device
+        outputs = []
+        batches = ArrayBatches(X, rows, self.input_offset_, self.input_scale_, device, given)
+        with torch_threads(self.n_threads if device.type == "cpu" else None), torch.no_grad():
+            self.network_.eval()
+            for start in range(0, len(rows), step):
+                batch = batches[start : start + step]
+                outputs.append((self.network_(*batch) if given is not None else self.network_(batch)).cpu())
+        if not outputs:
+            return np.empty((0, self._n_outputs))
+        return torch.cat(outputs).numpy().astype(np.float64)
 
     def select(self, X, y, k, *, given=None, sample_index=None, max_epochs=None, keep=0.5):
         """A copy pruned to the ``k`` most relevant inputs and fine-tuned on (X, y).
@@ -409,17 +439,7 @@ class _SpectralRelevanceBase(BaseEstimator):
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=FLOAT32S)
         given = self._scale_given(self._check_given(given, len(X)))
-        device = next(self.network_.parameters()).device
-        outputs = []
-        batches = ArrayBatches(X, np.arange(len(X)), self.input_offset_, self.input_scale_, device, given)
-        with torch_threads(self.n_threads if device.type == "cpu" else None), torch.no_grad():
-            self.network_.eval()
-            for start in range(0, len(X), 8192):
-                batch = batches[start : start + 8192]
-                outputs.append((self.network_(*batch) if given is not None else self.network_(batch)).cpu())
-        if not outputs:
-            return np.empty((0, self._n_outputs))
-        return torch.cat(outputs).numpy().astype(np.float64)
+        return self._predict_rows(X, np.arange(len(X)), given)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

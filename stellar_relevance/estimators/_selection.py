@@ -155,6 +155,7 @@ def select_inputs(estimator, X, y, k, *, given=None, sample_index=None, max_epoc
     finally:
         handle.remove()
     pruned._read_relevance()
+    pruned._read_sensitivity(X, rows, given)
     final = alive[np.argsort(-pruned.relevance_[alive], kind="stable")]
     pruned.ranking_ = np.concatenate([final] + blocks[::-1] + [dead]).astype(np.int64)
     if pruned.n_selected_ > k:  # a pruned eigenvalue away from zero would be a bug of the mask

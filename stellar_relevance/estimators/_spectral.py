@@ -136,6 +136,15 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         The epoch whose weights are kept, and the last epoch run.
     n_train_samples_, n_validation_samples_ : int
         Sizes of the two parts of the training data.
+    sensitivity_ : ndarray of shape (n_features,) or (n_classes, n_features)
+        How each input responds to the class (the pattern; ``relevance_`` is
+        the filter, what the network uses), as for the regressor with the
+        predicted probability in place of the label: of ``classes_[1]`` for
+        two classes (shape (n_features,)), of each class for more (one row
+        per class). Residualised on ``[1, given]`` over the rows trained on;
+        ``a_i = cov(x~_i, p~) / var(p~)``, ``sensitivity_i = a_i / std(x~_i
+        - a_i p~)``; 0 for an input without residual scatter
+        (:func:`~stellar_relevance.estimators.forward_sensitivity`).
     classes_ : ndarray of shape (n_classes,)
         The class labels.
     validation_stratified_ : bool
@@ -200,12 +209,20 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
             raise ParameterError("y", f"holds classes not seen in fit; expected among {self.classes_.tolist()}")
         return torch.as_tensor(index, dtype=torch.long), torch.nn.CrossEntropyLoss(), y
 
-    def predict_proba(self, X, *, given=None):
-        """Class probabilities, shape (n_samples, n_classes)."""
-        logits = self._forward(X, given)
-        logits -= logits.max(axis=1, keepdims=True)
+    @staticmethod
+    def _softmax(logits):
+        logits = logits - logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
+
+    def _sensitivity_target(self, outputs):
+        """What ``sensitivity_`` is the response to: P(classes_[1]) for two classes, else every P(class)."""
+        proba = self._softmax(outputs)
+        return proba[:, 1] if len(self.classes_) == 2 else proba
+
+    def predict_proba(self, X, *, given=None):
+        """Class probabilities, shape (n_samples, n_classes)."""
+        return self._softmax(self._forward(X, given))
 
     def predict(self, X, *, given=None):
         """Most probable class for each sample (``given``: as in ``fit``)."""
@@ -317,6 +334,18 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         The epoch whose weights are kept, and the last epoch run.
     n_train_samples_, n_validation_samples_ : int
         Sizes of the two parts of the training data.
+    sensitivity_ : ndarray of shape (n_features,) or (n_outputs, n_features)
+        How each input responds to the label (the pattern; ``relevance_`` is
+        the filter, what the network uses): from the fitted network's
+        predictions ``yhat`` on the rows trained on (``sample_index``),
+        each input ``x_i`` and ``yhat`` are residualised on ``[1, given]``
+        by least squares (centred without ``given``); ``a_i = cov(x~_i,
+        yhat~) / var(yhat~)`` (input units per label unit, the forward
+        pattern of Haufe et al. 2014) and ``sensitivity_i = a_i /
+        std(x~_i - a_i yhat~)``. Signed, per label unit; rank by its absolute
+        value. 0 for an input without residual scatter.
+        :func:`~stellar_relevance.estimators.forward_sensitivity` computes it
+        from any prediction.
     target_offset_, target_scale_ : ndarray of shape (n_outputs,)
         What is subtracted from, and then divided into, each target.
     n_features_in_ : int
@@ -440,7 +469,11 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         tags.target_tags.multi_output = True
         return tags
 
+    def _sensitivity_target(self, outputs):
+        """The prediction in label units, (n,) or (n, n_outputs) as ``y`` was given."""
+        out = outputs * self.target_scale_ + self.target_offset_
+        return out.ravel() if self._y_ndim == 1 else out
+
     def predict(self, X, *, given=None):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs) (``given``: as in ``fit``)."""
-        out = self._forward(X, given) * self.target_scale_ + self.target_offset_
-        return out.ravel() if self._y_ndim == 1 else out
+        return self._sensitivity_target(self._forward(X, given))

@@ -116,6 +116,70 @@ def open_fits(path, what="FITS file"):
         raise DataError(f"{path}: truncated or damaged {what} ({size} bytes): {_short(exc)}") from exc
 
 
+@contextmanager
+def open_mapped(path, what="packed spectra file"):
+    """``fits.open(memmap=True)`` of a packed file; a file shorter than its headers say is one `DataError`.
+
+    The data are not read: every image HDU's data block must fit in the
+    file (``datLoc + NAXIS1 * NAXIS2 * |BITPIX| / 8 <= size``), which is
+    what a truncated store fails.
+
+    Parameters
+    ----------
+    path : Path
+        An existing FITS file.
+    what : str
+        What to call it in messages.
+
+    Yields
+    ------
+    astropy.io.fits.HDUList
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.fits"
+    >>> fits.PrimaryHDU(np.ones((2, 3), np.float32)).writeto(path)
+    >>> with open(path, "r+b") as handle:
+    ...     _ = handle.truncate(2880 + 8)  # the header and a piece of the data
+    >>> with open_mapped(path) as hdul:
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.DataError: ...s.fits: truncated or damaged packed spectra file (2888 bytes): ...
+    """
+    size = path.stat().st_size
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hdul = fits.open(path, memmap=True, mode="readonly", lazy_load_hdus=False)
+    except (OSError, EOFError, ValueError, IndexError, KeyError, fits.VerifyError, zlib.error) as exc:
+        raise DataError(f"{path}: not a readable {what}: {_short(exc)}") from exc
+    try:
+        for warning in caught:
+            if _damage(warning.message):
+                raise DataError(f"{path}: truncated or damaged {what} ({size} bytes): {_short(warning.message)}")
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        for i, hdu in enumerate(hdul):
+            info = hdul.fileinfo(i)
+            header = hdu.header
+            if not header.get("NAXIS") or "BITPIX" not in header:
+                continue
+            n_bytes = abs(int(header["BITPIX"])) // 8
+            for axis in range(1, int(header["NAXIS"]) + 1):
+                n_bytes *= int(header.get(f"NAXIS{axis}", 0))
+            if header.get("XTENSION") == "BINTABLE":
+                n_bytes += int(header.get("PCOUNT", 0))
+            if info["datLoc"] + n_bytes > size:
+                raise DataError(f"{path}: truncated {what}: HDU {i} ({hdu.name or 'PRIMARY'}) needs "
+                                f"{info['datLoc'] + n_bytes} bytes, the file has {size}")
+        yield hdul
+    except fits.VerifyError as exc:
+        raise DataError(f"{path}: invalid {what}: {_short(exc)}") from exc
+    finally:
+        hdul.close()
+
+
 def bad_tform(header, where):
     """A DataError naming the first ``TFORMn`` of a table header that astropy cannot use, else None."""
     for i in range(1, int(header.get("TFIELDS", 0) or 0) + 1):

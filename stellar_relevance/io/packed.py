@@ -16,8 +16,6 @@ Layout (see docs/spectra.md):
 import json
 import logging
 import warnings
-import zlib
-from contextlib import contextmanager
 
 import numpy as np
 from astropy import units as u
@@ -30,9 +28,10 @@ from stellar_relevance.io.atomic import atomic_write
 from stellar_relevance.exceptions import DataError, DataWarning
 from stellar_relevance.io.provenance import from_jsonable, jsonable
 from stellar_relevance.spectra import SpectralSet
-from stellar_relevance.io._common import _damage, _short, linear_grid, open_fits, require_fits, wave_frame_from_ctype
+from stellar_relevance.io._common import linear_grid, open_fits, open_mapped, require_fits, wave_frame_from_ctype
 
 __all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION"]
+# open_mapped and flux_image are for the rest of the io room (the store): not on an API page
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ def _set_card(header, key, value, comment=""):
     """``header[key] = (value, comment)``, dropping the comment when the card would not fit.
 
     astropy truncates such a comment with a "Card is too long" VerifyWarning;
-    a long string value is written on CONTINUE cards as before.
+    a long string value is written on CONTINUE cards.
     """
     if comment:
         with warnings.catch_warnings():
@@ -95,12 +94,25 @@ def _is_linear(wavelength):
 
 
 def _labels_hdu(labels):
+    """The ``LABELS`` binary-table HDU of a label table, and what FITS cannot hold (units, descriptions).
+
+    Returns
+    -------
+    hdu : astropy.io.fits.BinTableHDU
+    label_info : dict
+        ``{"units": {column: unit string}, "descriptions": {column: text},
+        "utf8": [columns of non-ASCII text, stored as UTF-8 bytes]}``,
+        recorded in ``STMETA`` by :func:`_primary_cards`.
+    """
     table = Table()
-    units, descriptions = {}, {}
+    units, descriptions, utf8 = {}, {}, []
     for name in labels.colnames:
         column = labels[name]
-        data = np.ma.getdata(column)
-        table[name] = np.asarray(data)
+        data = np.asarray(np.ma.getdata(column))
+        if data.dtype.kind == "U" and not all(str(v).isascii() for v in data.ravel()):
+            data = np.char.encode(data, "utf-8")  # FITS text is ASCII: non-ASCII names travel as UTF-8 bytes
+            utf8.append(name)
+        table[name] = data
         if column.unit is not None:
             units[name] = column.unit.to_string()
         if column.description:
@@ -112,7 +124,36 @@ def _labels_hdu(labels):
         if name in units:
             hdu.header[f"TUNIT{i}"] = units[name]
     hdu.name = "LABELS"
-    return hdu, units, descriptions
+    return hdu, {"units": units, "descriptions": descriptions, "utf8": utf8}
+
+
+def _primary_cards(header, frame, flux_unit, n_spectra, meta, label_info, wave_unit=u.AA):
+    """Write the cards every packed file's ``FLUX`` header carries (both writers call it).
+
+    ``EXTNAME``, ``FORMAT``, ``FMTVERS``, ``CTYPE1`` (``'AWAV'`` air or
+    ``'WAVE'`` vacuum), ``CUNIT1``, ``BUNIT``, ``FLUXUNIT``, ``NSPEC``,
+    ``CONTNORM`` (the method of the continuum rule ``meta["continuum"]``;
+    ``'none'`` without one) and ``STMETA`` (``meta`` as JSON, with
+    ``label_info``).
+    """
+    ctype = "AWAV" if frame == "air" else "WAVE"
+    flux_unit = u.Unit(flux_unit)
+    _set_card(header, "EXTNAME", "FLUX", "flux, one spectrum per row")
+    _set_card(header, "FORMAT", FORMAT_NAME, "stellar_relevance packed spectra")
+    _set_card(header, "FMTVERS", FORMAT_VERSION, "format version")
+    _set_card(header, "CTYPE1", ctype, f"wavelength in {frame}")
+    header["CUNIT1"] = _unit_string(u.Unit(wave_unit), "CUNIT1")
+    bunit = _unit_string(flux_unit, "BUNIT")
+    if bunit:
+        header["BUNIT"] = bunit
+    _set_card(header, "FLUXUNIT", flux_unit.to_string(), "flux unit (astropy generic)")
+    _set_card(header, "NSPEC", int(n_spectra), "number of spectra")
+    rule = meta.get("continuum") or {"method": "none"}
+    _set_card(header, "CONTNORM", str(rule.get("method", "none")), "continuum rule (STMETA 'continuum')")
+    meta = dict(meta)
+    meta["_labels"] = label_info
+    _set_card(header, "STMETA", json.dumps(jsonable(meta, tagged=True), ensure_ascii=True, separators=(",", ":")),
+              "meta (JSON)")
 
 
 def write_packed(spectra, path, overwrite=False):
@@ -146,43 +187,30 @@ def write_packed(spectra, path, overwrite=False):
     if not isinstance(spectra, SpectralSet):
         raise TypeError(f"write_packed expects a SpectralSet; got {type(spectra).__name__}")
     wavelength = spectra.wavelength
-    frame_ctype = "AWAV" if spectra.wave_frame == "air" else "WAVE"
     primary = fits.PrimaryHDU(data=spectra.flux)
     header = primary.header
-    _set_card(header, "EXTNAME", "FLUX", "flux, one spectrum per row")
-    _set_card(header, "FORMAT", FORMAT_NAME, "stellar_relevance packed spectra")
-    _set_card(header, "FMTVERS", FORMAT_VERSION, "format version")
-    _set_card(header, "CTYPE1", frame_ctype, f"wavelength in {spectra.wave_frame}")
-    header["CUNIT1"] = _unit_string(wavelength.unit, "CUNIT1")
+    table_hdu, label_info = _labels_hdu(spectra.labels)
+    _primary_cards(header, spectra.wave_frame, spectra.flux_unit, len(spectra), spectra.meta, label_info,
+                  wave_unit=wavelength.unit)
     linear = _is_linear(wavelength)
     if linear is not None:
         header["CRPIX1"] = 1.0
         header["CRVAL1"] = linear[0]
         header["CDELT1"] = linear[1]
-    bunit = _unit_string(spectra.flux_unit, "BUNIT")
-    if bunit:
-        header["BUNIT"] = bunit
-    _set_card(header, "FLUXUNIT", spectra.flux_unit.to_string(), "flux unit (astropy generic)")
     fwhm = spectra.meta.get("FWHM")
     if isinstance(fwhm, u.Quantity) and fwhm.isscalar:
         _set_card(header, "FWHM", float(fwhm.to_value(u.AA)), "resolution FWHM (Angstrom)")
-    _set_card(header, "NSPEC", len(spectra), "number of spectra")
     hdus = [primary]
     if linear is None:
         wave_hdu = fits.ImageHDU(data=np.asarray(wavelength.value, dtype=float), name="WAVELENGTH")
         wave_hdu.header["BUNIT"] = _unit_string(wavelength.unit, "BUNIT")
-        wave_hdu.header["CTYPE1"] = frame_ctype
+        wave_hdu.header["CTYPE1"] = header["CTYPE1"]
         hdus.append(wave_hdu)
     if spectra.ivar is not None:
         hdus.append(fits.ImageHDU(data=spectra.ivar, name="IVAR"))
     if spectra.mask is not None:
         hdus.append(fits.ImageHDU(data=spectra.mask.astype(np.uint8), name="MASK"))
-    labels_hdu, units, descriptions = _labels_hdu(spectra.labels)
-    hdus.append(labels_hdu)
-    meta = dict(spectra.meta)
-    meta["_labels"] = {"units": units, "descriptions": descriptions}
-    _set_card(header, "STMETA", json.dumps(jsonable(meta, tagged=True), ensure_ascii=True, separators=(",", ":")),
-              "meta (JSON)")
+    hdus.append(table_hdu)
     hdul = fits.HDUList(hdus)
 
     def write(tmp):
@@ -204,44 +232,40 @@ def _flux_hdu(hdul, path):
                     "holding spectra x pixels)")
 
 
-@contextmanager
-def _open_mapped(path, what="packed spectra file"):
-    """``fits.open(memmap=True)``; a file shorter than its headers say is one `DataError`.
+def flux_image(hdul, path, memmap=False):
+    """The flux image of an open packed file (``FLUX``, else the first 1-D/2-D image).
 
-    The data are not read: every image HDU's data block must fit in the
-    file (``datLoc + NAXIS1 * NAXIS2 * |BITPIX| / 8 <= size``), which is
-    what a truncated store fails.
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        From :func:`open_mapped` (``memmap=True``) or ``fits.open``.
+    path : Path
+        The file, for messages.
+    memmap : bool, default=False
+        True: the read-only memory map as FITS stores it (big-endian);
+        False: a native-order copy.
+
+    Raises
+    ------
+    DataError
+        No flux image.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, astropy.units as u
+    >>> from stellar_relevance.spectra import SpectralSet
+    >>> path = write_packed(SpectralSet(np.arange(4000.0, 4003.0) * u.AA, np.ones((2, 3), np.float32)),
+    ...                     pathlib.Path(tempfile.mkdtemp()) / "s.fits")
+    >>> with open_mapped(path) as hdul:
+    ...     flux = flux_image(hdul, path, memmap=True)
+    ...     print(flux.shape, flux.dtype.str, flux.flags.writeable)
+    (2, 3) >f4 False
     """
-    size = path.stat().st_size
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            hdul = fits.open(path, memmap=True, mode="readonly", lazy_load_hdus=False)
-    except (OSError, EOFError, ValueError, IndexError, KeyError, fits.VerifyError, zlib.error) as exc:
-        raise DataError(f"{path}: not a readable {what}: {_short(exc)}") from exc
-    try:
-        for warning in caught:
-            if _damage(warning.message):
-                raise DataError(f"{path}: truncated or damaged {what} ({size} bytes): {_short(warning.message)}")
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-        for i, hdu in enumerate(hdul):
-            info = hdul.fileinfo(i)
-            header = hdu.header
-            if not header.get("NAXIS") or "BITPIX" not in header:
-                continue
-            n_bytes = abs(int(header["BITPIX"])) // 8
-            for axis in range(1, int(header["NAXIS"]) + 1):
-                n_bytes *= int(header.get(f"NAXIS{axis}", 0))
-            if header.get("XTENSION") == "BINTABLE":
-                n_bytes += int(header.get("PCOUNT", 0))
-            if info["datLoc"] + n_bytes > size:
-                raise DataError(f"{path}: truncated {what}: HDU {i} ({hdu.name or 'PRIMARY'}) needs "
-                                f"{info['datLoc'] + n_bytes} bytes, the file has {size}")
-        yield hdul
-    except fits.VerifyError as exc:
-        raise DataError(f"{path}: invalid {what}: {_short(exc)}") from exc
-    finally:
-        hdul.close()
+    return _image(_flux_hdu(hdul, path), memmap)
+
+
+#: io.store imports the private name
+_open_mapped = open_mapped
 
 
 def _image(hdu, memmap):
@@ -287,7 +311,7 @@ def read_packed(path, memmap=False):
     ('>f4', False)
     """
     path = require_fits(path)
-    opener = _open_mapped(path) if memmap else open_fits(path, "packed spectra file")
+    opener = open_mapped(path) if memmap else open_fits(path, "packed spectra file")
     with opener as hdul:
         flux_hdu = _flux_hdu(hdul, path)
         hdu_name = flux_hdu.name or "PRIMARY"
@@ -336,6 +360,8 @@ def read_packed(path, memmap=False):
                 data = labels[name]
                 if data.dtype.byteorder not in ("=", "|"):
                     labels[name] = np.asarray(data).astype(data.dtype.newbyteorder("="))
+                if name in label_info.get("utf8", ()):
+                    labels[name] = np.char.decode(np.asarray(data), "utf-8")
                 labels[name].unit = _parse_unit(label_info["units"].get(name, ltab.get(f"TUNIT{i}")))
                 if name in label_info["descriptions"]:
                     labels[name].description = label_info["descriptions"][name]

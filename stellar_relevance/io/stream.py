@@ -9,7 +9,6 @@ reads: ``FLUX`` (primary, float32), ``WAVELENGTH`` (float64, the grid is
 log-linear), ``IVAR`` (float32), ``MASK`` (uint8, 1 = NaN flux), ``LABELS``.
 """
 
-import json
 import logging
 import os
 import tempfile
@@ -20,8 +19,7 @@ from astropy import units as u
 from astropy.io import fits
 
 from stellar_relevance.io.atomic import atomic_write
-from stellar_relevance.io.provenance import jsonable
-from stellar_relevance.io.packed import FORMAT_NAME, FORMAT_VERSION, _labels_hdu, _set_card
+from stellar_relevance.io.packed import _labels_hdu, _primary_cards
 
 __all__ = ["PackedStream"]
 
@@ -129,27 +127,12 @@ class PackedStream:
             handle.flush()
         if not self.rows:
             raise ValueError("no rows were written")
-        ctype = "AWAV" if frame == "air" else "WAVE"
         header = self._image_header(-32)
-        _set_card(header, "EXTNAME", "FLUX", "flux, one spectrum per row")
-        _set_card(header, "FORMAT", FORMAT_NAME, "stellar_relevance packed spectra")
-        _set_card(header, "FMTVERS", FORMAT_VERSION, "format version")
-        _set_card(header, "CTYPE1", ctype, f"wavelength in {frame}")
-        header["CUNIT1"] = "Angstrom"
-        try:
-            header["BUNIT"] = u.Unit(flux_unit).to_string("fits")
-        except (ValueError, TypeError):
-            pass
-        _set_card(header, "FLUXUNIT", u.Unit(flux_unit).to_string(), "flux unit (astropy generic)")
-        _set_card(header, "NSPEC", self.rows, "number of spectra")
-        labels_hdu, units, descriptions = _labels_hdu(labels)
-        meta = dict(meta)
-        meta["_labels"] = {"units": units, "descriptions": descriptions}
-        _set_card(header, "STMETA", json.dumps(jsonable(meta, tagged=True), ensure_ascii=True,
-                                               separators=(",", ":")), "meta (JSON)")
+        table_hdu, label_info = _labels_hdu(labels)
+        _primary_cards(header, frame, flux_unit, self.rows, meta, label_info)
         wave = fits.ImageHDU(np.asarray(u.Quantity(wavelength).to_value(u.AA), dtype=float), name="WAVELENGTH")
         wave.header["BUNIT"] = "Angstrom"
-        wave.header["CTYPE1"] = ctype
+        wave.header["CTYPE1"] = header["CTYPE1"]
 
         def write(tmp):
             os.remove(tmp)  # StreamingHDU creates the primary file itself
@@ -157,7 +140,7 @@ class PackedStream:
             fits.append(tmp, wave.data, wave.header)
             self._copy(tmp, "ivar", self._image_header(-32, "IVAR"), np.float32)
             self._copy(tmp, "mask", self._image_header(8, "MASK"), np.uint8)
-            fits.append(tmp, labels_hdu.data, labels_hdu.header)
+            fits.append(tmp, table_hdu.data, table_hdu.header)
 
         atomic_write(self.path, write, overwrite=self.overwrite)
         log.info("wrote %d spectra x %d pixels to %s", self.rows, self.n_pixels, self.path)

@@ -14,14 +14,68 @@ import torch
 CHUNK_BYTES = 32 * 2**20
 
 
-def _chunks(rows, n_features):
-    step = max(1, CHUNK_BYTES // (8 * max(1, n_features)))
+def chunk_length(n_features):
+    """Rows of ``n_features`` float64 values in :data:`CHUNK_BYTES` (at least 1).
+
+    Examples
+    --------
+    >>> chunk_length(4300)
+    975
+    """
+    return max(1, CHUNK_BYTES // (8 * max(1, int(n_features))))
+
+
+def row_chunks(rows, n_features):
+    """Consecutive slices of ``rows`` of about :data:`CHUNK_BYTES` of float64 each.
+
+    Parameters
+    ----------
+    rows : array of int
+        The rows to go through, in order.
+    n_features : int
+        Values per row.
+
+    Yields
+    ------
+    ndarray of int
+        The next slice of ``rows``.
+
+    Examples
+    --------
+    >>> [len(chunk) for chunk in row_chunks(np.arange(10), CHUNK_BYTES // 32)]
+    [4, 4, 2]
+    """
+    step = chunk_length(n_features)
     for start in range(0, len(rows), step):
         yield rows[start : start + step]
 
 
-def _gather(X, rows, dtype):
-    """``X[rows]`` as a new array of ``dtype``, read in increasing row order (kind to a memory map)."""
+def gather_rows(X, rows, dtype=np.float32):
+    """``X[rows]`` as a new native-order array of ``dtype``, read in increasing row order.
+
+    A memory map is read where it lies (ascending rows); the rows come back
+    in the order of ``rows``, and a big-endian FITS array is byte-swapped in
+    the same pass.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        A numpy array or memory map.
+    rows : array of int
+        The rows wanted, in the order wanted.
+    dtype : numpy dtype, default=float32
+
+    Returns
+    -------
+    ndarray of shape (len(rows), ...)
+
+    Examples
+    --------
+    >>> a = np.arange(12, dtype=">f4").reshape(4, 3)
+    >>> gather_rows(a, [3, 1])
+    array([[ 9., 10., 11.],
+           [ 3.,  4.,  5.]], dtype=float32)
+    """
     rows = np.asarray(rows, dtype=np.int64)
     order = np.argsort(rows, kind="stable")
     out = np.empty((len(rows),) + tuple(X.shape[1:]), dtype=dtype)
@@ -58,7 +112,7 @@ def column_moments(X, rows=None):
     rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
     n_features = X.shape[1]
     count, mean, m2 = 0, np.zeros(n_features), np.zeros(n_features)
-    for chunk_rows in _chunks(rows, n_features):
+    for chunk_rows in row_chunks(rows, n_features):
         chunk = np.asarray(X[np.sort(chunk_rows)], dtype=np.float64)  # the order of rows does not matter here
         n_b = len(chunk)
         mean_b = chunk.mean(axis=0)
@@ -128,7 +182,7 @@ class ArrayBatches:
         else:
             positions = key.cpu().numpy() if torch.is_tensor(key) else np.asarray(key)
         rows = self.rows[positions]
-        batch = torch.from_numpy(_gather(self.X, rows, np.float32)).sub_(self.offset)
+        batch = torch.from_numpy(gather_rows(self.X, rows)).sub_(self.offset)
         if self.scale is not None:
             batch.div_(self.scale)
         if self.device.type == "cuda":

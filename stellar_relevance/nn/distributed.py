@@ -326,7 +326,9 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
 
     One node, a free local port for the c10d rendezvous, no restarts: when a
     process dies the launcher stops the others and this raises
-    :class:`LaunchError` naming the failed rank and its exit code.
+    :class:`LaunchError` naming the failed rank and its exit code. Ctrl-C
+    stops the processes (each is sent SIGINT) and raises
+    :class:`KeyboardInterrupt`; the signal handlers are restored on return.
 
     Parameters
     ----------
@@ -345,6 +347,8 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
         When a process fails.
     ParameterError
         When ``nproc`` is out of range.
+    KeyboardInterrupt
+        On Ctrl-C (SIGINT).
 
     Examples
     --------
@@ -365,6 +369,7 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
     ...
     stellar_relevance.nn.distributed.LaunchError: rank 0 (exit code 3) of 1 processes failed; the other processes were stopped and nothing was written
     """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -375,8 +380,13 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"stelrel-{os.getpid()}",
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5,
     )
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
     try:
         elastic_launch(config, sys.executable)(*(["-m", module] if module else []), *argv)
+    except SignalException as exc:  # the launcher's handler of SIGINT, SIGTERM ... (the processes are stopped)
+        if exc.sigval == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise LaunchError(f"stopped by {signal.Signals(exc.sigval).name}; nothing was written") from None
     except ChildFailedError as exc:
         # the launcher stops the survivors with SIGTERM: report the processes that failed first
         failed = sorted(exc.failures.items())
@@ -384,3 +394,7 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
         names = ", ".join(f"rank {rank} (exit code {f.exitcode})" for rank, f in root)
         raise LaunchError(f"{names} of {nproc} processes failed; the other processes were stopped and "
                           "nothing was written") from None
+    finally:
+        for sig, handler in handlers.items():  # the launcher installs its own and leaves them
+            if handler is not None:
+                signal.signal(sig, handler)
