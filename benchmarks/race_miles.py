@@ -72,8 +72,9 @@ def continuum(flux, wavelength):
 def sensitivity(X, prediction, given):
     """``forward_sensitivity`` of the library; its stated form until it exists.
 
-    Fallback: pixels and prediction residualised on a quadratic in the given
-    labels; ``|cov(x, p)| / var(p)`` over the scatter of ``x`` left after the
+    Its absolute value (the library's is signed). Fallback: pixels and
+    prediction residualised on a quadratic in the given labels;
+    ``|cov(x, p)| / var(p)`` over the scatter of ``x`` left after the
     prediction.
     """
     try:
@@ -87,7 +88,8 @@ def sensitivity(X, prediction, given):
         slope = rx.T @ rp / (rp @ rp)
         scatter = np.std(rx - np.outer(rp, slope), axis=0)
         return np.abs(slope) / np.maximum(scatter, 1e-12), "benchmark fallback"
-    return np.asarray(forward_sensitivity(X, prediction, given=given)), "stellar_relevance.estimators"
+    # signed in the library; the Cannon's reference is |d flux / d[Fe/H]| / scatter
+    return np.abs(np.asarray(forward_sensitivity(X, prediction, given=given))), "stellar_relevance.estimators"
 
 
 def rank_estimator(quick):
