@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 import torch
@@ -109,8 +110,8 @@ def init_from_environment(device="auto", timeout_s=600):
     return True
 
 
-#: set by :func:`local_training`: this process trains alone even under a process group
-_LOCAL = [False]
+#: True inside :func:`local_training` (per thread and asyncio task, as every context variable)
+_training_alone = ContextVar("stellar_relevance_training_alone", default=False)
 
 
 @contextmanager
@@ -118,19 +119,21 @@ def local_training():
     """Within this block :func:`batch_plan` ignores the process group: this process trains alone.
 
     :func:`spread` uses it to give each process whole networks of its own.
+    The state is a :class:`contextvars.ContextVar`, set for this block and
+    reset when it ends, so another thread is not affected.
 
     Examples
     --------
     >>> with local_training():
     ...     plan = batch_plan(4, 2)
-    >>> plan.size
-    1
+    >>> plan.size, batch_plan(4, 2).size
+    (1, 1)
     """
-    previous, _LOCAL[0] = _LOCAL[0], True
+    token = _training_alone.set(True)
     try:
         yield
     finally:
-        _LOCAL[0] = previous
+        _training_alone.reset(token)
 
 
 def spread(tasks, run):
@@ -180,7 +183,7 @@ class _Plan:
 
     def __init__(self, n, batch_size, generator, device):
         self.n, self.batch_size, self.generator, self.device = n, int(batch_size), generator, device
-        self.rank, self.size = (0, 1) if _LOCAL[0] else world()
+        self.rank, self.size = (0, 1) if _training_alone.get() else world()
 
     def wrap(self, network):
         if self.size == 1:
@@ -192,7 +195,7 @@ class _Plan:
         """``(index, weight)`` pairs: the rows of this process's share of each global batch.
 
         One process: the shuffled order cut in ``batch_size`` slices (weight
-        1), exactly as before. ``P`` processes: the same order (every process
+        1). ``P`` processes: the same order (every process
         shuffles with the same generator state), cut in global batches of
         ``P * batch_size`` rows, each dealt out round-robin as
         :class:`~torch.utils.data.DistributedSampler` deals indices; the loss
