@@ -31,7 +31,8 @@ PARAMETERS_NETWORK = """\
     batch_size : int, default=500
         Samples per mini-batch (at most the number of training samples).
     validation_fraction : float, default=0.1
-        Share of the training data held out (seeded) for early stopping.
+        Share of the training data held out (seeded) for early stopping;
+        without ``early_stopping`` nothing is held out and every row trains.
 """
 
 PARAMETERS_STOPPING = """\

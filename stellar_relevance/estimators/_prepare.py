@@ -126,11 +126,13 @@ def prepare(estimator, X, rows, given, seed, strata=None):
 
     ``given``: checked (n_samples, n_given) float labels aligned with ``X``,
     or None; ``strata``: class labels of ``rows`` for a stratified split.
+    Validation rows are held out only for early stopping, which is what they
+    are for: without it every row trains.
     """
     mean, offset, scale = input_scaling(X, rows, estimator.input_scaling)
     given_offset, given_scale = (np.empty(0), np.empty(0)) if given is None else standard_scaling(given[rows])
-    train_pos, val_pos, stratified = split(len(rows), estimator.validation_fraction, seed, strata,
-                                           type(estimator).__name__)
+    fraction = estimator.validation_fraction if estimator.early_stopping else 0.0
+    train_pos, val_pos, stratified = split(len(rows), fraction, seed, strata, type(estimator).__name__)
     prep = Preparation(rows, train_pos, val_pos, stratified, mean, offset, scale, given_offset, given_scale)
     prep.given = None if given is None else prep.scale_given(given)
     return prep
