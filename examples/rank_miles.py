@@ -60,7 +60,13 @@ def main(argv=None):
         result = rank_spectra(spectra, "FEH", random_state=0, **settings)
 
     m = result.metrics
-    print(f"[Fe/H] test MAE {m['test_mae']:.3f} dex with all {spectra.n_pixels} pixels ({result.split_text})")
+    print(f"[Fe/H] test MAE {m['test_mae']:.3f} dex with all {spectra.n_pixels} pixels ({result.split_text}); "
+          f"predicting the training mean: {m['training_mean_mae']:.3f} dex")
+    print(f"relevance (what the model uses) against |sensitivity| (what responds to [Fe/H]): "
+          f"Spearman {m['relevance_sensitivity_spearman']:.2f}")
+    if m["n_significant_features"] is not None:
+        print(f"{m['n_significant_features']} of {m['n_features']} features (top-30 pixels merged into lines) "
+              "stand out from their shadow pixels")
     if m.get("topk_mae") is not None:
         print(f"top-30 retrained: {m['topk_mae']:.3f} dex; random-30: {m['topk_mae_random']:.3f} dex")
     print(f"top-30 index enrichment: p = {m['overall_p_value']:.3g}")

@@ -4,7 +4,8 @@
 No data needed. The spectra lie on the MILES grid; [Fe/H] deepens ten metal
 lines (Ca II H&K, Fe4383, Fe5015, Mgb, Fe5270, Fe5335), the Balmer lines track
 the temperature only, and forty nuisance lines vary at random. A good ranking
-puts its top pixels on the metal lines and none on H-alpha.
+puts its top pixels on the metal lines and none on H-alpha; the features
+(the top pixels merged into lines) that are significant are those lines.
 
     python examples/rank_synthetic.py --out results-synthetic
     python examples/rank_synthetic.py --quick          # seconds, for CI
@@ -38,6 +39,12 @@ def main(argv=None):
           f"(those lines cover {truth['planted_pixel_share']:.1%} of the pixels)")
     print(f"lines recovered: {', '.join(truth['lines_recovered'])}")
     print(f"index enrichment p-value: {result.metrics['overall_p_value']:.3g}")
+    # features: the top pixels merged into lines, each tested against shadow pixels
+    features = result.features
+    for row in features[features["significant"]]:
+        print(f"  significant feature at {row['peak_wavelength'].value:.1f} A ({row['indices'] or 'no index'}), "
+              f"q = {row['q_value']:.3g}, sensitivity {row['sensitivity']:+.2f}")
+    print(f"{result.metrics['n_significant_features']} of {len(features)} features significant")
     out = args.out or tempfile.mkdtemp(prefix="stelrel-synthetic-")
     written = result.save(out)
     print(f"report: {written['report.html']}")

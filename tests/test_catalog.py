@@ -1,5 +1,6 @@
 """The packaged absorption-index catalogue: content, aliases, frames, rebuild, bad rows."""
 
+import os
 import shutil
 import warnings
 from importlib import resources
@@ -17,7 +18,7 @@ from stellar_relevance.exceptions import DataError, DataWarning
 from stellar_relevance.indices.catalog import BAND_COLUMNS, validate_catalog
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
+REFERENCE = Path(os.environ.get("STELREL_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +174,31 @@ def test_vacuum_conversion():
     assert mg_vac["band_lower"].to_value(u.AA) == 5165.0
     assert mg_air["band_lower"].to_value(u.AA) == pytest.approx(5163.56, abs=0.01)
     assert mg_air["wave_frame"] == "air"
+
+
+def test_the_whole_catalogue_in_vacuum_leaves_out_the_far_uv_with_a_warning():
+    """The air scale (and specutils' Morton 2000 formula) stops at 2000 A: such bands are named and left out."""
+    air = load("all")
+    with pytest.warns(DataWarning, match=r"left out of the vacuum catalogue.*below 2000 A.*BL1719, BL1853") as caught:
+        vac = load_catalog("all", frame="vacuum")
+    message = str([w for w in caught if "left out" in str(w.message)][0].message)
+    too_blue = [str(r["name"]) for r in air if r["blue_lower"] < 2000 * u.AA]
+    assert too_blue and all(name in message for name in too_blue)
+    assert set(vac["name"]) == set(air["name"]) - set(too_blue)
+    assert vac["blue_lower"].min() > 2000 * u.AA and set(vac["wave_frame"]) == {"vacuum"}
+    fe2332 = row(vac, "Fe2332")  # 2285 A: converted, not left out
+    assert fe2332["blue_lower"].to_value(u.AA) == pytest.approx(air_to_vac(2285.0 * u.AA).to_value(u.AA))
+
+
+def test_match_with_the_whole_catalogue_on_a_vacuum_grid():
+    from stellar_relevance import match_indices
+
+    wave = np.linspace(3600.0, 9000.0, 3000) * u.AA  # a survey grid, vacuum
+    relevance = np.random.default_rng(0).random(wave.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        _, indices = match_indices(wave, relevance, "all", n_permutations=20, wave_frame="vacuum")
+    assert len(indices) > 50 and "BL1719" not in indices["name"]
 
 
 def test_unknown_names_and_frames():

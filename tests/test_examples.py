@@ -27,12 +27,14 @@ def test_rank_synthetic(tmp_path):
     assert (tmp_path / "out" / "report.html").exists()
     assert "Ground truth (synthetic spectra)" in (tmp_path / "out" / "report.html").read_text()
     assert "//report.html" not in done.stdout
+    assert "features significant" in done.stdout and (tmp_path / "out" / "features.ecsv").exists()
 
 
 def test_rank_miles(miles_dir, tmp_path):
     done = _run("rank_miles.py", "--quick", "--miles", str(miles_dir), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "[Fe/H] test MAE" in done.stdout and "H-alpha" in done.stdout
+    assert "predicting the training mean" in done.stdout and "Spearman" in done.stdout
     assert (tmp_path / "out" / "summary.json").exists()
 
 

@@ -12,7 +12,7 @@ from specutils.utils.wcs_utils import air_to_vac
 
 from stellar_relevance import load_catalog, measure_indices
 from stellar_relevance.exceptions import DataError, DataWarning
-from stellar_relevance.indices.catalog import band_weights, pixel_edges
+from stellar_relevance.indices.measure import band_weights, pixel_edges
 
 MILES_WAVE = 3540.5 + 0.9 * np.arange(4300)
 

@@ -216,3 +216,76 @@ def test_bandheads_are_matched_on_their_sidebands():
     assert by_name[row["name"]]["n_top_bins"] == 4
     assert by_name[row["name"]]["n_pixels"] == blue.sum() + red.sum()
     assert all(row["name"] in s for s in bins["indices"])
+
+
+# ----------------------------------------------------------------------------- features (indices.features)
+def test_adjacent_top_pixels_merge_into_one_feature_with_its_bands():
+    from stellar_relevance.indices.features import MERGE_PIXELS, find_features
+
+    rel = peaked_relevance()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        _, idx, member = match_indices(WAVE, rel, quiet("lick"), top=20, n_permutations=20, return_membership=True)
+    sensitivity = -bump(5176.0, 2.0, 3.0)
+    features = find_features(WAVE, rel, top=20, sensitivity=sensitivity, membership=member,
+                             index_names=list(idx["name"]))
+    assert len(features) == 2  # one feature per bump, however many of its pixels are in the top 20
+    assert features["n_top_pixels"].sum() == 20 and features["feature"].tolist() == [1, 2]
+    first, second = features
+    assert abs(first["peak_wavelength"].to_value(u.AA) - 5176.0) < 1.0
+    assert abs(second["peak_wavelength"].to_value(u.AA) - 5266.0) < 1.0
+    assert "Mgb" in first["indices"] and "Fe5270" in second["indices"]
+    assert first["sensitivity"] == pytest.approx(sensitivity.min(), rel=0.05)  # the largest magnitude in range
+    span = np.arange(first["pixel_lower"], first["pixel_upper"] + 1)
+    assert np.all(np.diff(np.sort(np.argsort(-rel)[:20][np.isin(np.argsort(-rel)[:20], span)])) <= MERGE_PIXELS)
+    assert np.isnan(first["q_value"]) and not first["significant"]  # no null given: untested
+
+
+def test_merge_distance_decides_one_feature_or_two():
+    from stellar_relevance.indices.features import find_features
+
+    wave = np.arange(5000.0, 5040.0) * u.AA
+    rel = np.zeros(40)
+    rel[[10, 14]] = [1.0, 0.9]  # 4 pixels apart
+    assert len(find_features(wave, rel, top=2, merge=3)) == 2
+    assert len(find_features(wave, rel, top=2, merge=4)) == 1
+
+
+def test_shadow_q_values_select_nothing_without_signal_and_the_lines_with_it():
+    """Knockoff+: a pixel is selected when the pixels whose shadows beat them by as much are few."""
+    from stellar_relevance.indices.features import shadow_q_values
+
+    rng = np.random.default_rng(3)
+    for seed in range(5):  # nothing carries information: nothing is selected, at 0.05 or 0.2
+        real, shadow = np.random.default_rng(seed).lognormal(-8.0, 0.8, (2, 4000))
+        q, w = shadow_q_values(real, shadow)
+        assert np.all(q > 0.2) and w.shape == (4000,)
+    real, shadow = rng.lognormal(-8.0, 0.8, (2, 4000))
+    real[100:140] *= 100.0  # 40 pixels used far more than their shadows
+    q, _ = shadow_q_values(real, shadow)
+    assert np.sum(q[100:140] <= 0.05) >= 38 and np.sum(q <= 0.05) <= 42
+    assert np.all(q[real - np.median(real) / np.median(shadow) * shadow <= 0] == 1.0)
+    # a block of real pixels that is as a whole twice as relevant is not evidence (k rescales it)
+    twice, _ = shadow_q_values(2.0 * shadow[::-1], shadow)
+    assert np.all(twice > 0.2)
+    with pytest.raises(ValueError, match="of one length"):
+        shadow_q_values(real, shadow[:10])
+
+
+def test_features_are_significant_only_beyond_their_shadows():
+    from stellar_relevance.indices.features import find_features, shadow_q_values
+
+    rng = np.random.default_rng(4)
+    noise, shadows = rng.exponential(1.0, (2, WAVE.size))
+    q_null, _ = shadow_q_values(noise, shadows)
+    null = find_features(WAVE, noise, top=30, q_values=q_null, fdr=0.05)
+    assert len(null) > 20 and not null["significant"].any()  # the top of pure noise, listed and not significant
+    lines = noise + 40.0 * (bump(5176.0, 3.0) + bump(4383.0, 3.0) + bump(6000.0, 3.0))
+    q_lines, _ = shadow_q_values(lines, shadows)
+    found = find_features(WAVE, lines, top=30, q_values=q_lines, fdr=0.05)
+    peaks = np.sort(found["peak_wavelength"][found["significant"]].to_value(u.AA))
+    np.testing.assert_allclose(peaks, [4383, 5176, 6000], atol=1.0)
+    assert found.meta["fdr"] == 0.05 and found.meta["merge_pixels"] == 3
+    # knockoff+ needs 1 / fdr selected pixels: one narrow line alone is not significant at 0.05
+    one = noise + 40.0 * bump(5176.0, 1.0)
+    assert not find_features(WAVE, one, top=30, q_values=shadow_q_values(one, shadows)[0], fdr=0.05)["significant"].any()

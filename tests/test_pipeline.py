@@ -193,7 +193,7 @@ def test_band_membership_agrees_everywhere(synthetic, catalog):
     from types import SimpleNamespace
 
     from stellar_relevance.indices.catalog import load_catalog
-    from stellar_relevance.ranking.pipeline import _match
+    from stellar_relevance.ranking._assemble import match as _match
 
     wave = synthetic.wavelength.value
     with warnings.catch_warnings():
@@ -312,6 +312,7 @@ def test_one_seed_says_no_spread_is_available(synthetic):
         res = rank_spectra(synthetic[:60], "FEH", n_seeds=1, **dict(FAST, max_epochs=2, min_epochs=1,
                                                                      retrain_ks=(), catalog=None))
     assert np.all(np.isnan(res.ranking["relevance_std"]))
+    assert np.all(np.isnan(res.ranking["sensitivity_std"]))
     assert np.all(np.isnan(res.ranking["selection_frequency"]))
     assert "one seed" in res.metrics["stability"]["note"]
     assert not any(k.endswith("_overlap") for k in res.metrics["stability"])
@@ -366,31 +367,23 @@ def test_bad_given_labels_name_the_parameter(synthetic, given, message):
     assert info.value.parameter == "given"
 
 
-def test_an_estimator_without_the_options_is_named_clearly():
-    from stellar_relevance.ranking.conditioning import check_estimator_supports
+def test_the_penalties_are_those_of_the_proximal_steps():
+    """One list of penalties (nn.proximal); the pipeline names the parameter for anything else."""
+    from stellar_relevance.nn import proximal
+    from stellar_relevance.ranking import conditioning
 
-    class Older:  # an estimator from before penalty= and given=
-        def __init__(self, eigenvalue_penalty=1e-2):
-            self.eigenvalue_penalty = eigenvalue_penalty
-
-        def fit(self, X, y):
-            return self
-
-    assert check_estimator_supports("l2", (), estimator_class=Older) is False  # the paper's L2: nothing to pass
-    with pytest.raises(ParameterError, match="'l1' needs an estimator with a penalty parameter") as info:
-        check_estimator_supports("l1", (), estimator_class=Older)
+    assert conditioning.PENALTIES is proximal.PENALTIES
+    assert not hasattr(conditioning, "check_estimator_supports")
+    with pytest.raises(ParameterError, match="penalty must be one of l2, l1, group, got 'l3'") as info:
+        rank_spectra(make_synthetic_spectra(n_spectra=30), "FEH", penalty="l3", **TINY)
     assert info.value.parameter == "penalty"
-    with pytest.raises(ParameterError, match="cannot take known labels") as info:
-        check_estimator_supports("l2", ("TEFF",), estimator_class=Older)
-    assert info.value.parameter == "given"
-    assert check_estimator_supports("group", ("TEFF",)) is True  # the installed estimator takes both
 
 
 def test_rank_on_a_memory_mapped_flux_reads_it_without_copying_it(tmp_path, monkeypatch):
     """The labelled spectra, their bad-pixel check and the training rows are read from the map in chunks and
-    batches: the numpy memory the whole run allocates stays below the size of the flux (before: a float64
-    copy of the flux, then copies of the training and test rows, several times its size). The chunks are
-    made small here (4 MiB) so that this small flux stands for a survey-sized one."""
+    batches: the numpy memory the whole run allocates stays below the size of the flux (no float64 copy of the
+    flux, no copies of the training rows; the shadow network's input stays within one chunk). The chunks
+    are made small here (4 MiB) so that this small flux stands for a survey-sized one."""
     import tracemalloc
 
     from stellar_relevance.nn import batches
@@ -427,3 +420,176 @@ def test_rank_on_a_memory_mapped_flux_reads_it_without_copying_it(tmp_path, monk
         warnings.simplefilter("ignore")
         again = rank_spectra(in_memory, "FEH", **settings)
     np.testing.assert_array_equal(res.ranking["pixel"], again.ranking["pixel"])
+
+
+# ----------------------------------------------------------------------------- two answers per pixel
+def test_relevance_and_sensitivity_are_two_columns_that_say_which_is_which(result):
+    ranking = result.ranking
+    assert "what the model uses" in ranking["relevance"].description
+    assert "responds to the label" in ranking["sensitivity"].description
+    # the sensitivity is the mean of the seeds' own sensitivity_, its spread theirs
+    per_seed = np.array([est.sensitivity_ for est in result.estimators])
+    pixels = np.asarray(ranking["pixel"])
+    np.testing.assert_allclose(ranking["sensitivity"], per_seed.mean(axis=0)[pixels])
+    np.testing.assert_allclose(ranking["sensitivity_std"], per_seed.std(axis=0, ddof=1)[pixels])
+    # planted metal lines deepen with [Fe/H]: their flux drops as the label rises
+    assert np.median(np.asarray(ranking["sensitivity"][:10])) < 0
+    from scipy.stats import spearmanr
+
+    expected = spearmanr(ranking["relevance"], np.abs(ranking["sensitivity"])).statistic
+    assert result.metrics["relevance_sensitivity_spearman"] == pytest.approx(expected)
+
+
+# ----------------------------------------------------------------------------- features and their significance
+def _features_run(spectra):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return rank_spectra(spectra, "FEH", n_seeds=2, random_state=3, top=50, **dict(FAST, retrain_ks=()))
+
+
+@pytest.fixture(scope="module")
+def permuted(synthetic):
+    spectra = synthetic.copy()
+    spectra.labels["FEH"] = np.random.default_rng(0).permutation(np.asarray(spectra.labels["FEH"])) * u.dex
+    return _features_run(spectra)
+
+
+def test_planted_lines_are_significant_features_and_nothing_else(synthetic):
+    """Every planted [Fe/H] line lies in a significant feature; at most one significant feature lies elsewhere."""
+    res = _features_run(synthetic)
+    lines = synthetic.meta["planted_lines"]
+    lines = lines[lines["sensitive_to"] == "FEH"]
+    centre, sigma = lines["center"].to_value(u.AA), lines["sigma"].to_value(u.AA)
+    features = res.features
+    significant = features[features["significant"]]
+    lower = significant["wavelength_lower"].to_value(u.AA)
+    upper = significant["wavelength_upper"].to_value(u.AA)
+    covered = [(lower - 2.5 * s <= c) & (c <= upper + 2.5 * s) for c, s in zip(centre, sigma)]
+    assert all(hit.any() for hit in covered), [str(n) for n, hit in zip(lines["name"], covered) if not hit.any()]
+    on_a_line = np.any(covered, axis=0)
+    assert np.sum(~on_a_line) <= 1, significant[~on_a_line]
+    assert res.metrics["n_significant_features"] == len(significant) and res.metrics["n_features"] == len(features)
+    assert features["n_top_pixels"].sum() == 50 and res.settings["fdr"] == 0.1
+    assert "shadow" in features.meta["significance"]
+    assert {"CaHK", "Mgb", "Fe5270", "Fe5335"} <= set(",".join(significant["indices"]).split(","))
+
+
+def test_a_permuted_label_gives_no_significant_feature(permuted):
+    features = permuted.features
+    assert len(features) > 5 and not features["significant"].any()
+    assert np.all(features["q_value"] > permuted.settings["fdr"])
+    assert permuted.metrics["n_significant_features"] == 0
+    assert permuted.metrics["beats_training_mean"] is False  # and the baseline says the model learned nothing
+
+
+def test_significance_none_lists_features_untested(synthetic):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rank_spectra(synthetic[:60], "FEH", significance="none", **TINY)
+    assert len(res.features) and np.all(np.isnan(res.features["q_value"]))
+    assert res.metrics["n_significant_features"] is None
+    with pytest.raises(ParameterError, match="significance must be one of shadow, none") as info:
+        rank_spectra(synthetic[:60], "FEH", significance="boruta", **TINY)
+    assert info.value.parameter == "significance"
+    with pytest.raises(ParameterError, match="fdr must be a number between 0 and 1"):
+        rank_spectra(synthetic[:60], "FEH", fdr=1.5, **TINY)
+
+
+# ----------------------------------------------------------------------------- guards that speak
+def test_the_model_is_compared_with_predicting_the_training_mean(result):
+    m = result.metrics
+    assert m["training_mean_mae"] > m["test_mae"] and m["beats_training_mean"] is True
+    assert result.summary()["metrics"]["training_mean_mae"] == m["training_mean_mae"]
+
+
+def test_training_mean_mae_is_the_test_error_of_the_training_mean(synthetic):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rank_spectra(synthetic[:100], "FEH", **TINY)
+    labels = synthetic[:100].labels
+    y = np.asarray(labels["FEH"], float)
+    test = np.isin(np.asarray(labels["ID"]), res.provenance["split"]["test_ids"])
+    expected = np.mean(np.abs(y[test] - np.mean(y[~test])))
+    assert res.metrics["training_mean_mae"] == pytest.approx(expected)
+    assert res.metrics["beats_training_mean"] == (res.metrics["test_mae"] < expected)
+
+
+def test_a_model_no_better_than_the_mean_says_so(permuted):
+    warned = [w for w in permuted.provenance["warnings"] if "does not beat predicting the training mean" in w]
+    assert warned and f"{permuted.metrics['training_mean_mae']:.4g}" in warned[0]
+
+
+@pytest.mark.parametrize("values, message", [
+    (lambda n: np.full(n, 0.25), "label 'FEH' holds the single value 0.25 in all"),
+    (lambda n: 5000.0 + 1e-6 * np.arange(n), "label 'FEH' varies only by"),
+])
+def test_a_constant_label_is_refused(synthetic, values, message):
+    spectra = synthetic[:60].copy()
+    spectra.labels["FEH"] = values(60) * u.dex
+    with pytest.raises(DataError, match=message):
+        rank_spectra(spectra, "FEH", **TINY)
+
+
+def test_unnormalised_flux_is_warned_about_and_continuum_named(synthetic):
+    raw = SpectralSet(synthetic.wavelength, 1500.0 * synthetic.flux[:60], labels=synthetic.labels[:60])
+    with pytest.warns(DataWarning, match=r"flux is of order 1\.5\de\+03.*continuum='running'"):
+        rank_spectra(raw, "FEH", **TINY)
+
+
+def test_an_array_is_not_spectra():
+    with pytest.raises(ParameterError, match="spectra must be a SpectralSet .* got ndarray") as info:
+        rank_spectra(np.zeros((30, 100)), "FEH")
+    assert info.value.parameter == "spectra"
+
+
+def test_messages_use_words_not_python_names(synthetic):
+    with pytest.warns(DataWarning, match="a larger test fraction") as caught:
+        rank_spectra(synthetic[:60], "FEH", **TINY)
+    assert not any("test_fraction" in str(w.message) for w in caught)
+
+
+# ----------------------------------------------------------------------------- continuum normalisation
+def test_continuum_normalisation_is_applied_before_scaling_and_recorded(synthetic):
+    from stellar_relevance.io.continuum import apply_continuum, continuum_settings
+
+    spectra = SpectralSet(synthetic.wavelength, 1500.0 * synthetic.flux[:60], labels=synthetic.labels[:60])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = rank_spectra(spectra, "FEH", continuum="running", **TINY)
+    assert not any("flux is of order" in str(w.message) for w in caught)  # normalised: nothing to warn about
+    rule = continuum_settings("running")
+    assert res.settings["continuum"] == rule and res.summary()["settings"]["continuum"] == rule
+    assert res.preprocessing["continuum"] == rule and res.preprocessing["fill_values"].shape == (4300,)
+    normalised = apply_continuum(spectra.flux, spectra.wavelength, rule)
+    train = ~np.isin(np.asarray(spectra.labels["ID"]), res.provenance["split"]["test_ids"])
+    np.testing.assert_allclose(res.estimators[0].feature_means_, normalised[train].mean(axis=0), rtol=1e-5)
+    with pytest.raises(ParameterError, match="continuum must be one of none, running") as info:
+        rank_spectra(spectra, "FEH", continuum="spline", **TINY)
+    assert info.value.parameter == "continuum"
+
+
+def test_the_model_file_predicts_the_test_spectra_as_training_prepared_them(synthetic, tmp_path):
+    """Continuum, then filled pixels, then the networks: the saved model repeats all of it on new spectra."""
+    from stellar_relevance import load_model, predict_labels
+
+    spectra = SpectralSet(synthetic.wavelength, 1500.0 * synthetic.flux[:80], labels=synthetic.labels[:80],
+                          mask=np.zeros((80, synthetic.n_pixels), bool))
+    spectra.mask[3, 2000:2010] = True
+    spectra.flux[5, 100] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rank_spectra(spectra, "FEH", continuum="running", test_ids=spectra.ids[:10], **dict(TINY, n_seeds=2))
+    res.save(tmp_path / "out", figures=False)
+    model = load_model(tmp_path / "out" / "model.pt")
+    test = np.isin(np.asarray(spectra.labels["ID"]), res.provenance["split"]["test_ids"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predicted = predict_labels(model, spectra[test])
+    assert list(predicted["n_filled"][3:6]) == [10, 0, 1]  # the masked and the NaN pixels of the test stars
+    from stellar_relevance.ranking._prepare import select_labelled
+    from stellar_relevance.ranking._train import GivenEnsemble
+
+    _, X, _, _ = select_labelled(spectra, "FEH", 20, [], continuum=res.settings["continuum"])
+    expected = GivenEnsemble(res.estimators, None).predict(X[test])
+    np.testing.assert_allclose(np.asarray(predicted["FEH_pred"]), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(model["preprocessing"]["fill_values"], res.preprocessing["fill_values"])

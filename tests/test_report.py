@@ -1,4 +1,4 @@
-"""Figures and the self-contained HTML page (stellar_relevance.report.html), on an in-memory result."""
+"""Figures (stellar_relevance.report.figures) and the self-contained HTML page (report.html), on an in-memory result."""
 
 import base64
 import re
@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from astropy.table import QTable, Table
 
-from stellar_relevance.report.html import (
+from stellar_relevance.report.figures import (
     figure_pngs,
     label_display_name,
     plot_curve,
     plot_eigenvalues,
     plot_relevance,
-    render_html,
-    write_html,
+    plot_sensitivity,
 )
+from stellar_relevance.report.html import render_html, write_html
 from stellar_relevance.report.result import RankingResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -210,7 +210,7 @@ def test_write_html_refuses_to_overwrite_when_asked(fake_result, tmp_path):
         write_html(fake_result, path, overwrite=False)
 
 
-# ----------------------------------------------------------------------------- stability over seeds (issue 13)
+# ----------------------------------------------------------------------------- stability over seeds
 def _with_seeds(result, n_seeds):
     """The fake result as if ``n_seeds`` seeds were trained (spread and selection frequency, or none)."""
     ranking = result.ranking
@@ -232,7 +232,7 @@ def test_relevance_figure_shows_spread_and_selection_frequency(fake_result):
     result = _with_seeds(fake_result, 2)
     ax = plot_relevance(result)
     fig_axes = ax.figure.axes
-    assert len(fig_axes) == 3  # flux, its relevance twin, the selection-frequency panel
+    assert len(fig_axes) == 4  # flux, its relevance twin, the sensitivity and the selection-frequency panels
     twin = [a for a in fig_axes if a is not ax and a.get_ylabel().startswith("relevance")][0]
     assert "±1 std over seeds" in [c.get_label() for c in twin.collections]
     panel = [a for a in fig_axes if "share of seeds" in a.get_ylabel()][0]
@@ -269,3 +269,64 @@ def test_relevance_by_label_has_one_panel_per_label(fake_result, tmp_path):
     assert path.name == "relevance_by_label.png" and path.read_bytes()[:8] == PNG_MAGIC
     with pytest.raises(FileExistsError):
         write_relevance_by_label([fake_result, teff], tmp_path)
+
+
+# ----------------------------------------------------------------------------- sensitivity, features, the baseline
+def _with_sensitivity_and_features(result, significant):
+    from stellar_relevance.indices.features import find_features
+
+    ranking = result.ranking
+    order = np.argsort(np.asarray(ranking["pixel"]))
+    wave = u.Quantity(ranking["wavelength"])[order]
+    relevance = np.asarray(ranking["relevance"])[order]
+    sensitivity = -50.0 * relevance + 0.01
+    ranking["sensitivity"] = sensitivity[np.asarray(ranking["pixel"])]
+    ranking["sensitivity_std"] = np.full(len(ranking), 0.01)
+    q = np.ones(relevance.size)
+    if significant:
+        q[[60, 61]] = 0.01
+    result.features = find_features(wave, relevance, top=30, sensitivity=sensitivity, q_values=q)
+    result.features.meta["significance"] = "Significance: shadow pixels (test)."
+    result.settings["fdr"] = 0.05
+    result.metrics.update(training_mean_mae=0.45, beats_training_mean=True, relevance_sensitivity_spearman=0.31,
+                          n_features=len(result.features), n_significant_features=int(significant))
+    return result
+
+
+def test_the_sensitivity_panel_reads_beside_the_relevance(fake_result):
+    result = _with_sensitivity_and_features(fake_result, True)
+    ax = plot_sensitivity(result)
+    assert "sensitivity" in ax.get_ylabel()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "sensitivity (responds)" in labels and "top pixels by relevance" in labels
+    assert any("Spearman(relevance, |sensitivity|) = 0.31" in t.get_text() for t in ax.texts)
+    assert any("no sensitivity" in t.get_text() for t in plot_sensitivity(fake_result.__class__(
+        fake_result.ranking[["rank", "pixel", "wavelength", "relevance"]], fake_result.indices, fake_result.curve,
+        {}, fake_result.settings, fake_result.provenance)).texts)
+    page = render_html(result)
+    assert "<b>Relevance</b> is what the model uses" in page and "<b>sensitivity</b> is how the pixel" in page
+    assert "<th>sensitivity</th>" in page and "Spearman correlation of relevance with |sensitivity|" in page
+
+
+def test_the_report_lists_features_with_their_significance(fake_result):
+    page = render_html(_with_sensitivity_and_features(fake_result, True))
+    assert "Features: the top-30 pixels merged into lines" in page
+    assert "1 of " in page and "are significant at a false-discovery rate of 0.05" in page
+    assert "<th>q_value</th>" in page and "<th>significant</th>" in page and "<td>yes</td>" in page
+    assert "Nothing here is significant" not in page
+    assert "Significance: shadow pixels (test)." in page
+
+
+def test_the_report_says_when_nothing_is_significant(fake_result):
+    page = render_html(_with_sensitivity_and_features(fake_result, False))
+    assert "Nothing here is significant" in page and "<td>yes</td>" not in page
+
+
+def test_the_report_sets_the_model_beside_predicting_the_training_mean(fake_result):
+    result = _with_sensitivity_and_features(fake_result, True)
+    page = render_html(result)
+    assert "test MAE of predicting the training mean" in page and "<td>0.45</td>" in page
+    assert "does not beat predicting the training mean" not in page
+    result.metrics.update(test_mae=0.5, beats_training_mean=False)
+    page = render_html(result)
+    assert "The model does not beat predicting the training mean: test MAE 0.5 against 0.45" in page

@@ -10,11 +10,13 @@ from astropy.table import QTable, Table
 
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
 from stellar_relevance.exceptions import DataError
-from stellar_relevance.report.outputs import OUTPUT_FILES
+from stellar_relevance.report.outputs import OUTPUT_FILES as LISTED_FILES
 from stellar_relevance.ranking.pipeline import rank_spectra
 from stellar_relevance.report.result import RankingResult
 
 torch.set_num_threads(1)
+
+OUTPUT_FILES = tuple(sorted(set(LISTED_FILES) | {"features.ecsv"}))  # every file save writes
 
 FAST = dict(max_epochs=6, min_epochs=3, n_iter_no_change=15, batch_size=50, retrain_ks=(30,), retrain_max_epochs=3,
             n_random=1, n_permutations=50, ks=(5, 30, "all"))
@@ -52,6 +54,23 @@ def test_save_load_roundtrip(result, tmp_path):
     assert loaded.split_text == result.split_text
     assert list(loaded.ranking["indices"]) == list(result.ranking["indices"])  # "" stays "", not masked
     assert loaded.estimator is None
+    # the features, with their significance, and the sensitivity come back as written
+    features = QTable.read(out / "features.ecsv")
+    assert features.meta["fdr"] == 0.1 and "significance" in features.meta
+    assert list(loaded.features["peak_wavelength"]) == list(result.features["peak_wavelength"])
+    assert list(loaded.features["significant"]) == list(result.features["significant"])
+    assert list(loaded.features["indices"]) == list(result.features["indices"])
+    assert "responds to the label" in ranking["sensitivity"].description
+    np.testing.assert_array_equal(loaded.ranking["sensitivity"], result.ranking["sensitivity"])
+    assert summary["metrics"]["training_mean_mae"] == pytest.approx(result.metrics["training_mean_mae"])
+    assert summary["settings"]["continuum"] == {"method": "none"}
+
+
+def test_folders_without_features_still_load(result, tmp_path):
+    out = tmp_path / "res"
+    result.save(out, figures=False)
+    (out / "features.ecsv").unlink()
+    assert RankingResult.load(out).features is None
 
 
 def test_save_refuses_to_overwrite(result, tmp_path):
@@ -74,7 +93,7 @@ def _staging_left(parent):
 
 def test_interrupted_save_leaves_nothing(result, tmp_path, monkeypatch):
     """An interrupt while saving leaves no folder (and no staging folder); the next save is not refused."""
-    from stellar_relevance.report import html as report
+    from stellar_relevance.report import figures as report
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -89,7 +108,7 @@ def test_interrupted_save_leaves_nothing(result, tmp_path, monkeypatch):
 
 
 def test_interrupted_overwrite_keeps_the_old_results(result, tmp_path, monkeypatch):
-    from stellar_relevance.report import html as report
+    from stellar_relevance.report import figures as report
 
     out = tmp_path / "res"
     result.save(out, figures=False)

@@ -1,11 +1,9 @@
-"""The absorption-index catalogue and index measurement.
+"""The absorption-index catalogue.
 
 ``load_catalog`` reads the packaged ECSV catalogues (``stellar_relevance.catalogs``,
 rebuilt from the reference definition files by ``catalogs/build_catalog.py``)
-and converts the band edges between air and vacuum. ``measure_indices``
-measures every index of a catalogue on a set of spectra with the Lick
-pseudo-continuum and exact fractional-pixel integration; see
-``docs/indices.md`` for the method and its checks.
+and converts the band edges between air and vacuum. Index measurement is
+:mod:`stellar_relevance.indices.measure`; see ``docs/indices.md``.
 """
 
 from __future__ import annotations
@@ -25,7 +23,8 @@ from stellar_relevance.spectra import as_wavelength
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_catalog", "catalog_names", "measure_indices", "validate_catalog"]
+__all__ = ["load_catalog", "catalog_names", "validate_catalog", "to_frame", "as_catalog", "check_wavelength",
+           "MIN_CONVERTIBLE"]
 
 CATALOG_PACKAGE = "stellar_relevance.catalogs"
 FRAMES = ("air", "vacuum")
@@ -35,6 +34,9 @@ BAND_COLUMNS = ("blue_lower", "blue_upper", "band_lower", "band_upper", "red_low
 REQUIRED_COLUMNS = ("name", "display_name", "aliases", "kind", *BAND_COLUMNS, "wave_frame",
                     "index_unit", "species", "sensitive_to", "reference")
 INDEX_UNITS = {"Angstrom": u.AA, "mag": u.mag, "ratio": u.dimensionless_unscaled}
+#: The bluest band edge converted between air and vacuum (specutils' refraction formulas other than
+#: Greisen 2006 are not defined below it, nor is the air wavelength scale).
+MIN_CONVERTIBLE = 2000 * u.AA
 
 
 # --------------------------------------------------------------------------
@@ -104,7 +106,9 @@ def load_catalog(name="lick", frame="air"):
         Frame of the returned band edges. Rows defined in the other frame are
         converted with :func:`specutils.utils.wcs_utils.air_to_vac` /
         ``vac_to_air`` (Morton 2000 refraction index, the IAU standard also
-        used by SDSS and VALD).
+        used by SDSS and VALD); rows with a band below 2000 A, where the
+        conversion is not defined, are left out with a warning naming them
+        (:func:`to_frame`).
 
     Returns
     -------
@@ -263,7 +267,24 @@ def _optional(row, column):
 
 
 def to_frame(table, frame):
-    """Copy of a catalogue with every band edge in ``frame`` ("air" or "vacuum")."""
+    """Copy of a catalogue with every band edge in ``frame`` ("air" or "vacuum").
+
+    Rows defined in the other frame are converted with specutils' Morton
+    (2000) formula, which is defined from :data:`MIN_CONVERTIBLE` (2000 A)
+    up; the air scale itself is not defined below it. A row that needs
+    converting and has a band edge below it is left out, and one
+    DataWarning names every such row.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from stellar_relevance import load_catalog
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     vacuum = to_frame(load_catalog(["BL1719", "Mgb"]), "vacuum")
+    >>> vacuum["name"].tolist(), "BL1719" in str(caught[-1].message)
+    (['Mgb'], True)
+    """
     if frame not in FRAMES:
         raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
     out = table.copy()
@@ -272,6 +293,15 @@ def to_frame(table, frame):
     if convert.any():
         from specutils.utils.wcs_utils import air_to_vac, vac_to_air
 
+        edges = np.column_stack([u.Quantity(out[col], u.AA).to_value(u.AA) for col in BAND_COLUMNS])
+        too_blue = convert & np.any(np.isfinite(edges) & (edges < MIN_CONVERTIBLE.to_value(u.AA)), axis=1)
+        if too_blue.any():
+            names = ", ".join(str(name) for name in out["name"][too_blue])
+            warnings.warn(f"{int(too_blue.sum())} index definition(s) left out of the {frame} catalogue: their bands "
+                          f"reach below {MIN_CONVERTIBLE.to_value(u.AA):.0f} A, where air and vacuum wavelengths are "
+                          f"not converted (specutils' {FRAME_METHOD} formula): {names}", DataWarning, stacklevel=3)
+            out = out[~too_blue]
+            convert = convert[~too_blue]
         func = air_to_vac if frame == "vacuum" else vac_to_air
         for col in BAND_COLUMNS:
             values = u.Quantity(out[col], u.AA).copy()
@@ -316,204 +346,3 @@ def check_wavelength(wavelength, what="wavelength"):
         The grid as float64 values in Angstrom.
     """
     return as_wavelength(wavelength, what).to_value(u.AA)
-
-
-def pixel_edges(wave):
-    """Pixel boundaries of a grid of pixel centres (midpoints; outer edges half a step out)."""
-    edges = np.empty(wave.size + 1)
-    edges[1:-1] = 0.5 * (wave[:-1] + wave[1:])
-    edges[0] = wave[0] - 0.5 * (wave[1] - wave[0])
-    edges[-1] = wave[-1] + 0.5 * (wave[-1] - wave[-2])
-    return edges
-
-
-def band_weights(edges, lower, upper):
-    """Exact overlap (Angstrom) of each pixel with ``[lower, upper]``.
-
-    Returns ``(start, weights)``: the first pixel touched and the overlap
-    lengths of pixels ``start .. start + len(weights) - 1``; they sum to
-    ``upper - lower`` when the band lies inside the grid.
-    """
-    start = max(int(np.searchsorted(edges, lower, side="right")) - 1, 0)
-    stop = min(int(np.searchsorted(edges, upper, side="left")), edges.size - 1)
-    lo = np.maximum(edges[start:stop], lower)
-    hi = np.minimum(edges[start + 1: stop + 1], upper)
-    return start, np.clip(hi - lo, 0.0, None)
-
-
-# --------------------------------------------------------------------------
-# measurement
-# --------------------------------------------------------------------------
-def _unpack_spectra(spectra):
-    """(wavelength Quantity, 2-D flux array, labels or None, frame or None, mask or None)."""
-    if hasattr(spectra, "wavelength") and hasattr(spectra, "flux"):
-        wavelength, flux = spectra.wavelength, spectra.flux
-        labels = getattr(spectra, "labels", None)
-        frame = getattr(spectra, "wave_frame", None)
-        mask = getattr(spectra, "mask", None)
-    elif isinstance(spectra, (tuple, list)) and len(spectra) == 2:
-        (wavelength, flux), labels, frame, mask = spectra, None, None, None
-    else:
-        raise TypeError("spectra must be a SpectralSet (or any object with .wavelength and "
-                        ".flux) or a (wavelength Quantity, flux array) pair")
-    if isinstance(flux, u.Quantity):
-        flux = flux.value
-    flux = np.asarray(flux, dtype=float)
-    if flux.ndim == 1:
-        flux = flux[np.newaxis, :]
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.ndim == 1:
-            mask = mask[np.newaxis, :]
-    return wavelength, flux, labels, frame, mask
-
-
-def measure_indices(spectra, catalog="lick", *, wave_frame=None):
-    """Measure absorption indices on a set of spectra.
-
-    Equivalent widths (Angstrom) and magnitudes use the Lick
-    pseudo-continuum: the straight line through the mean fluxes of the blue
-    and red sidebands, placed at the sideband midpoints. Flux is taken as
-    constant across each pixel (boundaries half-way between pixel centres);
-    bands cut pixels exactly at their edges (fractional-pixel weights).
-
-    ``EW = sum_i w_i (1 - F_i / C_i)`` ;
-    ``mag = -2.5 log10( sum_i w_i F_i / C_i / (band_upper - band_lower) )``;
-    bandheads: ratio of the mean integrand (F_lambda, or F_nu ~ F_lambda *
-    lambda**2) in the two bands, red/blue (``r_b``) or blue/red (``b_r``).
-
-    Parameters
-    ----------
-    spectra : SpectralSet or (Quantity, array)
-        Anything with ``.wavelength`` (Quantity, strictly increasing) and
-        ``.flux`` (n_spectra, n_pixels); ``.labels`` (Table with ``ID``),
-        ``.wave_frame`` and ``.mask`` (True = bad) are used when present.
-        Or a plain ``(wavelength, flux)`` pair; 1-D flux is one spectrum.
-    catalog : str, list or QTable, default "lick"
-        A packaged subset name, a list of index names, an ECSV path or a
-        catalogue table (see :func:`load_catalog`).
-    wave_frame : {"air", "vacuum"}, optional
-        Frame of the spectra; defaults to ``spectra.wave_frame`` and, when
-        that is absent, to the catalogue's frame (no conversion). Band edges
-        are converted to this frame.
-
-    Returns
-    -------
-    astropy.table.QTable
-        One row per spectrum: ``ID`` (when labels carry one) and one column
-        per index, named by the catalogue's ``name``, unit Angstrom, mag or
-        dimensionless. ``meta["nan_reasons"]`` maps an index to why it is
-        NaN (band off the grid; counts of spectra with non-finite or masked
-        flux or a non-positive continuum).
-
-    Warns
-    -----
-    DataWarning
-        One warning listing the indices returned as NaN and why.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import astropy.units as u
-    >>> from stellar_relevance import SpectralSet, measure_indices
-    >>> wave = np.arange(4000.0, 6000.0, 1.0) * u.AA
-    >>> flux = np.ones((2, wave.size))
-    >>> flux[1, (wave > 5160 * u.AA) & (wave < 5190 * u.AA)] = 0.5  # half depth across Mg b
-    >>> table = measure_indices(SpectralSet(wave, flux), ["Mgb"])
-    >>> np.round(table["Mgb"].to_value(u.AA), 2).tolist()
-    [0.0, 14.31]
-    """
-    wavelength, flux, labels, frame, mask = _unpack_spectra(spectra)
-    wave = check_wavelength(wavelength, "spectra wavelength")
-    if flux.shape[1] != wave.size:
-        raise DataError(f"flux has {flux.shape[1]} pixels per spectrum but the wavelength grid "
-                        f"has {wave.size}")
-    if mask is not None:
-        if mask.shape != flux.shape:
-            raise DataError(f"mask shape {mask.shape} does not match flux shape {flux.shape}")
-        if mask.any():
-            flux = np.where(mask, np.nan, flux)  # a new array: the input is not modified
-    frame = wave_frame or frame
-    if frame is not None and frame not in FRAMES:
-        raise ValueError(f"wave_frame must be one of {FRAMES}, got {frame!r}")
-    table = as_catalog(catalog, frame)
-    edges = pixel_edges(wave)
-    n_spec = flux.shape[0]
-
-    out = QTable()
-    if labels is not None and "ID" in getattr(labels, "colnames", ()):
-        if len(labels) != n_spec:
-            raise DataError(f"labels have {len(labels)} rows but there are {n_spec} spectra")
-        out["ID"] = labels["ID"]
-    reasons = {}
-    for row in table:
-        name = str(row["name"])
-        unit = INDEX_UNITS[str(row["index_unit"])]
-        values, reason = _measure_one(row, wave, edges, flux)
-        if reason:
-            reasons[name] = reason
-        out[name] = values * unit
-    if reasons:
-        warnings.warn(
-            f"{len(reasons)} index(es) have NaN values: "
-            + "; ".join(f"{k}: {v}" for k, v in reasons.items()),
-            DataWarning, stacklevel=2,
-        )
-    out.meta["catalog"] = table.meta.get("subset", "custom")
-    out.meta["wave_frame"] = frame or (str(table["wave_frame"][0]) if len(table) else None)
-    out.meta["method"] = ("Lick pseudo-continuum (line through blue/red sideband mean fluxes at "
-                          "sideband midpoints), fractional-pixel integration")
-    out.meta["nan_reasons"] = reasons
-    return out
-
-
-def _band_mean(edges, wave, flux, lower, upper, integrand="flambda"):
-    start, w = band_weights(edges, lower, upper)
-    block = flux[:, start: start + w.size]
-    if integrand == "fnu":
-        block = block * wave[start: start + w.size] ** 2
-    return block @ w / w.sum()
-
-
-def _measure_one(row, wave, edges, flux):
-    """Values for one index over all spectra, and a NaN reason (or "")."""
-    e = {c: row[c].to_value(u.AA) for c in BAND_COLUMNS}
-    bandhead = str(row["kind"]) == "bandhead"
-    bands = ("blue", "red") if bandhead else ("blue", "band", "red")
-    lo = min(e[f"{b}_lower"] for b in bands)
-    hi = max(e[f"{b}_upper"] for b in bands)
-    n_spec = flux.shape[0]
-    if lo < edges[0] or hi > edges[-1]:
-        return (np.full(n_spec, np.nan),
-                f"bands span {lo:.3f}-{hi:.3f} A, beyond the grid {edges[0]:.3f}-{edges[-1]:.3f} A")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if bandhead:
-            integrand = _optional(row, "integrand") or "flambda"
-            blue = _band_mean(edges, wave, flux, e["blue_lower"], e["blue_upper"], integrand)
-            red = _band_mean(edges, wave, flux, e["red_lower"], e["red_upper"], integrand)
-            values = blue / red if _optional(row, "ratio_order") == "b_r" else red / blue
-            cont = np.minimum(blue, red)
-        else:
-            blue = _band_mean(edges, wave, flux, e["blue_lower"], e["blue_upper"])
-            red = _band_mean(edges, wave, flux, e["red_lower"], e["red_upper"])
-            x_blue = 0.5 * (e["blue_lower"] + e["blue_upper"])
-            x_red = 0.5 * (e["red_lower"] + e["red_upper"])
-            start, w = band_weights(edges, e["band_lower"], e["band_upper"])
-            x = wave[start: start + w.size]
-            t = (x - x_blue) / (x_red - x_blue)
-            continuum = blue[:, None] * (1.0 - t) + red[:, None] * t
-            ratio = flux[:, start: start + w.size] / continuum
-            if str(row["index_unit"]) == "mag":
-                values = -2.5 * np.log10(ratio @ w / w.sum())
-            else:
-                values = w.sum() - ratio @ w
-            cont = continuum.min(axis=1)
-    notes = []
-    n_nonfinite = int(np.count_nonzero(~np.isfinite(values) & ~(cont <= 0)))
-    n_negative = int(np.count_nonzero(cont <= 0))
-    if n_nonfinite:
-        notes.append(f"{n_nonfinite} spectra with non-finite or masked flux in the bands")
-    if n_negative:
-        notes.append(f"{n_negative} spectra with a non-positive continuum")
-        values = np.where(cont <= 0, np.nan, values)
-    return values, "; ".join(notes)

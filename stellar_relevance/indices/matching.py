@@ -25,7 +25,8 @@ import numpy as np
 from astropy.table import QTable
 
 from stellar_relevance.exceptions import DataError, DataWarning
-from stellar_relevance.indices.catalog import as_catalog, check_wavelength, pixel_edges
+from stellar_relevance.indices.catalog import as_catalog, check_wavelength
+from stellar_relevance.indices.measure import pixel_edges
 
 log = logging.getLogger(__name__)
 

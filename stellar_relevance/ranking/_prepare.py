@@ -16,10 +16,12 @@ import numpy as np
 import stellar_relevance.nn.batches as batches
 from stellar_relevance.exceptions import DataError, DataWarning
 
-__all__ = ["select_labelled", "split_train_test", "MIN_TEST_SPECTRA"]
+__all__ = ["select_labelled", "split_train_test", "MIN_TEST_SPECTRA", "MIN_LABEL_SPREAD"]
 
 #: Fewer test spectra than this and the test MAE is flagged as unreliable.
 MIN_TEST_SPECTRA = 20
+#: A label whose values spread (max - min) over at most this share of max(1, |median|) is refused as constant.
+MIN_LABEL_SPREAD = 1e-6
 
 
 def _caller_stacklevel():
@@ -61,6 +63,10 @@ def _fill_bad_pixels(subset, X, notes):
     -------
     X : numpy.ndarray
         ``X`` itself when nothing is bad, else the filled copy.
+    fill : numpy.ndarray of float32
+        The value of each pixel that fills it: the mean of its good values
+        (of its finite values where every one is masked; NaN where none is
+        finite).
     empty : numpy.ndarray of int
         Pixels without a finite value in any spectrum (left NaN).
     """
@@ -79,10 +85,10 @@ def _fill_bad_pixels(subset, X, notes):
             bad_rows.append(rows.start + i)
             if len(bad_pixels) < 10:
                 bad_pixels[rows.start + i] = np.flatnonzero(bad[i])
-    if not bad_rows:
-        return X, np.empty(0, dtype=int)
     with np.errstate(invalid="ignore", divide="ignore"):
         fill = np.where(good_count > 0, good_sum / good_count, finite_sum / finite_count)
+    if not bad_rows:
+        return X, fill.astype(np.float32), np.empty(0, dtype=int)
     wave = u.Quantity(subset.wavelength, u.AA).value
     details = "; ".join(f"{subset.ids[i]} ({len(px)} px, {wave[px].min():.1f}-{wave[px].max():.1f} A)"
                         for i, px in bad_pixels.items())
@@ -93,7 +99,7 @@ def _fill_bad_pixels(subset, X, notes):
     for rows in _row_chunks(X):
         chunk, _, bad = _bad(subset, X, rows)
         filled[rows] = np.where(bad, fill[None, :], chunk)
-    return filled, np.flatnonzero(finite_count == 0)
+    return filled, fill.astype(np.float32), np.flatnonzero(finite_count == 0)
 
 
 def _drop_missing_given(subset, label, given, notes):
@@ -107,11 +113,43 @@ def _drop_missing_given(subset, label, given, notes):
     return subset
 
 
-def select_labelled(spectra, label, min_labels, notes, given=()):
+def _check_not_constant(y, label):
+    """DataError naming ``label`` when its values are (nearly) all the same: nothing to learn, nothing to rank."""
+    spread = float(np.max(y) - np.min(y))
+    scale = max(1.0, abs(float(np.median(y))))
+    if spread <= MIN_LABEL_SPREAD * scale:
+        what = f"holds the single value {float(y[0]):g}" if spread == 0 else (
+            f"varies only by {spread:.3g} around {float(np.median(y)):g}")
+        raise DataError(f"label {label!r} {what} in all {len(y)} spectra with it: a constant label carries no "
+                        "information to rank pixels by; choose a label that varies between the stars")
+
+
+def _normalised(subset, X, rule):
+    """``X`` divided by its pseudo-continuum, bad pixels (masked or non-finite) left out of it and left NaN.
+
+    The order :func:`~stellar_relevance.report.model_file.predict_labels` uses:
+    continuum first, then the fill, so a model fills new spectra as training
+    filled these. A spectrum without a good pixel stays NaN (it is filled whole).
+    """
+    from stellar_relevance.io.continuum import apply_continuum
+
+    wave = u.Quantity(subset.wavelength, u.AA)
+    out = np.empty(X.shape, dtype=np.float32)
+    for rows in _row_chunks(X):
+        chunk, _, bad = _bad(subset, X, rows)
+        some = np.flatnonzero((~bad).any(axis=1))
+        block = np.full(chunk.shape, np.nan, dtype=np.float32)
+        block[some] = apply_continuum(np.where(bad, np.nan, chunk)[some], wave, rule)
+        out[rows] = block
+    return out
+
+
+def select_labelled(spectra, label, min_labels, notes, given=(), return_fill=False, continuum=None):
     """The spectra with a finite ``label`` (and finite ``given`` labels), their (filled) flux and the label values.
 
     Masked and non-finite pixels are filled with the mean of the other
-    spectra at that pixel; every such fact is warned and added to ``notes``.
+    spectra at that pixel (after the continuum normalisation, when one is
+    asked for); every such fact is warned and added to ``notes``.
 
     Parameters
     ----------
@@ -125,6 +163,14 @@ def select_labelled(spectra, label, min_labels, notes, given=()):
         The messages warned are appended here (for the result's provenance).
     given : sequence of str, default=()
         Labels fed to the network as known; spectra without them are dropped.
+    return_fill : bool, default=False
+        Also return the value that fills each pixel (what a model file
+        records, so that new spectra are filled the same way).
+    continuum : dict, optional
+        A continuum rule (:func:`~stellar_relevance.io.continuum.continuum_settings`):
+        each spectrum is divided by its pseudo-continuum (bad pixels left
+        out of it) before the bad pixels are filled, with the mean of the
+        other spectra's normalised flux.
 
     Returns
     -------
@@ -136,12 +182,14 @@ def select_labelled(spectra, label, min_labels, notes, given=()):
         Their label values.
     G : numpy.ndarray or None
         The given labels, one column each (None when none are given).
+    fill : numpy.ndarray of float32
+        Only with ``return_fill``: the value that fills each pixel.
 
     Raises
     ------
     DataError
         No such label, a non-numeric one, fewer than ``min_labels`` finite
-        values, or a pixel with no finite flux at all.
+        values, a constant label, or a pixel with no finite flux at all.
 
     Examples
     --------
@@ -170,7 +218,10 @@ def select_labelled(spectra, label, min_labels, notes, given=()):
             f"at least {min_labels} are needed"
         )
     X, y = subset.to_xy(label, copy=False)  # the flux as stored: a memory map stays one
-    X, bad_pixels = _fill_bad_pixels(subset, X, notes)
+    _check_not_constant(y, label)
+    if continuum is not None and continuum.get("method", "none") != "none":
+        X = _normalised(subset, X, continuum)
+    X, fill, bad_pixels = _fill_bad_pixels(subset, X, notes)
     if bad_pixels.size:
         wave = u.Quantity(subset.wavelength, u.AA).value
         raise DataError(
@@ -178,7 +229,7 @@ def select_labelled(spectra, label, min_labels, notes, given=()):
             f"with label {label!r}; the network needs finite flux at every pixel"
         )
     G = np.column_stack([np.asarray(np.ma.getdata(subset._label_column(g)), dtype=float) for g in given]) if given else None
-    return subset, X, y, G
+    return (subset, X, y, G, fill) if return_fill else (subset, X, y, G)
 
 
 def _split_indices(y, test_fraction, random_state):
@@ -196,7 +247,7 @@ def _split_indices(y, test_fraction, random_state):
     n_test = int(round(test_fraction * n))
     if n_test < 2 or n - n_test < 10:
         raise DataError(
-            f"test_fraction={test_fraction} of {n} spectra leaves {n_test} test and "
+            f"a test fraction of {test_fraction} of {n} spectra leaves {n_test} test and "
             f"{n - n_test} training spectra; need at least 2 and 10"
         )
     edges = np.quantile(y, np.linspace(0, 1, min(5, n_test) + 1)[1:-1])
@@ -260,7 +311,7 @@ def split_train_test(subset, X, y, p, notes, G=None):
         (train_idx, test_idx), stratified = _split_by_ids(subset, p.test_ids, p.label), False
     if len(test_idx) < MIN_TEST_SPECTRA:
         note(notes, f"only {len(test_idx)} test spectra: the test MAE rests on few stars and its standard error "
-              f"is large; use more spectra or a larger test_fraction (at least {MIN_TEST_SPECTRA} test spectra "
+              f"is large; use more spectra or a larger test fraction (at least {MIN_TEST_SPECTRA} test spectra "
               "are advised)")
     return SimpleNamespace(
         train_idx=train_idx, test_idx=test_idx, stratified=stratified,

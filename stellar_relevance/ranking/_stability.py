@@ -14,7 +14,7 @@ import numpy as np
 
 from stellar_relevance.ranking.evaluation import topk_overlap
 
-__all__ = ["selection_frequency", "combine_seeds", "OVERLAP_TOLERANCE", "NO_SPREAD_NOTE"]
+__all__ = ["selection_frequency", "combine_seeds", "spread_over_seeds", "OVERLAP_TOLERANCE", "NO_SPREAD_NOTE"]
 
 #: Top-k overlap across seeds is measured with this tolerance in pixels.
 OVERLAP_TOLERANCE = 2
@@ -102,3 +102,29 @@ def combine_seeds(importances, top, rankings=None):
         order=order,
         stability=stability,
     )
+
+
+def spread_over_seeds(values):
+    """Mean and standard deviation (ddof 1; NaN with one seed) over seeds of a per-pixel quantity.
+
+    Parameters
+    ----------
+    values : array-like, shape (n_seeds, n_features)
+        One row per seed (e.g. each model's ``sensitivity_``).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``mean`` and ``std``, each of shape (n_features,).
+
+    Examples
+    --------
+    >>> out = spread_over_seeds([[1.0, -2.0], [3.0, -2.0]])
+    >>> out.mean.tolist(), out.std.round(3).tolist()
+    ([2.0, -2.0], [1.414, 0.0])
+    >>> bool(np.isnan(spread_over_seeds([[1.0, 2.0]]).std).all())
+    True
+    """
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    std = values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
+    return SimpleNamespace(mean=values.mean(axis=0), std=std)

@@ -1,35 +1,21 @@
-"""The pipeline's use of the estimator's newer options: ``penalty`` and known labels fed as ``given``.
+"""The pipeline's checks of the penalty and of the known labels fed as ``given``.
 
 ``given`` labels (e.g. Teff and log g) enter the network after the spectral
 layer (the estimator's ``fit(X, y, given=...)``), so the pixel relevance
-measures what the spectrum tells about the label beyond them. This module
-checks the names (:func:`check_given`), checks that the installed estimator
-takes the option (:func:`check_estimator_supports`), and adapts the fitted
-models to the pipeline's masked error curve, which calls ``predict(X)`` on
-the test rows only (:class:`GivenEnsemble`).
+measures what the spectrum tells about the label beyond them, and the
+sensitivity is taken after them. This module checks the names
+(:func:`check_given`) and the penalty (:func:`check_penalty`, against the
+penalties of :mod:`stellar_relevance.nn.proximal`).
 """
 
-import inspect
-
-import numpy as np
-
 from stellar_relevance.exceptions import ParameterError
-from stellar_relevance.report.model_file import SeedEnsemble
+from stellar_relevance.nn.proximal import PENALTIES
 
-__all__ = ["PENALTIES", "check_penalty", "check_given", "check_estimator_supports", "GivenEnsemble", "fit_kwargs"]
-
-#: Penalty types of the first-layer eigenvalues ("l2": the paper's squared L2).
-PENALTIES = ("l2", "l1", "group")
-
-
-def _estimator_class():
-    from stellar_relevance.estimators import SpectralRelevanceRegressor
-
-    return SpectralRelevanceRegressor
+__all__ = ["check_penalty", "check_given"]
 
 
 def check_penalty(penalty):
-    """``penalty`` if it is one of :data:`PENALTIES` (ParameterError naming ``penalty`` otherwise).
+    """``penalty`` if it is one of the penalties of :mod:`stellar_relevance.nn.proximal` (ParameterError otherwise).
 
     Parameters
     ----------
@@ -44,7 +30,7 @@ def check_penalty(penalty):
     Raises
     ------
     ParameterError
-        When ``penalty`` is not one of :data:`PENALTIES`.
+        Naming ``penalty``, when it is not one of ``PENALTIES``.
 
     Examples
     --------
@@ -58,57 +44,6 @@ def check_penalty(penalty):
     if penalty not in PENALTIES:
         raise ParameterError("penalty", f"must be one of {', '.join(PENALTIES)}, got {penalty!r}")
     return penalty
-
-
-def check_estimator_supports(penalty, given, estimator_class=None):
-    """Raise ParameterError when the installed estimator lacks ``penalty=`` or ``fit(..., given=)``.
-
-    The paper's squared L2 (``penalty="l2"``) needs no support: it is what
-    estimators without the parameter do.
-
-    Parameters
-    ----------
-    penalty : str
-        One of :data:`PENALTIES`.
-    given : sequence of str
-        The given label names (empty: none).
-    estimator_class : type, optional
-        The estimator to check (default:
-        :class:`~stellar_relevance.SpectralRelevanceRegressor`).
-
-    Returns
-    -------
-    bool
-        Whether ``penalty`` is to be passed to the estimator.
-
-    Raises
-    ------
-    ParameterError
-        Naming ``penalty`` or ``given``, for an option the estimator lacks.
-
-    Examples
-    --------
-    >>> check_estimator_supports("l1", ("TEFF",))
-    True
-    >>> class Plain:  # an estimator with neither option
-    ...     def __init__(self, alpha=1.0): ...
-    ...     def fit(self, X, y): ...
-    >>> check_estimator_supports("l2", (), Plain)
-    False
-    >>> check_estimator_supports("l2", ("TEFF",), Plain)
-    Traceback (most recent call last):
-    ...
-    stellar_relevance.exceptions.ParameterError: given the installed Plain cannot take known labels (its fit has no given= argument)
-    """
-    cls = _estimator_class() if estimator_class is None else estimator_class
-    takes_penalty = "penalty" in inspect.signature(cls.__init__).parameters
-    if not takes_penalty and penalty != "l2":
-        raise ParameterError("penalty", f"{penalty!r} needs an estimator with a penalty parameter; the installed "
-                             f"{cls.__name__} has only the squared L2 penalty ('l2')")
-    if given and "given" not in inspect.signature(cls.fit).parameters:
-        raise ParameterError("given", f"the installed {cls.__name__} cannot take known labels "
-                             "(its fit has no given= argument)")
-    return takes_penalty
 
 
 def check_given(spectra, label, given):
@@ -164,67 +99,3 @@ def check_given(spectra, label, given):
         if kind not in "biuf":
             raise ParameterError("given", f"label {name!r} is not numeric (dtype {spectra.labels[name].dtype})")
     return names
-
-
-def fit_kwargs(G):
-    """``{"given": G}``, or nothing when no label is given.
-
-    Parameters
-    ----------
-    G : numpy.ndarray or None
-        The given labels of the rows (None: none).
-
-    Returns
-    -------
-    dict
-        Keyword arguments for the estimator's ``fit`` and ``predict``.
-
-    Examples
-    --------
-    >>> fit_kwargs(None), fit_kwargs(np.zeros((2, 1)))
-    ({}, {'given': array([[0.],
-           [0.]])})
-    """
-    return {} if G is None else {"given": G}
-
-
-class GivenEnsemble(SeedEnsemble):
-    """Mean prediction of several fitted regressors on the test rows, each fed the test rows' given labels.
-
-    Parameters
-    ----------
-    estimators : sequence of fitted regressors
-    G_test : numpy.ndarray or None
-        Given labels of the rows every ``predict`` is called with (None: a
-        plain :class:`~stellar_relevance.report.model_file.SeedEnsemble`).
-
-    Examples
-    --------
-    >>> from stellar_relevance import SpectralRelevanceRegressor
-    >>> rng = np.random.default_rng(0)
-    >>> X, G = rng.normal(size=(60, 5)), rng.normal(size=(60, 1))
-    >>> y = X[:, 0] + G[:, 0]
-    >>> models = [SpectralRelevanceRegressor((4,), max_epochs=2, random_state=seed).fit(X[:50], y[:50], given=G[:50])
-    ...           for seed in (0, 1)]
-    >>> GivenEnsemble(models, G[50:]).predict(X[50:]).shape
-    (10,)
-    """
-
-    def __init__(self, estimators, G_test):
-        super().__init__(estimators)
-        self.G_test = G_test
-
-    def predict(self, X):
-        """Mean of the estimators' predictions.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_test, n_pixels)
-            The rows whose given labels are ``G_test``.
-
-        Returns
-        -------
-        numpy.ndarray of shape (n_test,)
-            The mean prediction.
-        """
-        return np.mean([est.predict(X, **fit_kwargs(self.G_test)) for est in self.estimators], axis=0)

@@ -2,7 +2,8 @@
 
 - :mod:`.result` — :class:`RankingResult` (hold, save whole or not at all, load)
 - :mod:`.outputs` — the output folder, checked before work and written staged
-- :mod:`.html` — figures and the self-contained HTML report (computes nothing)
+- :mod:`.figures` — the figures: relevance and sensitivity, eigenvalues, error vs k (compute nothing)
+- :mod:`.html` — the self-contained HTML report (computes nothing)
 - :mod:`.model_file` — the model file and predictions from it
 - :mod:`.by_label` — several labels, one folder each
 """

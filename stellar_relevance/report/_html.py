@@ -1,4 +1,4 @@
-"""The building blocks of the HTML report page: tables, the warnings and stability paragraphs, the style.
+"""The building blocks of the HTML report page: tables, key numbers, features, warnings, stability, the style.
 
 Private to :mod:`stellar_relevance.report.html`, which assembles the page
 (:func:`~stellar_relevance.report.html.render_html`).
@@ -11,7 +11,8 @@ import astropy.units as u
 import numpy as np
 
 #: Number formats of table columns (others: 4 significant digits).
-COLUMN_FORMATS = {"wavelength": "{:.1f}", "band_lower": "{:.3f}", "band_upper": "{:.3f}"}
+COLUMN_FORMATS = {"wavelength": "{:.1f}", "band_lower": "{:.3f}", "band_upper": "{:.3f}", "wavelength_lower": "{:.1f}",
+                  "wavelength_upper": "{:.1f}", "peak_wavelength": "{:.1f}"}
 
 
 def fmt(value):
@@ -97,3 +98,59 @@ def stability_html(stability, settings):
         + f". The relevance figure shades ±1 standard deviation over seeds; its lower panel and the "
         f"<code>selection_frequency</code> column give the share of seeds in whose top-{top} each pixel is.</p>"
     ]
+
+
+def key_numbers(result):
+    """The key-numbers table: errors (with predicting the training mean), index enrichment, relevance vs sensitivity."""
+    from astropy.table import Table
+
+    s, m = result.settings, result.metrics
+    top = int(s.get("top", 30))
+    seeds = f" (mean of {s.get('n_seeds')} seeds' predictions)" if s.get("n_seeds", 1) > 1 else ""
+    rows = [
+        ("test MAE, all pixels" + seeds, fmt(m.get("test_mae"))),
+        ("test MAE of predicting the training mean", fmt(m.get("training_mean_mae"))),
+        (f"test MAE, top-{top} retrained", fmt(m.get("topk_mae"))),
+        (f"test MAE, random-{top} retrained", fmt(m.get("topk_mae_random"))),
+        (f"test MAE, top-{top} (others masked)", fmt(m.get("topk_mae_masked"))),
+        ("standard error of the test MAE", fmt(m.get("test_mae_standard_error"))),
+        (f"index enrichment of the top-{top}: overall p-value",
+         fmt(m.get("overall_p_value")) + f" ({m.get('n_permutations')} permutations)"),
+        ("Spearman correlation of relevance with |sensitivity|", fmt(m.get("relevance_sensitivity_spearman"))),
+    ]
+    if m.get("n_features") is not None:
+        rows.append((f"features (merged top-{top} pixels) significant at FDR {s.get('fdr')}",
+                     f"{m.get('n_significant_features')} of {m.get('n_features')}"))
+    parts = [table_html(Table({"quantity": [r[0] for r in rows], "value": [r[1] for r in rows]}), css_class="data key")]
+    if m.get("beats_training_mean") is False:
+        parts.append(f'<p class="no">The model does not beat predicting the training mean: test MAE '
+                     f"{fmt(m.get('test_mae'))} against {fmt(m.get('training_mean_mae'))}. Its relevance ranks the "
+                     "pixels of a model that learned nothing useful.</p>")
+    return parts
+
+
+#: Columns of the features table shown in the report.
+FEATURE_COLUMNS = ["feature", "wavelength_lower", "wavelength_upper", "peak_wavelength", "n_top_pixels",
+                   "peak_relevance", "sensitivity", "indices", "q_value", "significant"]
+
+
+def features_html(result):
+    """The features section: the merged top pixels with their significance, or that none is significant."""
+    features = getattr(result, "features", None)
+    if features is None:
+        return []
+    fdr = result.settings.get("fdr")
+    parts = [f"<h2>Features: the top-{int(result.settings.get('top', 30))} pixels merged into lines</h2>"]
+    method = features.meta.get("significance", "")
+    if method:
+        parts.append(f'<p class="note">{html.escape(str(method))}</p>')
+    if not len(features):
+        return parts + ["<p>No feature.</p>"]
+    n_significant = int(np.sum(np.asarray(features["significant"], bool))) if "significant" in features.colnames else 0
+    if n_significant == 0:
+        parts.append(f'<p class="no">Nothing here is significant: no feature stands out from the shadow pixels at a '
+                     f"false-discovery rate of {fmt(fdr)}.</p>")
+    else:
+        parts.append(f"<p>{n_significant} of {len(features)} features are significant at a false-discovery rate of "
+                     f"{fmt(fdr)}.</p>")
+    return parts + [table_html(features, FEATURE_COLUMNS)]

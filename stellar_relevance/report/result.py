@@ -6,19 +6,16 @@ writes and reads them. Figures and the HTML page come from
 :mod:`stellar_relevance.report.html`.
 """
 
-import json
 import logging
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
-from astropy.table import QTable, Table
 
 from stellar_relevance._version import __version__
-from stellar_relevance.exceptions import DataError
-from stellar_relevance.report.model_file import model_payload, write_model
-from stellar_relevance.report.outputs import FIGURE_FILES, staged_output_dir
 from stellar_relevance.io.provenance import jsonable
+from stellar_relevance.report._files import read_folder, write_files
+from stellar_relevance.report.outputs import staged_output_dir
 
 __all__ = ["RankingResult"]
 
@@ -40,6 +37,17 @@ class RankingResult:
         its sign is arbitrary up to the sign of psi), ``mean_flux`` (mean
         training spectrum) and ``indices`` (catalogue central bands holding the
         pixel, comma separated).
+    features : astropy.table.QTable or None
+        The top pixels merged into features (lines or blends), most relevant
+        first, each with its wavelength range, peak relevance, sensitivity,
+        index bands and significance
+        (:func:`~stellar_relevance.indices.features.find_features`); None for
+        results saved without it.
+    preprocessing : dict or None
+        What the networks' input was made of: ``fill_values`` (the value that
+        fills each bad pixel) and ``continuum`` (the continuum rule); written
+        into the model file so that predictions treat new spectra the same
+        way. None after :meth:`load`.
     indices : astropy.table.QTable
         The :func:`~stellar_relevance.indices.matching.match_indices` table, with
         ``n_top_bins`` (top pixels in the central band), ``enrichment``,
@@ -50,8 +58,10 @@ class RankingResult:
         ``mae_random_std``, ``n_random``; MAE in the label's unit.
     metrics : dict
         ``test_mae`` (all pixels), ``topk_mae`` (top-``top`` retrained),
-        ``overall_p_value``, per-seed numbers, stability and paper-claim
-        checks (``claims``). A data set with a known answer adds its own
+        ``training_mean_mae`` (the test MAE of predicting the training mean)
+        and ``beats_training_mean``, ``overall_p_value``, per-seed numbers,
+        stability, ``relevance_sensitivity_spearman``, the feature counts
+        and paper-claim checks (``claims``). A data set with a known answer adds its own
         score (e.g. ``ground_truth`` from
         :func:`~stellar_relevance.datasets.synthetic_spectra.planted_recovery`),
         which the report shows.
@@ -80,7 +90,8 @@ class RankingResult:
     >>> ax = result.plot_relevance()  # a matplotlib Axes on a new Figure (no pyplot state)
     """
 
-    def __init__(self, ranking, indices, curve, metrics, settings, provenance, estimators=(), wavelength=None):
+    def __init__(self, ranking, indices, curve, metrics, settings, provenance, estimators=(), wavelength=None,
+                 features=None, preprocessing=None):
         self.ranking = ranking
         self.indices = indices
         self.curve = curve
@@ -88,6 +99,8 @@ class RankingResult:
         self.settings = dict(settings)
         self.provenance = dict(provenance)
         self.estimators = list(estimators)
+        self.features = features
+        self.preprocessing = preprocessing
         self._wavelength = wavelength
 
     def __repr__(self):
@@ -191,18 +204,10 @@ class RankingResult:
         )
 
     # ------------------------------------------------------------ saving
-    def _meta(self):
-        return {
-            "label": self.settings.get("label"),
-            "split": self.split_text,
-            "seeds": list(self.settings.get("seeds", [])),
-            "stelrel_version": __version__,
-        }
-
     def save(self, directory, overwrite=False, figures=True):
         """Write every output into ``directory``: the whole folder, or nothing.
 
-        Files: ``ranking.ecsv``, ``indices.ecsv``, ``curve.ecsv``,
+        Files: ``ranking.ecsv``, ``features.ecsv``, ``indices.ecsv``, ``curve.ecsv``,
         ``summary.json``, ``model.pt`` (when models are held),
         ``relevance.png``, ``eigenvalues.png``, ``curve.png`` and
         ``report.html``. They are written into a temporary folder beside
@@ -238,38 +243,14 @@ class RankingResult:
         ...                       ks=(10, "all"), n_permutations=10)
         >>> written = result.save(Path(tempfile.mkdtemp()) / "out", figures=False)
         >>> sorted(written)
-        ['curve.ecsv', 'indices.ecsv', 'model.pt', 'ranking.ecsv', 'summary.json']
+        ['curve.ecsv', 'features.ecsv', 'indices.ecsv', 'model.pt', 'ranking.ecsv', 'summary.json']
         """
         directory = Path(directory).expanduser()
         with staged_output_dir(directory, overwrite=overwrite) as staging:
-            names = self._write_files(staging, figures)
+            names = write_files(self, staging, figures)
         written = {name: directory / name for name in names}
         logger.info("wrote %d files to %s", len(written), directory)
         return written
-
-    def _write_files(self, folder, figures):
-        import stellar_relevance.report.html as report
-
-        names = []
-        for name, table in (("ranking", self.ranking), ("indices", self.indices), ("curve", self.curve)):
-            table = table.copy(copy_data=False)
-            table.meta.update(self._meta())
-            table.write(folder / f"{name}.ecsv", format="ascii.ecsv")
-            names.append(f"{name}.ecsv")
-        (folder / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
-        names.append("summary.json")
-        if self.estimators:
-            write_model(folder / "model.pt", model_payload(self.estimators, self.settings, self.wavelength,
-                                                           self.split_text))
-            names.append("model.pt")
-        if figures:
-            pngs = report.figure_pngs(self)
-            for name, data in pngs.items():
-                (folder / FIGURE_FILES[name]).write_bytes(data)
-                names.append(FIGURE_FILES[name])
-            (folder / "report.html").write_text(report.render_html(self, pngs), encoding="utf-8")
-            names.append("report.html")
-        return names
 
     @classmethod
     def load(cls, directory):
@@ -305,37 +286,14 @@ class RankingResult:
         >>> list(loaded.ranking["pixel"][:5]) == list(result.ranking["pixel"][:5]), loaded.estimators
         (True, [])
         """
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise DataError(f"{directory}: not a folder of saved results")
-        tables = {}
-        for name in ("ranking", "indices", "curve"):
-            path = directory / f"{name}.ecsv"
-            if not path.exists():
-                raise DataError(f"{directory}: {path.name} is missing; is this a `stelrel rank` output folder?")
-            try:
-                reader = Table if name == "curve" else QTable
-                tables[name] = reader.read(path, format="ascii.ecsv")
-            except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-                raise DataError(f"{path}: not a readable ECSV table ({exc})") from exc
-        indices_col = tables["ranking"]["indices"] if "indices" in tables["ranking"].colnames else None
-        if indices_col is not None and hasattr(indices_col, "filled"):
-            # ECSV writes "" for pixels outside every band; astropy reads it back as masked
-            tables["ranking"]["indices"] = indices_col.filled("")
-        path = directory / "summary.json"
-        try:
-            summary = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise DataError(f"{directory}: summary.json is missing; is this a `stelrel rank` output folder?") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not valid JSON ({exc})") from exc
+        tables, summary = read_folder(directory)
         provenance = {
             key: summary.get(key)
             for key in ("split", "data", "versions", "timings", "created", "command", "warnings")
         }
         return cls(
             tables["ranking"], tables["indices"], tables["curve"],
-            summary.get("metrics", {}), summary.get("settings", {}), provenance,
+            summary.get("metrics", {}), summary.get("settings", {}), provenance, features=tables["features"],
         )
 
     # ------------------------------------------------------------ plotting
@@ -354,9 +312,9 @@ class RankingResult:
 
         See Also
         --------
-        stellar_relevance.report.html.plot_relevance : The same figure, with an example.
+        stellar_relevance.report.figures.plot_relevance : The same figure, with an example.
         """
-        from stellar_relevance.report.html import plot_relevance
+        from stellar_relevance.report.figures import plot_relevance
 
         return plot_relevance(self, ax=ax)
 
@@ -375,9 +333,9 @@ class RankingResult:
 
         See Also
         --------
-        stellar_relevance.report.html.plot_eigenvalues : The same figure, with an example.
+        stellar_relevance.report.figures.plot_eigenvalues : The same figure, with an example.
         """
-        from stellar_relevance.report.html import plot_eigenvalues
+        from stellar_relevance.report.figures import plot_eigenvalues
 
         return plot_eigenvalues(self, ax=ax)
 
@@ -396,9 +354,9 @@ class RankingResult:
 
         See Also
         --------
-        stellar_relevance.report.html.plot_curve : The same figure, with an example.
+        stellar_relevance.report.figures.plot_curve : The same figure, with an example.
         """
-        from stellar_relevance.report.html import plot_curve
+        from stellar_relevance.report.figures import plot_curve
 
         return plot_curve(self, ax=ax)
 
