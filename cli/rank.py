@@ -19,6 +19,8 @@ from stellar_relevance.cli.options import (command_line, compute_options, contin
 #: Default of --seeds: stellar_relevance.ranking.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
 #: imported, so that `stelrel --help` stays fast).
 DEFAULT_SEEDS = 2
+#: Choices of --penalty: stellar_relevance.nn.proximal.PENALTIES (kept equal by tests/test_cli_rank.py; not
+#: imported, because importing the nn room imports torch).
 PENALTIES = ("l2", "l1", "group")
 
 

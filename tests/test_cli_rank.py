@@ -55,6 +55,13 @@ def test_seeds_default_is_the_library_default():
     assert DEFAULT_SEEDS == DEFAULT_N_SEEDS
 
 
+def test_penalty_choices_are_the_library_penalties():
+    from stellar_relevance.cli.rank import PENALTIES as CHOICES
+    from stellar_relevance.nn.proximal import PENALTIES
+
+    assert CHOICES == PENALTIES
+
+
 def test_several_labels_one_folder_each_and_one_figure(packed, tmp_path):
     out = tmp_path / "out"
     result = _rank(packed, out, "--label", "FEH,TEFF", "--seeds", "2")

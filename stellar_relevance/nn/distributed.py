@@ -4,15 +4,12 @@ Started by ``torchrun`` (``torchrun --nproc-per-node 2 -m stellar_relevance.cli 
 or by ``stelrel rank --nproc 2``, which launches the same command through
 torch's elastic launcher (:func:`launch`). Every process runs the whole
 pipeline on the same data with the same seed; :func:`~stellar_relevance.nn.training.train`
-asks :func:`batch_plan` for its mini-batches, and under a process group
-each process takes its share of every global batch (a
-:class:`~torch.utils.data.DistributedSampler`-style split of the same
-shuffled order) and the network is wrapped in
-:class:`~torch.nn.parallel.DistributedDataParallel`, which averages the
-gradients. With ``P`` processes and ``batch_size=B`` each step sees the
-same ``P * B`` spectra as one process with ``batch_size=P * B``, so the two
-give the same network to float tolerance. Only rank 0 writes
-(:func:`is_main_process`).
+asks :func:`batch_plan` for its mini-batches: each process takes its share
+of every global batch (a :class:`~torch.utils.data.DistributedSampler`-style
+split of one shuffled order) and :class:`~torch.nn.parallel.DistributedDataParallel`
+averages the gradients. ``P`` processes at ``batch_size=B`` see the same
+``P * B`` spectra per step as one process at ``batch_size=P * B`` (the same
+network to float tolerance). Only rank 0 writes (:func:`is_main_process`).
 
 Backends: gloo on CPU, NCCL on CUDA (one GPU per process, ``LOCAL_RANK``).
 """
