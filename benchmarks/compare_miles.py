@@ -36,6 +36,8 @@ Usage::
     python benchmarks/compare_miles.py --quick            # CI smoke (< 60 s), numbers mean nothing
     python benchmarks/compare_miles.py                     # full: 5 folds x 3 seeds, all pixels
     python benchmarks/compare_miles.py --pixel-step 4 --net-seeds 1 ...   # reduced (see docs/compare.md)
+    python benchmarks/compare_miles.py --race --quick     # the fair race (race_miles.py), CI smoke
+    python benchmarks/compare_miles.py --race --pixel-step 4   # the fair race, docs/compare.md
 """
 
 from __future__ import annotations
@@ -441,6 +443,10 @@ def render(payload):
 
 
 def main(argv=None):
+    if "--race" in (sys.argv[1:] if argv is None else argv):
+        import race_miles  # the fair race of issue 19 (docs/compare.md); its own options
+
+        return race_miles.main(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser, "benchmarks/results/compare_miles.json", default_seeds=3)
     parser.add_argument("--methods", nargs="+", default=list(RANKERS), choices=RANKERS)

@@ -43,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import environment, markdown_table, write_json
+from _common import SHARED_DATA, environment, markdown_table, write_json
 
 REPO = Path(__file__).resolve().parents[1]
-SURVEYS = REPO / ".." / "shared" / "data" / "surveys"
+SURVEYS = SHARED_DATA / "surveys"  # $STELREL_SHARED_DATA, else ../shared/data beside the repository
 REAL = [SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits",
         SURVEYS / "spec-57287-KP193637N444141V03_sp10-161.fits.gz"]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "ingest.json"

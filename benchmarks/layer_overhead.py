@@ -23,7 +23,7 @@ from torch import nn
 
 from _common import add_common_args, environment, markdown_table, write_json
 from stellar_relevance.nn.layers import SpectralLinear
-from stellar_relevance.nn.training import make_optimizer
+from stellar_relevance.nn.core import make_optimizer
 
 
 class _NaiveScaledInput(nn.Module):

@@ -7,7 +7,8 @@ batch 500, Adam + spectral penalty) for ``--epochs`` epochs in a fresh
 process:
 
 - ``store``: batches gathered from the memory-mapped FITS file
-  (``open_store`` + ``gather``), per-pixel mean from one streaming pass;
+  (``open_store`` + ``nn.batches.gather_rows``), per-pixel mean from one
+  streaming pass (``nn.batches.column_moments``);
 - ``memory``: the whole flux converted to one native float32 tensor first
   (only where it fits in half the available memory);
 - ``store`` with 2 processes: DistributedDataParallel over gloo, launched
@@ -45,8 +46,9 @@ def worker(args):
 
     from stellar_relevance.nn.distributed import batch_plan, init_from_environment, world
     from stellar_relevance.nn.network import SpectralNetwork
-    from stellar_relevance.io.store import gather, memory_status, open_store, pixel_mean
-    from stellar_relevance.nn.training import make_optimizer
+    from stellar_relevance.io.store import memory_status, open_store
+    from stellar_relevance.nn.batches import column_moments, gather_rows
+    from stellar_relevance.nn.core import make_optimizer
 
     torch.set_num_threads(args.threads)
     init_from_environment("cpu")
@@ -64,10 +66,10 @@ def worker(args):
     y = torch.as_tensor(np.asarray(store.labels["Y"], dtype=np.float32)).unsqueeze(1)
     started = time.perf_counter()
     if args.worker == "memory":
-        X = torch.from_numpy(gather(store.flux, np.arange(n)))
+        X = torch.from_numpy(gather_rows(store.flux, np.arange(n)))
         mean = X.mean(0)
     else:
-        mean = torch.from_numpy(pixel_mean(store.flux).astype(np.float32))
+        mean = torch.from_numpy(column_moments(store.flux)[0].astype(np.float32))
     prepare_s = time.perf_counter() - started
     sample()
     torch.manual_seed(0)
@@ -84,7 +86,7 @@ def worker(args):
             if args.worker == "memory":
                 xb = X[index] - mean
             else:
-                xb = torch.from_numpy(gather(store.flux, index.numpy())) - mean
+                xb = torch.from_numpy(gather_rows(store.flux, index.numpy())) - mean
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), y[index])
             (loss if weight == 1.0 else loss * weight).backward()

@@ -3,8 +3,9 @@
 Writes an uncompressed float32 FITS image (``--rows`` x 4,300, default
 1.5 GB) in chunks, then, each in a fresh process: maps it
 (``stellar_relevance.io.store.open_store``), gathers 50 random batches of 500
-spectra (``gather``), takes the streaming per-pixel mean, and reads it the
-old way (``read_packed(memmap=False)``) for comparison. Reports seconds and
+spectra (``stellar_relevance.nn.batches.gather_rows``), takes the streaming
+per-pixel mean (``column_moments``), and reads it whole
+(``read_packed(memmap=False)``) for comparison. Reports seconds and
 resident memory (anonymous vs file-backed, ``/proc/self/status``).
 
     python benchmarks/store_mmap.py --rows 90000
@@ -25,7 +26,8 @@ from _common import environment, markdown_table, write_json
 
 def _probe(path, what):
     from stellar_relevance.io import read_packed
-    from stellar_relevance.io.store import gather, memory_status, open_store, pixel_mean
+    from stellar_relevance.io.store import memory_status, open_store
+    from stellar_relevance.nn.batches import column_moments, gather_rows
 
     t0 = time.perf_counter()
     if what == "read_packed(memmap=False)":
@@ -41,11 +43,11 @@ def _probe(path, what):
         rng = np.random.default_rng(0)
         t0 = time.perf_counter()
         for _ in range(50):
-            gather(flux, rng.choice(flux.shape[0], 500, replace=False))
+            gather_rows(flux, rng.choice(flux.shape[0], 500, replace=False))
         extra["batch_ms"] = 1e3 * (time.perf_counter() - t0) / 50
     if what == "open_store + pixel_mean":
         t0 = time.perf_counter()
-        pixel_mean(flux)
+        column_moments(flux)
         extra["pass_s"] = time.perf_counter() - t0
     end = memory_status()
     return {"what": what, "open_s": seconds, "anon_after_open_mib": after_open["anon"] / 2**20,

@@ -2,7 +2,7 @@
 
 import click
 
-from stellar_relevance.cli._common import handle_errors
+from stellar_relevance.cli._errors import handle_errors
 
 
 @click.command()

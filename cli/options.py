@@ -11,11 +11,15 @@ A command uses them as decorators::
 :data:`PARAMETER_OPTIONS` maps the library's Python parameter names to the
 command-line options that set them, so that a
 :class:`~stellar_relevance.exceptions.ParameterError` raised deep in the
-library is reported in the words of the command line (``--retrain-ks``, not
-``retrain_ks``).
+library is reported under the option that sets it (``Invalid value for
+'--retrain-ks': ...``).
 """
 
+import shlex
+from pathlib import Path
+
 import click
+from click.core import ParameterSource
 
 #: Largest seed: numpy's ``RandomState`` (and so scikit-learn's ``check_random_state``) takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
@@ -33,10 +37,14 @@ PARAMETER_OPTIONS = {
     "input_scaling": "--scaling",
     "n_threads": "--threads",
     "nproc": "--nproc",
-    "spectra": "SPECTRA",
+    "test_fraction": "--test-fraction",
+    "continuum": "--continuum",
+    "spectra": "INPUTS",
     "paths": "INPUTS",
     "inputs": "INPUTS",
     "output": "--output",
+    "rest_frame": "--no-rest-frame",
+    "recursive": "--recursive",
 }
 
 quiet_opt = click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors (no progress messages or bars).")
@@ -67,6 +75,13 @@ nproc_opt = click.option(
 )
 
 
+continuum_opt = click.option(
+    "--continuum", type=click.Choice(["none", "running"]), default=None,
+    help="Continuum normalisation of each spectrum: none, or running (divided by a running upper percentile "
+         "of its own flux). Default: the library's.",
+)
+
+
 def compute_options(command):
     """``--device``, ``--threads`` and ``--nproc``: where and on how many cores/processes the networks train."""
     for option in (nproc_opt, threads_opt, device_opt):
@@ -74,9 +89,37 @@ def compute_options(command):
     return command
 
 
-def output_opt(required=False, help="File to write."):
-    """``-o/--output FILE``: a file (never a folder) written atomically."""
-    return click.option("-o", "--output", required=required, default=None, type=click.Path(dir_okay=False), help=help)
+#: File-name endings of compressed files: ``-o`` writes plain files only.
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+
+def _output_callback(example):
+    """Check the ``-o`` value while parsing: a file name, not empty, not a folder, not compressed (exit 2)."""
+
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        text = str(value)
+        if not text.strip():
+            raise click.BadParameter(f"an empty file name; name the file to write, e.g. {example}", ctx, param)
+        folder = text.endswith(("/", "\\")) or Path(text).expanduser().is_dir()
+        if folder:
+            suggestion = str(Path(text) / example)
+            raise click.BadParameter(f"{text!r} is a folder; -o names the file to write, e.g. {suggestion}",
+                                     ctx, param)
+        if text.lower().endswith(COMPRESSED_SUFFIXES):
+            plain = text[: text.rfind(".")]
+            raise click.BadParameter(f"{text!r}: compressed output is not written; name it {plain} "
+                                     "(and compress it afterwards if you need to)", ctx, param)
+        return text
+
+    return callback
+
+
+def output_opt(required=False, help="File to write.", example="out.fits"):
+    """``-o/--output FILE``: a file (never a folder, never compressed) written atomically."""
+    return click.option("-o", "--output", required=required, type=click.Path(), callback=_output_callback(example),
+                        help=help)
 
 
 def option_name(parameter, ctx=None):
@@ -92,6 +135,24 @@ def option_name(parameter, ctx=None):
             if param.name == parameter:
                 return param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
     return None
+
+
+def command_line(ctx):
+    """The command as typed (the arguments and options given on the command line), for the provenance."""
+    parts = ["stelrel", ctx.info_name]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Argument):
+            parts.extend(str(v) for v in (value if isinstance(value, tuple) else (value,)))
+        elif getattr(param, "is_flag", False):
+            parts.append(param.opts[0])
+        else:
+            if isinstance(value, tuple):
+                value = ",".join(str(v) for v in value)
+            parts += [param.opts[0], str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 # ----------------------------------------------------------------------------- value parsers
@@ -135,7 +196,7 @@ def int_list_callback(allow_all=False):
     return callback
 
 
-# ----------------------------------------------------------------------------- spectra in (issue 10)
+# ----------------------------------------------------------------------------- spectra in
 class Inputs:
     """What the INPUTS argument and the reading options of :func:`input_options` name.
 
@@ -146,10 +207,11 @@ class Inputs:
     """
 
     def __init__(self, paths, labels=None, id_column=None, grid=None, rv_column=None, rest_frame=True, jobs=1,
-                 on_error="skip"):
+                 on_error="skip", recursive=False):
         self.paths = tuple(paths)
         self.labels, self.id_column, self.grid, self.rv_column = labels, id_column, grid, rv_column
         self.rest_frame, self.jobs, self.on_error = rest_frame, jobs, on_error
+        self.recursive = recursive
 
     def survey_options(self):
         """The ``read_spectra`` / ``pack_spectra`` keywords that differ from their defaults."""
@@ -161,6 +223,8 @@ class Inputs:
             options["jobs"] = self.jobs
         if self.on_error != "skip":
             options["on_error"] = self.on_error
+        if self.recursive:
+            options["recursive"] = True
         return options
 
     def __repr__(self):
@@ -181,7 +245,8 @@ def _grid_callback(ctx, param, value):
     return value
 
 
-_INPUT_PARAMS = ("inputs", "labels", "id_column", "grid", "rv_column", "no_rest_frame", "jobs", "on_error")
+_INPUT_PARAMS = ("inputs", "labels", "id_column", "grid", "rv_column", "no_rest_frame", "jobs", "on_error",
+                 "recursive")
 
 
 def input_options(func):
@@ -209,6 +274,9 @@ def input_options(func):
                           "instead of the file's redshift."),
         click.option("--no-rest-frame", is_flag=True,
                      help="Keep the observed frame (do not shift each spectrum by its redshift)."),
+        click.option("--recursive", is_flag=True,
+                     help="Read the spectrum files in the subfolders of a folder too (symbolic links to "
+                          "folders are not followed)."),
         click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
                      help="Processes that read and resample survey files."),
         click.option("--on-error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True,
@@ -221,7 +289,7 @@ def input_options(func):
         kwargs["inputs"] = Inputs(values["inputs"], labels=values["labels"], id_column=values["id_column"],
                                   grid=values["grid"], rv_column=values["rv_column"],
                                   rest_frame=not values["no_rest_frame"], jobs=values["jobs"],
-                                  on_error=values["on_error"])
+                                  on_error=values["on_error"], recursive=values["recursive"])
         return func(*args, **kwargs)
 
     for decorator in reversed(decorators):

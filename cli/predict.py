@@ -4,14 +4,16 @@ import sys
 
 import click
 
-from stellar_relevance.cli._common import check_writable_file, cli_output, handle_errors, load_spectra
+from stellar_relevance.cli._errors import cli_output, handle_errors
+from stellar_relevance.cli._inputs import load_spectra
+from stellar_relevance.cli._outputs import check_output_file
 from stellar_relevance.cli.options import input_options, output_opt, overwrite_opt, quiet_opt
 
 
 @click.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @input_options
-@output_opt(help="ECSV file for the predictions (default: print them).")
+@output_opt(help="ECSV file for the predictions (default: print them).", example="predictions.ecsv")
 @overwrite_opt
 @quiet_opt
 @handle_errors
@@ -20,21 +22,18 @@ def predict(model, inputs, output, overwrite, quiet):
 
     INPUTS as for `stelrel pack`: a packed file, or survey files, folders,
     globs or @list.txt, read onto the model's wavelength grid unless --grid
-    is given.
+    is given. Spectra on another grid are resampled onto the model's; bad
+    pixels are filled as training filled them (counted in the n_filled
+    column).
     """
-    import numpy as np
-    from astropy.table import Table
-
     from stellar_relevance import atomic_write, load_model, predict_labels
 
-    check_writable_file(output, overwrite)
+    check_output_file(output, overwrite, inputs, also=[model])
     with cli_output(quiet):
         payload = load_model(model)
         data = load_spectra(inputs, grid=payload["wavelength"])
-        values = predict_labels(payload, data)
+        table = predict_labels(payload, data)  # ID, <label>_pred, n_filled (pixels filled per spectrum)
         label = payload["label"]
-        table = Table({"ID": np.asarray(data.ids, dtype=str), f"{label}_pred": values})
-        table[f"{label}_pred"].unit = payload.get("label_unit") or None
         if label in data.label_names and data.labels[label].dtype.kind in "biuf":
             table[label] = data.labels[label]
         table.meta = {"model": str(model), "label": label, "model_split": payload.get("split")}

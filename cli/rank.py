@@ -1,18 +1,26 @@
 """``stelrel rank``: spectra in, ranked pixels, index match and report out."""
 
+import os
 import shlex
 import time
+import warnings
 from pathlib import Path
 
 import click
 
-from stellar_relevance.cli._common import check_output_not_in_input, cli_output, command_line, handle_errors, load_spectra
-from stellar_relevance.cli.options import compute_options, input_options, int_list_callback, overwrite_opt, quiet_opt, seed_opt
+from stellar_relevance.cli._errors import EXIT_NO_BETTER_THAN_MEAN, cli_output, handle_errors
+from stellar_relevance.cli._inputs import label_source, load_spectra
+from stellar_relevance.cli._outputs import check_out_folder, check_result_folders
+from stellar_relevance.cli._processes import run_in_processes
+from stellar_relevance.cli.options import (command_line, compute_options, continuum_opt, input_options,
+                                           int_list_callback, overwrite_opt, quiet_opt, seed_opt)
 
 
 #: Default of --seeds: stellar_relevance.ranking.pipeline.DEFAULT_N_SEEDS (kept equal by tests/test_cli_rank.py; not
 #: imported, so that `stelrel --help` stays fast).
 DEFAULT_SEEDS = 2
+#: Choices of --penalty: stellar_relevance.nn.proximal.PENALTIES (kept equal by tests/test_cli_rank.py; not
+#: imported, because importing the nn room imports torch).
 PENALTIES = ("l2", "l1", "group")
 
 
@@ -80,61 +88,113 @@ def _catalog(ctx, param, value):
 @click.option("--random-draws", default=None, type=click.IntRange(min=0), help="Random-k draws per k (default 5 masked, 2 retrained).")
 @click.option("--permutations", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Permutations in the index-match test.")
+@click.option("--test-fraction", default=None, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Share of the labelled spectra held out for the test MAE (default 0.1).")
+@continuum_opt
+@click.option("--resume", is_flag=True,
+              help="Keep the label folders under --out that hold complete results of this same command (a run "
+                   "stopped part-way) and compute the missing ones.")
 @compute_options
 @overwrite_opt
 @quiet_opt
 @handle_errors
 def rank(inputs, label, given, out, seed, n_seeds, penalty, epochs, min_epochs, batch_size, hidden, top, catalog, scaling, ks,
-         retrain_ks, retrain_epochs, random_draws, permutations, device, threads, nproc, overwrite,
-         quiet):
+         retrain_ks, retrain_epochs, random_draws, permutations, test_fraction, continuum, resume, device, threads, nproc,
+         overwrite, quiet):
     """Rank the pixels of INPUTS by relevance for a label and write a report.
 
     INPUTS is a packed spectra.fits, a MILES-style folder, the word `miles`
     (the library as `load_miles()` finds it), `synthetic` (spectra with
     planted lines, no data needed), or survey files, folders, globs or
     @list.txt with --labels (as for `stelrel pack`).
-    """
-    from stellar_relevance.report.by_label import check_label_outputs, write_relevance_by_label
 
-    check_output_not_in_input(out, inputs)
+    Exit status 3: a model does not beat predicting the training mean.
+    """
+    command = command_line(click.get_current_context())
+    if resume and overwrite:
+        raise click.BadParameter("--resume keeps complete results and --overwrite replaces them; give one",
+                                 param_hint="'--resume'")
+    # every output is checked before any input is read
+    check_out_folder(out, inputs)
+    todo, kept = check_result_folders(out, label, overwrite=overwrite, resume=resume, command=command)
     import stellar_relevance.nn.distributed as distributed
 
-    if nproc > 1:  # start nproc copies of this command under torch's elastic launcher, then stop
-        argv = shlex.split(command_line(click.get_current_context()))[1:]
-        return distributed.launch(distributed.drop_option(argv, "--nproc"), nproc, device)
-    distributed.init_from_environment(device)
-    quiet = quiet or not distributed.is_main_process()  # one set of messages, from rank 0
+    if nproc > 1 and todo:  # start nproc copies of this command under torch's elastic launcher, then stop
+        distributed.check_nproc(nproc, device)
+        with cli_output(quiet), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the first copy shows the readers' warnings, once
+            _check_labels(label_source(inputs, seed), label, given)  # before the processes start
+        return run_in_processes(distributed.drop_option(shlex.split(command)[1:], "--nproc"), nproc, device)
+    quiet = quiet or os.environ.get("RANK", "0") != "0"  # under torchrun: one set of messages, from rank 0
     with cli_output(quiet):
+        distributed.init_from_environment(device)
+        main = distributed.is_main_process()
         start = time.perf_counter()
-        folders = check_label_outputs(out, label, overwrite=overwrite)  # fail before hours of work, not after
-        data = load_spectra(inputs, seed=seed)
+        data = load_spectra(inputs, seed=seed) if todo else None
         loaded = time.perf_counter() - start
-        _check_labels(data, label, given)
-        given_options = {
-            "max_epochs": epochs, "min_epochs": min_epochs, "batch_size": batch_size, "hidden_layer_sizes": hidden,
-            "ks": ks, "retrain_ks": retrain_ks, "retrain_max_epochs": retrain_epochs,
-        }
-        options = {k: v for k, v in given_options.items() if v is not None}
-        if random_draws is not None:
-            options["n_random"] = options["n_random_retrained"] = random_draws
-        options.update(n_seeds=n_seeds, penalty=penalty, given=given, random_state=seed, top=top, catalog=catalog,
-                       input_scaling=scaling, n_permutations=permutations, device=device, n_threads=threads,
-                       progress=not quiet, command=command_line(click.get_current_context()))
-        results = []
-        for name, folder in folders.items():
+        if data is not None:
+            _check_labels(data, label, given)
+        options = _options(click.get_current_context().params, command, progress=not quiet)
+        results = {}
+        for name, folder in todo.items():
             result = _rank_one(data, inputs, name, options, loaded, start)
-            if not distributed.is_main_process():  # under torchrun only rank 0 writes
+            if not main:  # under torchrun only rank 0 writes
                 continue
             result.save(folder, overwrite=overwrite)
-            results.append(result)
+            results[name] = result
             if not quiet:
                 _echo(result, folder)
-        if len(results) > 1:
-            path = write_relevance_by_label(results, out, overwrite=overwrite)
-            if not quiet:
-                click.echo(f"wrote {path}")
-        if not quiet and distributed.is_main_process():
+        if main:
+            _combined_figure(label, results, kept, out, overwrite or resume, quiet)
+        if not quiet and main:
             click.echo(f"done in {time.perf_counter() - start:.0f} s")
+    if main:
+        _exit_if_no_better_than_mean(results)
+
+
+def _options(given, command, progress):
+    """The keyword arguments of ``rank_spectra`` from the command's parameters (``given``, by name)."""
+    named = {
+        "max_epochs": given["epochs"], "min_epochs": given["min_epochs"], "batch_size": given["batch_size"],
+        "hidden_layer_sizes": given["hidden"], "ks": given["ks"], "retrain_ks": given["retrain_ks"],
+        "retrain_max_epochs": given["retrain_epochs"], "test_fraction": given["test_fraction"],
+        "continuum": given["continuum"],
+    }
+    options = {k: v for k, v in named.items() if v is not None}
+    if given["random_draws"] is not None:
+        options["n_random"] = options["n_random_retrained"] = given["random_draws"]
+    options.update(n_seeds=given["n_seeds"], penalty=given["penalty"], given=given["given"],
+                   random_state=given["seed"], top=given["top"], catalog=given["catalog"],
+                   input_scaling=given["scaling"], n_permutations=given["permutations"], device=given["device"],
+                   n_threads=given["threads"], progress=progress, command=command)
+    return options
+
+
+def _combined_figure(labels, results, kept, out, replace, quiet):
+    """relevance_by_label.png of a several-label run (kept folders read back), when anything changed."""
+    from stellar_relevance.report.by_label import BY_LABEL_FIGURE, write_relevance_by_label
+    from stellar_relevance.report.result import RankingResult
+
+    if len(labels) < 2 or (not results and (Path(out) / BY_LABEL_FIGURE).exists()):
+        return
+    for name, folder in kept.items():
+        if not quiet:
+            click.echo(f"{name}: kept the complete results in {folder} (--resume)")
+    every = [results[name] if name in results else RankingResult.load(kept[name]) for name in labels]
+    path = write_relevance_by_label(every, out, overwrite=replace)
+    if not quiet:
+        click.echo(f"wrote {path}")
+
+
+def _exit_if_no_better_than_mean(results):
+    """One warning line per label whose model does not beat predicting the training mean; then exit status 3."""
+    weak = {name: r.metrics for name, r in results.items() if r.metrics.get("beats_training_mean") is False}
+    for name, m in weak.items():
+        click.echo(f"Warning: {name}: the model does not beat predicting the training mean (test MAE "
+                   f"{m['test_mae']:.4g}, the training mean's {m['training_mean_mae']:.4g}); exit status "
+                   f"{EXIT_NO_BETTER_THAN_MEAN}", err=True)
+    if weak:
+        raise click.exceptions.Exit(EXIT_NO_BETTER_THAN_MEAN)
 
 
 def _check_labels(data, labels, given):
@@ -166,7 +226,8 @@ def _echo(result, folder):
     m, label, top = result.metrics, result.settings["label"], result.settings["top"]
     given = result.settings.get("given") or []
     given_text = f" given {','.join(given)}" if given else ""
-    click.echo(f"{label}{given_text}: test MAE {m['test_mae']:.4f} with all pixels ({result.split_text})")
+    mean = f"; training mean {m['training_mean_mae']:.4f}" if m.get("training_mean_mae") is not None else ""
+    click.echo(f"{label}{given_text}: test MAE {m['test_mae']:.4f} with all pixels{mean} ({result.split_text})")
     if m.get("topk_mae") is not None:
         click.echo(f"top-{top} retrained: MAE {m['topk_mae']:.4f} (random-{top}: {m.get('topk_mae_random') or float('nan'):.4f})")
     if m.get("overall_p_value") is not None:

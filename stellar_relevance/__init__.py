@@ -17,6 +17,7 @@ _EXPORTS = {
     "train": "nn",
     "SpectralRelevanceClassifier": "estimators",
     "SpectralRelevanceRegressor": "estimators",
+    "forward_sensitivity": "estimators",
     "topk_curve": "ranking",
     "topk_overlap": "ranking",
     # spectra

@@ -15,7 +15,34 @@ class StelrelError(Exception):
     >>> from stellar_relevance import DataError, ParameterError, StelrelError
     >>> issubclass(DataError, StelrelError), issubclass(ParameterError, StelrelError)
     (True, True)
+
+    An error may name the parameters that would resolve it (``see``); the
+    message shows their Python names, the command line shows its options:
+
+    >>> err = DataError("m1.fits: no redshift in the file", see=("rv_column", "rest_frame"))
+    >>> str(err), err.see
+    ('m1.fits: no redshift in the file (see rv_column, rest_frame)', ('rv_column', 'rest_frame'))
+    >>> err.describe(lambda name: "--" + name.replace("_", "-"))
+    'm1.fits: no redshift in the file (see --rv-column, --rest-frame)'
 """
+
+    def __init__(self, *args, see=()):
+        super().__init__(*args)
+        self.see = tuple(see)
+
+    @property
+    def text(self):
+        """The message without the parameters to see."""
+        return str(self.args[0]) if self.args else ""
+
+    def describe(self, spell=str):
+        """The message, with the parameters to see spelled by ``spell`` (name -> words)."""
+        if not self.see:
+            return self.text
+        return f"{self.text} (see {', '.join(spell(name) for name in self.see)})"
+
+    def __str__(self):
+        return self.describe()
 
 
 class DataError(StelrelError, ValueError):
@@ -62,6 +89,8 @@ class ParameterError(StelrelError, ValueError):
         interface maps it to its option (``--retrain-ks``) in the message.
     message : str
         What is wrong and what is expected, without the parameter's name.
+    see : tuple of str, optional
+        Other parameters that would resolve the error (shown after the message).
 
     Examples
     --------
@@ -70,7 +99,7 @@ class ParameterError(StelrelError, ValueError):
     ('min_epochs', 'min_epochs must not exceed epochs (3), got 50')
     """
 
-    def __init__(self, parameter, message):
+    def __init__(self, parameter, message, *, see=()):
         self.parameter = parameter
         self.message = message
-        super().__init__(f"{parameter} {message}")
+        super().__init__(f"{parameter} {message}", see=see)

@@ -6,18 +6,14 @@ leave the astronomy objects (wavelength Quantity, labels Table with units).
 """
 
 import copy
-import logging
 import warnings
 
 import numpy as np
 from astropy import units as u
-from astropy.table import Table
 
-from stellar_relevance.exceptions import DataError, DataWarning
+from stellar_relevance.exceptions import DataError
 
 __all__ = ["SpectralSet", "WAVE_FRAMES", "as_wavelength"]
-
-log = logging.getLogger(__name__)
 
 #: The wavelength frames a set can be in.
 WAVE_FRAMES = ("air", "vacuum")
@@ -82,33 +78,6 @@ def as_wavelength(wavelength, where="wavelength"):
             f"({wavelength[bad + 1]:.6g}) does not exceed pixel {bad} ({wavelength[bad]:.6g})"
         )
     return wavelength
-
-
-def _as_labels(labels, n_spectra, where="labels"):
-    """Validate (and copy) a label Table with a unique string ``ID`` column."""
-    if labels is None:
-        return Table({"ID": np.array([str(i) for i in range(n_spectra)], dtype=str)})
-    if not isinstance(labels, Table):
-        try:
-            labels = Table(labels)
-        except Exception as exc:  # noqa: BLE001 - re-raised with context
-            raise DataError(f"{where}: cannot make an astropy Table from {type(labels).__name__}: {exc}") from exc
-    else:
-        labels = labels.copy(copy_data=True)
-    if "ID" not in labels.colnames:
-        raise DataError(
-            f"{where}: the label table has no 'ID' column (columns: {', '.join(labels.colnames) or 'none'})"
-        )
-    if len(labels) != n_spectra:
-        raise DataError(f"{where}: the label table has {len(labels)} rows but there are {n_spectra} spectra")
-    ids = np.array([str(v).strip() for v in labels["ID"]], dtype=str)
-    unique, counts = np.unique(ids, return_counts=True)
-    if np.any(counts > 1):
-        dup = unique[counts > 1]
-        rows = {str(d): np.flatnonzero(ids == d).tolist() for d in dup[:5]}
-        raise DataError(f"{where}: duplicate IDs in the 'ID' column: {rows} (ID -> rows)")
-    labels.replace_column("ID", ids)
-    return labels
 
 
 class SpectralSet:
@@ -188,7 +157,9 @@ class SpectralSet:
         if wave_frame not in WAVE_FRAMES:
             raise ValueError(f"wave_frame must be one of {WAVE_FRAMES}; got {wave_frame!r}")
         self.wave_frame = wave_frame
-        self.labels = _as_labels(labels, flux.shape[0])
+        from stellar_relevance.io.conversions import label_table
+
+        self.labels = label_table(labels, flux.shape[0])
         self.meta = copy.deepcopy(dict(meta)) if meta is not None else {}
         self._check_finite()
 
@@ -281,12 +252,8 @@ class SpectralSet:
         return self._subset(np.asarray(index, dtype=int))
 
     def _subset(self, rows):
-        return self._replace(
-            flux=self.flux[rows],
-            ivar=None if self.ivar is None else self.ivar[rows],
-            mask=None if self.mask is None else self.mask[rows],
-            labels=self.labels[rows],
-        )
+        return self._replace(flux=self.flux[rows], ivar=None if self.ivar is None else self.ivar[rows],
+                             mask=None if self.mask is None else self.mask[rows], labels=self.labels[rows])
 
     def _replace(self, **changes):
         values = dict(wavelength=self.wavelength, flux=self.flux, ivar=self.ivar, mask=self.mask,
@@ -394,15 +361,12 @@ class SpectralSet:
             raise ValueError(f"frame must be one of {WAVE_FRAMES}; got {frame!r}")
         if frame == self.wave_frame:
             return self.copy()
-        from specutils.utils.wcs_utils import air_to_vac, vac_to_air
+        from stellar_relevance.io.conversions import frame_wavelengths
 
-        if frame == "vacuum":  # 'iteration' inverts vac_to_air exactly (the default 'inversion' is off by ~1e-5 A)
-            wavelength = air_to_vac(self.wavelength, scheme="iteration", method="Morton2000")
-        else:
-            wavelength = vac_to_air(self.wavelength, method="Morton2000")
+        wavelength = frame_wavelengths(self.wavelength, frame)
         meta = dict(self.meta)
-        meta.setdefault("history", [])
-        meta["history"] = list(meta["history"]) + [f"wavelengths converted {self.wave_frame} -> {frame} (Morton 2000)"]
+        meta["history"] = list(meta.get("history", [])) + [f"wavelengths converted {self.wave_frame} -> {frame} "
+                                                            "(Morton 2000)"]
         return self._replace(wavelength=wavelength, wave_frame=frame, meta=meta)
 
     def to_spectrum(self):
@@ -411,17 +375,10 @@ class SpectralSet:
         ``ivar`` becomes an `~astropy.nddata.InverseVariance` uncertainty, the
         labels go to ``meta["labels"]``, the frame to ``meta["wave_frame"]``.
         """
-        from astropy.nddata import InverseVariance
-        from specutils import Spectrum
+        from stellar_relevance.io.conversions import spectrum_from_arrays
 
-        uncertainty = None
-        if self.ivar is not None:
-            uncertainty = InverseVariance(self.ivar, unit=self.flux_unit ** -2)
-        meta = copy.deepcopy(self.meta)
-        meta["labels"] = self.labels.copy()
-        meta["wave_frame"] = self.wave_frame
-        return Spectrum(flux=self.flux * self.flux_unit, spectral_axis=self.wavelength,
-                        uncertainty=uncertainty, mask=self.mask, meta=meta)
+        return spectrum_from_arrays(self.wavelength, self.flux, self.flux_unit, self.ivar, self.mask, self.labels,
+                                    self.wave_frame, self.meta)
 
     @classmethod
     def from_spectrum(cls, spectrum, labels=None, wave_frame=None):
@@ -437,28 +394,6 @@ class SpectralSet:
             Default: ``spectrum.meta["wave_frame"]``; when absent "air" is assumed
             and a `DataWarning` says so.
         """
-        meta = {k: v for k, v in dict(spectrum.meta or {}).items() if k not in ("labels", "wave_frame")}
-        if labels is None:
-            labels = (spectrum.meta or {}).get("labels")
-        if wave_frame is None:
-            wave_frame = (spectrum.meta or {}).get("wave_frame")
-            if wave_frame is None:
-                warnings.warn("from_spectrum: the Spectrum does not say whether its wavelengths are in air "
-                              "or vacuum (meta['wave_frame']); assumed 'air'", DataWarning, stacklevel=2)
-                wave_frame = "air"
-        axis = spectrum.spectral_axis
-        wavelength = u.Quantity(axis).to(u.AA, equivalencies=u.spectral())
-        flux = spectrum.flux
-        ivar = None
-        if spectrum.uncertainty is not None:
-            from astropy.nddata import InverseVariance
+        from stellar_relevance.io.conversions import arrays_from_spectrum
 
-            ivar = np.asarray(spectrum.uncertainty.represent_as(InverseVariance).array, dtype=float)
-        mask = None if spectrum.mask is None else np.asarray(spectrum.mask, dtype=bool)
-        if wavelength.size > 1 and wavelength[0] > wavelength[-1]:  # e.g. a frequency axis
-            wavelength = wavelength[::-1]
-            flux = flux[..., ::-1]
-            ivar = None if ivar is None else ivar[..., ::-1]
-            mask = None if mask is None else mask[..., ::-1]
-        return cls(wavelength, u.Quantity(flux), ivar=ivar, mask=mask, labels=labels,
-                   wave_frame=wave_frame, meta=meta)
+        return cls(**arrays_from_spectrum(spectrum, labels, wave_frame))

@@ -127,3 +127,30 @@ def test_memory_map_is_read_batch_by_batch_and_gives_the_same_networks(problem, 
     assert isinstance(mapped[:200], np.memmap)
     for a, b in zip(from_map.predictions, in_memory.predictions):
         np.testing.assert_array_equal(a, b)
+
+
+def test_progress_counts_every_network_epoch(problem, capsys, monkeypatch):
+    """A long stacked training shows a moving bar (network-epochs done, the group): it never looks hung."""
+    import stellar_relevance.estimators.stacked as stacked
+
+    X, y, _, subsets = problem
+    est = SpectralRelevanceRegressor(hidden_layer_sizes=(8,), max_epochs=12, batch_size=64, random_state=0, n_threads=1,
+                                     early_stopping=True, n_iter_no_change=1, learning_rate=0.05)
+    bars = []
+
+    class Recorded(stacked.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.shown = not self.disable  # tqdm sets disable on close
+            bars.append(self)
+
+    monkeypatch.setattr(stacked, "tqdm", Recorded)
+    fit = fit_predict_subsets(est, X[:200], y[:200], X[200:], subsets, progress=True)
+    assert "training 5 networks" in capsys.readouterr().err
+    assert min(fit.stopped_epoch) < 12, "the test needs a network that stops early"
+    (bar,) = bars
+    assert bar.shown and bar.total == 5 * 12 and bar.n == bar.total  # stopped networks count their rest
+    fit_predict_subsets(est, X[:200], y[:200], X[200:], subsets[:2])  # progress=None follows verbose=0
+    assert not bars[-1].shown and capsys.readouterr().err == ""
+    fit_predict_subsets(clone(est).set_params(verbose=1), X[:200], y[:200], X[200:], subsets[:2])
+    assert bars[-1].shown and "training 2 networks" in capsys.readouterr().err

@@ -15,6 +15,7 @@ sys.path.insert(0, str(BENCH))
 import cannon  # noqa: E402
 import compare_miles  # noqa: E402
 import peers  # noqa: E402
+import race_miles  # noqa: E402
 
 
 def cannon_data(n=300, p=40, seed=0):
@@ -157,3 +158,54 @@ def test_compare_miles_quick(tmp_path):
     assert set(summary["masked"]["masked_pruned"]) == {"10", "30", "100"}
     assert summary["cannon_predictor"]["cannon"]["mae"] > 0
     assert not (tmp_path / "cm.partial.json").exists()
+
+
+def test_race_feature_hits_merges_neighbours_and_tests_by_shift():
+    wave = np.arange(4000.0, 5000.0, 1.0)
+    inside = (wave >= 4500) & (wave < 4510)
+    ranking = np.array([500, 501, 503, 700, 900, 901])  # 4500-4503 A is one feature; 4700; 4900-4901
+    out = race_miles.feature_hits(ranking, wave, inside, top=6, n_shifts=500, seed=0)
+    assert out["features"] == 3 and out["hits"] == 1
+    assert 0.02 < out["p"] < 0.2  # three features hit a 10-pixel band at about 3 * 13 / 1000 of the shifts
+    many = race_miles.feature_hits(np.arange(500, 510), wave, inside, top=10, n_shifts=500)
+    assert many["features"] == 1 and many["hits"] == 1 and many["p"] < 0.05
+
+
+def test_race_sensitivity_finds_the_responding_pixel():
+    flux, labels = cannon_data()
+    prediction = labels[:, 2] + 0.01 * np.random.default_rng(1).normal(size=len(labels))
+    sens, _ = race_miles.sensitivity(flux, prediction, labels[:, :2])
+    assert int(np.argmax(sens)) == 5
+    assert sens[9] < 0.2 * sens[5]  # Teff's pixel does not respond once Teff is given
+
+
+def test_race_estimator_is_rank_spectras():
+    from stellar_relevance.ranking.pipeline import rank_spectra
+    import inspect
+
+    _, params = race_miles.rank_estimator(quick=False)
+    defaults = inspect.signature(rank_spectra).parameters
+    for name in ("batch_size", "max_epochs", "n_iter_no_change", "learning_rate", "eigenvalue_penalty"):
+        assert params[name] == defaults[name].default
+    assert params["early_stopping"] and params["min_epochs"] == min(300, defaults["max_epochs"].default)
+
+
+@pytest.mark.skipif(not (MILES / "MILES_params.db").exists() and not any(MILES.glob("*.fits")),
+                    reason=f"MILES data not found in {MILES} (set STELREL_MILES_DIR)")
+def test_race_quick(tmp_path):
+    out = tmp_path / "race.json"
+    cmd = [sys.executable, str(BENCH / "compare_miles.py"), "--race", "--quick", "--output", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(out.read_text())["summary"]
+    for rep in ("stored", "running"):
+        for name in race_miles.RANKERS:
+            for k in race_miles.KS:
+                assert 0 < summary["mae"][f"{rep}|{name}|{k}|pixels"] < 2
+                assert 0 < summary["mae"][f"{rep}|{name}|{k}|given"] < 2
+        fom = summary["paired"][f"{rep}|spectral_select|best|5|pixels"]
+        assert fom["peer"] in race_miles.PEERS and "ci95" in fom
+        assert -1 <= summary["sensitivity"][f"{rep}|sensitivity_spearman_cannon"] <= 1
+    assert "figure of merit (stored)" in proc.stdout and "figure of merit (running)" in proc.stdout
+    assert not (tmp_path / "race.partial.json").exists()

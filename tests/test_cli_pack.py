@@ -341,3 +341,93 @@ def test_gaia_xp_without_the_extra_names_file_and_extra(tmp_path, without_gaiaxp
     line = error_line(result)
     assert "XP_CONTINUOUS_RAW.csv" in line and "'gaia' extra" in line
     assert not (tmp_path / "xp.fits").exists()
+
+
+# ----------------------------------------------------------------------------- outputs, the model's grid, continuum
+def test_full_disk_while_assembling_names_the_packed_file(work, monkeypatch):
+    import errno
+
+    folder, _, out = work
+    before = digest(folder)
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fits.StreamingHDU, "write", full)
+    result = run("pack", folder, "-o", out / "a.fits", "--quiet")
+    assert result.exit_code == 1
+    assert error_line(result) == f"Error: {out / 'a.fits'}: disk full (No space left on device)"
+    assert nothing_written(out) and digest(folder) == before  # no partial file, no scratch folder
+
+
+def _has_model_grid():
+    import stellar_relevance.report.model_file as model_file
+
+    return hasattr(model_file, "model_grid")
+
+
+@pytest.fixture(scope="module")
+def survey_model(lamost, tmp_path_factory):
+    """A model ranked on 30 LAMOST-layout files (4800-5400 A, rest frame), and 12 other files to apply it to."""
+    root = tmp_path_factory.mktemp("model")
+    first, second = root / "first", root / "second"
+    make_files(first, 30, seed=3)
+    make_files(second, 12, seed=4)
+    ids = [str(900000000 + i) for i in range(30)]
+    Table({"OBSID": ids, "FEH": np.random.default_rng(1).uniform(-1, 0.3, 30)}).write(root / "labels.ecsv")
+    fast = ["--epochs", "3", "--min-epochs", "1", "--batch-size", "64", "--ks", "5,all", "--retrain-ks", "5",
+            "--random-draws", "1", "--permutations", "20", "--seeds", "1", "--quiet"]
+    result = run("rank", first, "--labels", root / "labels.ecsv", "--grid", "4800:5400:1.0", "--out", root / "ranked",
+                 *fast)
+    assert result.exit_code == 0, result.output
+    return root / "ranked" / "model.pt", second
+
+
+needs_model_grid = pytest.mark.skipif(not _has_model_grid(),
+                                      reason="stellar_relevance.report.model_file.model_grid is missing")
+
+
+@needs_model_grid
+def test_pack_on_the_grid_of_a_model_then_predict(survey_model, tmp_path):
+    """Two disjoint sets of files: rank one, pack the other with --grid-from the model, predict it."""
+    model, second = survey_model
+    before = digest(second)
+    result = run("pack", second, "-o", tmp_path / "second.fits", "--grid-from", model, "--quiet")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(read_packed(tmp_path / "second.fits").wavelength.value, np.arange(4800.0, 5401.0))
+    result = run("predict", model, tmp_path / "second.fits", "-o", tmp_path / "pred.ecsv", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert len(Table.read(tmp_path / "pred.ecsv")) == 12 and digest(second) == before
+    both = run("pack", second, "-o", tmp_path / "x.fits", "--grid-from", model, "--grid", "4800:5400:1")
+    assert both.exit_code == 2 and "'--grid-from'" in error_line(both)
+    assert not (tmp_path / "x.fits").exists()
+
+
+@needs_model_grid
+def test_grid_from_refuses_the_other_frame(survey_model, tmp_path):
+    from stellar_relevance.report.model_file import model_grid
+
+    model, second = survey_model
+    if model_grid(model).info.meta.get("rest_frame") is None:
+        pytest.skip("the model file does not record rest_frame (RankingResult.save passes no preprocessing)")
+    observed = run("pack", second, "-o", tmp_path / "x.fits", "--grid-from", model, "--no-rest-frame")
+    assert observed.exit_code == 2 and "rest frame; leave out --no-rest-frame" in error_line(observed)
+    assert not (tmp_path / "x.fits").exists()
+
+
+def _pack_takes_continuum():
+    import inspect
+
+    from stellar_relevance.io.ingest import ingest
+
+    return "continuum" in inspect.signature(ingest).parameters
+
+
+@pytest.mark.skipif(not _pack_takes_continuum(), reason="pack_spectra (ingest) has no continuum= parameter yet")
+def test_pack_continuum_reaches_pack_spectra(work):
+    folder, _, out = work
+    result = run("pack", folder, "-o", out / "n.fits", "--continuum", "running", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert read_packed(out / "n.fits").meta["continuum"]["method"] == "running"
+    result = run("pack", "miles", "-o", out / "m.fits", "--continuum", "running")
+    assert result.exit_code == 2 and "'--continuum'" in error_line(result)

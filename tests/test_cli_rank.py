@@ -55,6 +55,13 @@ def test_seeds_default_is_the_library_default():
     assert DEFAULT_SEEDS == DEFAULT_N_SEEDS
 
 
+def test_penalty_choices_are_the_library_penalties():
+    from stellar_relevance.cli.rank import PENALTIES as CHOICES
+    from stellar_relevance.nn.proximal import PENALTIES
+
+    assert CHOICES == PENALTIES
+
+
 def test_several_labels_one_folder_each_and_one_figure(packed, tmp_path):
     out = tmp_path / "out"
     result = _rank(packed, out, "--label", "FEH,TEFF", "--seeds", "2")
@@ -100,7 +107,7 @@ def test_given_and_penalty_reach_the_estimator(packed, tmp_path):
     model = load_model(out / "model.pt")
     assert model["given"] == ["TEFF", "LOGG"]
     spectra = read_packed(packed)
-    predicted = predict_labels(model, spectra[3:])
+    predicted = predict_labels(model, spectra[3:])["FEH_pred"]
     assert predicted.shape == (77,) and np.isfinite(predicted).all()
     with pytest.raises(DataError, match=r"given label 'LOGG' is missing \(NaN\) for 3 spectra"):
         predict_labels(model, spectra)
@@ -128,3 +135,130 @@ def test_bad_options_are_one_line_usage_errors(packed, tmp_path, args, option, m
     error = _usage_error(_rank(packed, out, *args), option)
     assert message in error
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- resume, test fraction, continuum
+def _digest(folder):
+    import hashlib
+    from pathlib import Path
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def test_resume_keeps_complete_label_folders_and_computes_the_missing_one(packed, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    assert _rank(packed, out, "--label", "FEH,TEFF,LOGG", "--seeds", "1").exit_code == 0
+    shutil.rmtree(out / "LOGG")  # a run stopped while training LOGG: FEH and TEFF complete, LOGG absent
+    (out / "relevance_by_label.png").unlink()
+    kept = {label: _digest(out / label) for label in ("FEH", "TEFF")}
+    again = _rank(packed, out, "--label", "FEH,TEFF,LOGG", "--seeds", "1")
+    assert again.exit_code == 1
+    errors = [line for line in again.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "--resume" in errors[0] and "--overwrite" in errors[0], again.output
+    assert not (out / "LOGG").exists()
+    resumed = CliRunner().invoke(cli, ["rank", str(packed), "--out", str(out), *FAST[:-1], "--label",
+                                       "FEH,TEFF,LOGG", "--seeds", "1", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "FEH: kept the complete results" in resumed.output and "TEFF: kept" in resumed.output
+    assert {label: _digest(out / label) for label in ("FEH", "TEFF")} == kept  # not recomputed, not touched
+    assert json.loads((out / "LOGG" / "summary.json").read_text())["label"] == "LOGG"
+    assert (out / "relevance_by_label.png").read_bytes()[:8] == PNG
+    # kept folders must come from the same command
+    other = _rank(packed, out, "--label", "FEH,TEFF,LOGG", "--seeds", "2", "--resume")
+    assert other.exit_code == 1 and "holds the results of another command" in other.output
+    both = _rank(packed, out, "--label", "FEH,TEFF", "--resume", "--overwrite")
+    assert both.exit_code == 2 and "'--resume'" in both.output
+
+
+def test_test_fraction_sets_the_held_out_share(packed, tmp_path):
+    out = tmp_path / "out"
+    result = _rank(packed, out, "--test-fraction", "0.25", "--seeds", "1")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["split"]["n_test"] == 20 and summary["settings"]["test_fraction"] == 0.25
+    error = _usage_error(_rank(packed, tmp_path / "o", "--test-fraction", "1.5"), "--test-fraction")
+    assert "1.5" in error and not (tmp_path / "o").exists()
+
+
+def _takes(function, parameter):
+    import inspect
+
+    return parameter in inspect.signature(function).parameters
+
+
+def test_continuum_reaches_rank_spectra(packed, tmp_path):
+    from stellar_relevance.ranking.pipeline import rank_spectra
+
+    if not _takes(rank_spectra, "continuum"):
+        pytest.skip("rank_spectra has no continuum= parameter yet")
+    out = tmp_path / "out"
+    result = _rank(packed, out, "--continuum", "running", "--seeds", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["settings"]["continuum"] == "running"
+    _usage_error(_rank(packed, tmp_path / "o", "--continuum", "spline"), "--continuum")
+
+
+def test_a_model_no_better_than_the_mean_exits_with_status_3(packed, tmp_path, monkeypatch):
+    """rank_spectra says whether the model beats predicting the training mean; rank warns once and exits 3."""
+    import stellar_relevance.ranking.pipeline as pipeline
+
+    real = pipeline.rank_spectra
+
+    def judged(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.metrics.setdefault("training_mean_mae", result.metrics["test_mae"] * 0.5)
+        result.metrics.setdefault("beats_training_mean", False)
+        return result
+
+    monkeypatch.setattr(pipeline, "rank_spectra", judged)
+    out = tmp_path / "out"
+    result = _rank(packed, out, "--seeds", "1")
+    assert result.exit_code == 3, result.output
+    warnings = [line for line in result.output.splitlines() if "does not beat predicting the training mean" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("Warning: FEH:") and "Traceback" not in result.output
+    summary = json.loads((out / "summary.json").read_text())  # the outputs are written all the same
+    assert f"{summary['metrics']['test_mae']:.4g}" in warnings[0]
+    assert f"{summary['metrics']['training_mean_mae']:.4g}" in warnings[0]
+
+
+def test_a_label_of_noise_does_not_beat_the_mean(packed, tmp_path):
+    from stellar_relevance.ranking.pipeline import rank_spectra
+
+    spectra = read_packed(packed)
+    if "beats_training_mean" not in rank_spectra(spectra, "FEH", hidden_layer_sizes=(4,), max_epochs=1, ks=(5, "all"),
+                                                 n_seeds=1, n_permutations=10, catalog="lick").metrics:
+        pytest.skip("rank_spectra gives no metrics['beats_training_mean'] yet")
+    labels = spectra.labels.copy()
+    labels["NOISE"] = np.random.default_rng(0).normal(size=len(labels))
+    noisy = tmp_path / "noise.fits"
+    write_packed(SpectralSet(spectra.wavelength, spectra.flux, labels=labels), noisy)
+    result = _rank(noisy, tmp_path / "out", "--label", "NOISE", "--seeds", "1")
+    assert result.exit_code == 3, result.output
+    assert "NOISE: the model does not beat predicting the training mean" in result.output
+
+
+def test_label_errors_are_found_before_the_processes_start(packed, tmp_path, monkeypatch):
+    import stellar_relevance.nn.distributed as distributed
+
+    def launch(*args, **kwargs):
+        raise AssertionError("processes started before the labels were checked")
+
+    monkeypatch.setattr(distributed, "launch", launch)
+    monkeypatch.setattr(distributed, "check_nproc", lambda nproc, device="auto": nproc)
+    result = _rank(packed, tmp_path / "o", "--nproc", "2", "--label", "MH")
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "no label 'MH'" in errors[0] and "Traceback" not in result.output
+    _usage_error(_rank(packed, tmp_path / "o", "--nproc", "2", "--given", "SPTYPE"), "--given")
+    assert not (tmp_path / "o").exists()
+
+
+def test_continuum_choices_are_the_library_methods():
+    from stellar_relevance.io import CONTINUUM_METHODS
+
+    for command in ("rank", "pack"):
+        option = [p for p in cli.commands[command].params if p.name == "continuum"][0]
+        assert tuple(option.type.choices) == tuple(CONTINUUM_METHODS)

@@ -148,3 +148,26 @@ def test_rank_with_two_processes_spreads_seeds_and_curve_networks_and_equals_one
     np.testing.assert_allclose(got["relevance"], want["relevance"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(got["curve"], want["curve"], rtol=1e-4, atol=1e-5)
     assert [s[0] for s in got["seeds"]] == [3, 4] and [s[2] for s in got["seeds"]] == [s[2] for s in want["seeds"]]
+
+
+def test_local_training_is_scoped_to_its_block_and_thread(monkeypatch):
+    """The "train alone" switch is a context variable: set inside the block only, and only for this thread."""
+    import threading
+
+    import stellar_relevance.nn.distributed as distributed
+
+    monkeypatch.setattr(distributed, "world", lambda: (0, 2))  # as under a process group of two
+    assert batch_plan(8, 2).size == 2
+    seen = {}
+    with distributed.local_training():
+        assert batch_plan(8, 2).size == 1
+        thread = threading.Thread(target=lambda: seen.update(size=batch_plan(8, 2).size))
+        thread.start()
+        thread.join()
+        with distributed.local_training():  # nested: still alone, and alone after the inner block
+            pass
+        assert batch_plan(8, 2).size == 1
+    assert seen == {"size": 2} and batch_plan(8, 2).size == 2
+    with pytest.raises(RuntimeError), distributed.local_training():
+        raise RuntimeError("the switch is reset on the way out of an error")
+    assert batch_plan(8, 2).size == 2

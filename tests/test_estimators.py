@@ -167,6 +167,30 @@ def test_bad_parameters_raise_clear_errors(informative_data, params, message):
         SpectralRelevanceClassifier(**{**FAST, **params}).fit(X[:100], y[:100])
 
 
+@pytest.mark.parametrize("sizes", [(4.5,), (16, 4.5), (True,), (0,), (-3,), ("16",), "16", (16, None), 0, 4.5,
+                                   True, ()])
+@pytest.mark.parametrize("cls", [SpectralRelevanceClassifier, SpectralRelevanceRegressor])
+def test_hidden_layer_sizes_must_be_whole_numbers_of_at_least_one(informative_data, cls, sizes):
+    """(4.5,) used to train a layer of 4 units without a word."""
+    from stellar_relevance import ParameterError
+
+    X, y_class, y_reg = informative_data
+    y = y_class if cls is SpectralRelevanceClassifier else y_reg
+    with pytest.raises(ParameterError, match=r"hidden_layer_sizes must be an integer >= 1 or a non-empty sequence "
+                                             r"of integers >= 1 \(layer widths\), got") as err:
+        cls(**{**FAST, "hidden_layer_sizes": sizes}).fit(X[:100], y[:100])
+    assert err.value.parameter == "hidden_layer_sizes"
+
+
+def test_hidden_layer_sizes_take_ints_of_any_kind(informative_data):
+    X, _, y = informative_data
+    params = {**FAST, "max_epochs": 1}
+    for sizes, widths in [(np.int64(6), [6]), (np.array([6, 3]), [6, 3]), ([5], [5]), (7, [7])]:
+        reg = SpectralRelevanceRegressor(**{**params, "hidden_layer_sizes": sizes}).fit(X[:100], y[:100])
+        assert reg.network_.spectral.out_features == widths[0]
+        assert [m.out_features for m in reg.network_.body if hasattr(m, "out_features")][:-1] == widths[1:]
+
+
 def test_bad_data_raises_clear_errors(informative_data):
     X, y, yr = informative_data
     bad = X[:100].copy()
@@ -182,8 +206,8 @@ def test_bad_data_raises_clear_errors(informative_data):
         SpectralRelevanceClassifier(**FAST).fit(X[:100], y[:90])
     with pytest.raises(ValueError, match="single class"):
         SpectralRelevanceClassifier(**FAST).fit(X[:100], np.zeros(100, dtype=int))
-    with pytest.raises(ValueError, match="leaves no validation sample"):
-        SpectralRelevanceClassifier(**FAST).fit(X[:4], [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="leaves no validation sample"):  # validation rows serve early stopping
+        SpectralRelevanceClassifier(**FAST, early_stopping=True).fit(X[:4], [0, 1, 0, 1])
     with pytest.raises(ValueError, match="unknown loss"):
         SpectralRelevanceRegressor(**{**FAST, "loss": "hinge"}).fit(X[:100], yr[:100])
     with pytest.raises(ValueError, match="target_scaling"):
@@ -248,11 +272,12 @@ def test_classifier_validation_split_is_stratified():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 4))
     y = np.r_[np.zeros(180, int), np.ones(20, int)]
-    params = {**FAST, "max_epochs": 1, "validation_fraction": 0.1}
+    params = {**FAST, "max_epochs": 1, "validation_fraction": 0.1, "early_stopping": True}
+    from stellar_relevance.estimators._prepare import split
+
     for seed in range(5):
-        clf = SpectralRelevanceClassifier(**{**params, "random_state": seed})
-        train_index, val_index = clf._split(len(y), seed, y)
-        assert clf.validation_stratified_
+        train_index, val_index, stratified = split(len(y), params["validation_fraction"], seed, y)
+        assert stratified
         assert np.sum(y[val_index] == 1) == 2 and np.sum(y[train_index] == 1) == 18
         assert sorted(np.r_[train_index, val_index]) == list(range(200))
     fitted = SpectralRelevanceClassifier(**params).fit(X, y)
@@ -263,8 +288,20 @@ def test_classifier_split_falls_back_to_random_and_says_so():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 4))
     y = np.r_[np.zeros(59, int), 1]  # a class with one sample cannot be stratified
-    clf = SpectralRelevanceClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    clf = SpectralRelevanceClassifier(**{**FAST, "max_epochs": 1, "early_stopping": True}).fit(X, y)
     assert clf.validation_stratified_ is False
+
+
+def test_without_early_stopping_every_row_trains():
+    """Validation rows are held out for early stopping only (the 24-feature Gaussian case of
+    docs/synthetic.md separated perfectly again once its 10 % stopped being held out for nothing)."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(100, 4))
+    y = (X[:, 0] > 0).astype(int)
+    clf = SpectralRelevanceClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    assert clf.n_validation_samples_ == 0 and clf.n_train_samples_ == 100
+    clf = SpectralRelevanceClassifier(**{**FAST, "max_epochs": 1, "early_stopping": True}).fit(X, y)
+    assert clf.n_validation_samples_ == 10 and clf.n_train_samples_ == 90
 
 
 def test_random_state_goes_through_check_random_state(informative_data):
@@ -318,10 +355,10 @@ def test_network_too_large_for_memory_is_refused_before_allocating(informative_d
 
 def test_memory_check_uses_the_memory_available(informative_data, monkeypatch):
     """The `--hidden 1000000` case of issue 9: 4.3e9 parameters on 4300 pixels, refused on a 8 GiB machine."""
-    import stellar_relevance.estimators._base as base
+    import stellar_relevance.estimators._checks as checks
     from stellar_relevance.exceptions import ParameterError
 
-    monkeypatch.setattr(base, "available_memory_bytes", lambda device: 8 * 2**30)
+    monkeypatch.setattr(checks, "available_memory_bytes", lambda device: 8 * 2**30)
     X, _, y = informative_data
     wide = np.tile(X[:30], (1, 359))[:, :4300]
     with pytest.raises(ParameterError, match=r"more than the 8\.0 GiB"):
@@ -349,7 +386,7 @@ def test_unknown_penalty_names_the_option(informative_data, cls):
     from stellar_relevance import ParameterError
 
     X, y, _ = informative_data
-    with pytest.raises(ParameterError, match=r"penalty must be one of \('l2', 'l1', 'group'\), got 'lasso'") as err:
+    with pytest.raises(ParameterError, match=r"penalty must be one of l2, l1, group, got 'lasso'") as err:
         cls(**{**FAST, "penalty": "lasso"}).fit(X[:100], y[:100])
     assert err.value.parameter == "penalty"
 

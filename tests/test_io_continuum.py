@@ -2,8 +2,6 @@
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +17,7 @@ from stellar_relevance.exceptions import DataError, ParameterError
 from stellar_relevance.io import (CONTINUUM_METHODS, apply_continuum, continuum_settings, normalise_continuum,
                                   pack_spectra, read_packed, write_packed)
 from stellar_relevance.spectra import SpectralSet
+from test_io_bad_inputs import DR6, DR7, SURVEYS, work  # noqa: F401  (work: the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -200,18 +199,9 @@ def test_continuum_benchmark_quick(tmp_path, miles_dir):
     assert "| method |" in proc.stdout
 
 
-SURVEYS = Path(os.environ.get("STELREL_SHARED_DATA", REPO.parent / "shared" / "data")) / "surveys"
-DR7 = SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits"
-DR6 = SURVEYS / "spec-57287-KP193637N444141V03_sp10-161.fits.gz"
-
-
 @pytest.mark.skipif(not (DR7.is_file() and DR6.is_file()), reason=f"real LAMOST files not found in {SURVEYS}")
-def test_pack_survey_files_with_the_continuum_divided_out(tmp_path):
-    inputs, out = tmp_path / "in", tmp_path / "out"
-    inputs.mkdir()
-    out.mkdir()
-    for path in (DR7, DR6):
-        shutil.copy(path, inputs / path.name)
+def test_pack_survey_files_with_the_continuum_divided_out(work):
+    inputs, out = work  # copies of the real DR7 and DR6 files, an empty output folder
     digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in inputs.iterdir()}
     raw_info = pack_spectra(inputs, out / "raw.fits", progress=False)
     info = pack_spectra(inputs, out / "norm.fits", continuum="running", progress=False)

@@ -100,7 +100,7 @@ def test_truncated_packed_file_names_file(tmp_path):
 def test_truncated_miles_spectrum(tmp_path):
     data = MILES_FILE.read_bytes()
     cut = tmp_path / "m0001.fits"
-    cut.write_bytes(data[: len(data) // 2])  # the reader used to say "cannot reshape array of size 1980 into (4300,)"
+    cut.write_bytes(data[: len(data) // 2])  # one DataError naming the file, not numpy's "cannot reshape array ..."
     with pytest.raises(DataError) as info:
         read_spectra(cut)
     text = str(info.value)

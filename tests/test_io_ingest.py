@@ -1,4 +1,4 @@
-"""Many LAMOST-layout files (made from the real ones) to one packed file; the bad-input list of issue 10."""
+"""Many LAMOST-layout files (made from the real ones) to one packed file; bad inputs of a many-file pack."""
 
 import gzip
 import hashlib

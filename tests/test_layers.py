@@ -10,7 +10,7 @@ from torch import nn
 from stellar_relevance import SpectralLinear
 from stellar_relevance.nn.layers import _SpectralLinearFunction
 from stellar_relevance.nn.network import SpectralNetwork, build_network
-from stellar_relevance.nn.training import make_optimizer
+from stellar_relevance.nn.core import make_optimizer
 
 
 def test_initial_layer_is_a_dense_layer_with_unit_eigenvalues():

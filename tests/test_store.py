@@ -10,7 +10,8 @@ import pytest
 from stellar_relevance.io import store as store_module
 from stellar_relevance.exceptions import DataError
 from stellar_relevance.io import read_packed
-from stellar_relevance.io.store import gather, memory_status, open_store, pixel_mean, write_synthetic_store
+from stellar_relevance.io.store import memory_status, open_store, write_synthetic_store
+from stellar_relevance.nn.batches import column_moments, gather_rows
 
 
 @pytest.fixture(scope="module")
@@ -33,17 +34,21 @@ def test_synthetic_store_written_in_chunks_reads_back_mapped(small_store):
 def test_gather_returns_native_float32_rows_in_the_asked_order(small_store):
     store = open_store(small_store)
     index = np.array([30, 2, 17, 2])
-    batch = gather(store.flux, index)
+    batch = gather_rows(store.flux, index)
     assert batch.dtype == np.float32 and batch.dtype.isnative and batch.flags.c_contiguous
     np.testing.assert_array_equal(batch, np.asarray(store.flux)[index])
 
 
-def test_pixel_mean_streams_with_float64_accumulators(small_store):
+def test_pixel_mean_streams_with_float64_accumulators(small_store, monkeypatch):
+    import stellar_relevance.nn.batches
+
     store = open_store(small_store)
     flux = np.asarray(store.flux, dtype=np.float64)
-    np.testing.assert_allclose(pixel_mean(store.flux, chunk_rows=8), flux.mean(0), rtol=1e-12)
+    monkeypatch.setattr(stellar_relevance.nn.batches, "CHUNK_BYTES", 8 * store.n_pixels * 8)  # 8 rows a chunk
+    np.testing.assert_allclose(column_moments(store.flux)[0], flux.mean(0), rtol=1e-12)
     rows = [1, 5, 36]
-    np.testing.assert_allclose(pixel_mean(store.flux, rows, chunk_rows=2), flux[rows].mean(0), rtol=1e-12)
+    monkeypatch.setattr(stellar_relevance.nn.batches, "CHUNK_BYTES", 8 * store.n_pixels * 2)  # 2 rows a chunk
+    np.testing.assert_allclose(column_moments(store.flux, rows)[0], flux[rows].mean(0), rtol=1e-12)
 
 
 def test_pixel_count_differing_from_the_model_is_one_data_error(small_store):

@@ -7,7 +7,8 @@ import torch
 from stellar_relevance import SpectralLinear, SpectralNetwork, train
 from stellar_relevance.nn.batches import ArrayBatches, column_moments
 from stellar_relevance.nn.proximal import group_soft_threshold_, penalty_value, proximal_step, soft_threshold_
-from stellar_relevance.nn.training import make_optimizer, torch_threads
+from stellar_relevance.nn.core import make_optimizer
+from stellar_relevance.nn.training import torch_threads
 
 
 @pytest.fixture(autouse=True)

@@ -1,82 +1,46 @@
-"""The machinery shared by the two estimators: parameter checks, scaling, the split, training, read-out.
+"""The machinery shared by the two estimators: the training hooks, fit, the read-outs, predict.
 
 The public classes and their documentation are in
-:mod:`stellar_relevance.estimators._spectral`.
+:mod:`stellar_relevance.estimators._spectral`. The protected methods marked
+*hook* are what ``fit``, ``select`` and the stacked trainer
+(:mod:`stellar_relevance.estimators.stacked`) build their trainings from, so
+every training of an estimator prepares its data, seeds its network, groups
+its optimiser and computes its loss one way:
+
+- ``_check_params()``: every parameter checked; the hidden layer sizes
+- ``_prepare(X, rows, given, seed, strata=None)``: rows, input and given
+  scaling, validation split (a :class:`~stellar_relevance.estimators._prepare.Preparation`)
+- ``_make_network(n_features, n_outputs, seed, n_given=0)``: the seeded network
+- ``_optimizer_groups(eigenvalues, eigenvectors, others)``: Adam's groups
+- ``_loss_function()``: ``fn(output, target, reduction="mean")``
+- ``_target_tensor(y)``, ``_strata(y)`` and, for the regressor,
+  ``_target_scaling(y2)``: the targets as trained on, what the split is
+  stratified by, the target scaling
 """
 
 import logging
-import numbers
 import warnings
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from stellar_relevance.nn.batches import ArrayBatches, chunk_length, column_moments
+from stellar_relevance.estimators._checks import (FLOAT32S, check_given, check_hidden_layer_sizes, check_memory,
+                                                  check_params, resolve_device)
+from stellar_relevance.estimators._prepare import Preparation, prepare, split
 from stellar_relevance.estimators._sensitivity import forward_sensitivity
 from stellar_relevance.exceptions import ParameterError
-from stellar_relevance.nn.network import ACTIVATIONS, SpectralNetwork, count_parameters
-from stellar_relevance.nn.proximal import PENALTIES
-from stellar_relevance.nn.training import available_memory_bytes, torch_threads, train, training_memory_bytes
+from stellar_relevance.nn.batches import ArrayBatches, chunk_length
+from stellar_relevance.nn.core import optimizer_groups
+from stellar_relevance.nn.network import SpectralNetwork
+from stellar_relevance.nn.training import torch_threads, train
 
-logger = logging.getLogger("stellar_relevance.estimators._spectral")
-
-INPUT_SCALINGS = ("center", "standard", "none")
-#: float32 in either byte order is used as it is (FITS is big-endian: a memory-mapped packed store is
-#: read batch by batch, never converted whole); anything else becomes native float32
-FLOAT32S = [np.float32, np.dtype(">f4")]
-TARGET_SCALINGS = ("standard", "none")
-LOSSES = ("mae", "mse", "huber")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def _resolve_device(device):
-    if device not in DEVICES:
-        raise ParameterError("device", f"must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ParameterError("device", "'cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'")
-    return torch.device(device)
-
-
-def _seed_from(random_state):
-    """An int seed from ``random_state``, through scikit-learn's ``check_random_state``.
-
-    An int is used as it is; a ``RandomState`` (or None: numpy's global one)
-    draws the seed, so a shared ``RandomState`` gives each fit its own.
-    """
-    try:
-        rng = check_random_state(random_state)
-    except ValueError:
-        raise ParameterError(
-            "random_state", f"must be None, an int in [0, 2**32 - 1] or a numpy RandomState, got {random_state!r}"
-        ) from None
-    if isinstance(random_state, numbers.Integral):
-        return int(random_state)
-    return int(rng.randint(0, 2**31 - 1))
-
-
-def _check_memory(n_features, n_outputs, sizes, batch_size, device):
-    """Refuse (before allocating anything) a network too large to train in the memory available."""
-    needed = training_memory_bytes(n_features, n_outputs, sizes, batch_size)
-    available = available_memory_bytes(device)
-    if available is not None and needed > available:
-        n_params = count_parameters(n_features, n_outputs, sizes)
-        raise ParameterError(
-            "hidden_layer_sizes",
-            f"{','.join(str(s) for s in sizes)} on {n_features} features make a network of {n_params:,} "
-            f"parameters; training it needs about {needed / 2**30:.1f} GiB (weights, gradients, optimiser "
-            f"state), more than the {available / 2**30:.1f} GiB of {device.type.upper()} memory available; "
-            "use smaller hidden layers",
-        )
+logger = logging.getLogger(__name__)
 
 
 class _SpectralRelevanceBase(BaseEstimator):
-    """Shared parameters, validation, scaling, training and relevance read-out."""
+    """Shared parameters, the training hooks, fit, the relevance and sensitivity read-outs, predict."""
 
     _is_classifier = False
 
@@ -119,106 +83,45 @@ class _SpectralRelevanceBase(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ checks
+    # ------------------------------------------------------------------ hooks
     def _check_params(self):
-        for name in ("eigenvalue_penalty", "eigenvector_penalty"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-                raise ParameterError(name, f"must be a finite number >= 0, got {value!r}")
-        if not isinstance(self.penalty, str) or self.penalty not in PENALTIES:
-            raise ParameterError("penalty", f"must be one of {PENALTIES}, got {self.penalty!r}")
-        if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
-            raise ParameterError("learning_rate", f"must be > 0, got {self.learning_rate!r}")
-        for name in ("max_epochs", "batch_size", "n_iter_no_change"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ParameterError(name, f"must be an integer >= 1, got {value!r}")
-        if not isinstance(self.min_epochs, numbers.Integral) or self.min_epochs < 0:
-            raise ParameterError("min_epochs", f"must be an integer >= 0, got {self.min_epochs!r}")
-        if not isinstance(self.validation_fraction, numbers.Real) or not 0 <= self.validation_fraction < 1:
-            raise ParameterError("validation_fraction", f"must be in [0, 1), got {self.validation_fraction!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ParameterError(
-                "activation", f"{self.activation!r}: unknown activation; expected one of {sorted(ACTIVATIONS)}"
-            )
-        if self.input_scaling not in INPUT_SCALINGS:
-            raise ParameterError("input_scaling", f"must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
-        if self.n_threads is not None and (not isinstance(self.n_threads, numbers.Integral) or self.n_threads < 1):
-            raise ParameterError("n_threads", f"must be None or an integer >= 1, got {self.n_threads!r}")
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(int(s) for s in sizes)
-        except (TypeError, ValueError):
-            raise ParameterError("hidden_layer_sizes", f"must be a sequence of positive ints, got {sizes!r}") from None
-        if not sizes or min(sizes) < 1:
-            raise ParameterError("hidden_layer_sizes", f"must be a non-empty sequence of positive ints, got {sizes!r}")
-        return sizes
+        """Hook: check every parameter; the hidden layer sizes as a tuple of ints."""
+        return check_params(self)
 
-    # ---------------------------------------------------------------- scaling
-    def _fit_input_scaling(self, X, rows):
-        """Per-feature statistics over ``rows`` from one chunked pass (X may be a memory map)."""
-        mean, std = column_moments(X, rows)
-        self.feature_means_ = mean
-        if self.input_scaling == "none":
-            offset, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        else:
-            offset = mean.copy()
-            scale = np.ones(X.shape[1])
-            if self.input_scaling == "standard":
-                scale = np.where(std > 0, std, 1.0)
-        self.input_offset_, self.input_scale_ = offset, scale
+    def _prepare(self, X, rows, given, seed, strata=None):
+        """Hook: the :class:`~stellar_relevance.estimators._prepare.Preparation` a fit on ``X[rows]`` makes.
 
-    @staticmethod
-    def _check_sample_index(sample_index, n_samples):
-        """The rows to train on, as an int64 array (all rows when None)."""
-        if sample_index is None:
-            return np.arange(n_samples)
-        rows = np.asarray(sample_index)
-        if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
-            raise ParameterError("sample_index", f"must be a 1-D array of row numbers, got shape {rows.shape} "
-                                 f"of {rows.dtype}")
-        rows = rows.astype(np.int64)
-        if rows.size < 2:
-            raise ParameterError("sample_index", f"selects {rows.size} row(s); at least 2 are needed")
-        if rows.min() < 0 or rows.max() >= n_samples:
-            raise ParameterError("sample_index", f"row numbers must be in [0, {n_samples - 1}], got "
-                                 f"{rows.min()}..{rows.max()}")
-        if len(np.unique(rows)) != len(rows):
-            raise ParameterError("sample_index", "has repeated row numbers")
-        return rows
+        Input and given-label scaling over ``rows``, the seeded validation
+        split (stratified by ``strata`` when given); ``given``: checked
+        labels aligned with ``X`` or None. Changes nothing on ``self``.
+        """
+        return prepare(self, X, rows, given, seed, strata)
 
-    @staticmethod
-    def _check_given(given, n_samples):
-        """``given`` as a float (n_samples, n_given) array, or None."""
-        if given is None:
-            return None
-        try:
-            values = np.asarray(given, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ParameterError("given", "must be numeric (n_samples, n_given) values") from None
-        if values.ndim == 1:
-            values = values[:, None]
-        if values.ndim != 2 or values.shape[1] < 1:
-            raise ParameterError("given", f"must have shape (n_samples, n_given), got {values.shape}")
-        if len(values) != n_samples:
-            raise ParameterError("given", f"has {len(values)} rows for {n_samples} samples")
-        if not np.all(np.isfinite(values)):
-            bad = np.argwhere(~np.isfinite(values))[0]
-            raise ParameterError("given", f"row {bad[0]}, column {bad[1]} is not finite ({values[tuple(bad)]})")
-        return values
+    def _make_network(self, n_features, n_outputs, seed, n_given=0):
+        """Hook: the untrained network a fit starts from, its weights drawn from ``seed``.
 
-    def _fit_given(self, given, rows):
-        if given is None:
-            self.n_given_ = 0
-            self.given_offset_ = self.given_scale_ = np.empty(0)
-            return None
-        self.n_given_ = given.shape[1]
-        self.given_offset_ = given[rows].mean(axis=0)
-        std = given[rows].std(axis=0)
-        self.given_scale_ = np.where(std > 0, std, 1.0)
-        return self._scale_given(given)
+        The weights are drawn on the CPU from torch's CPU generator, seeded
+        inside ``fork_rng`` (the caller's CPU stream is restored afterwards)
+        and seeded alone: ``torch.manual_seed`` would also reseed every CUDA
+        generator of the caller.
+        """
+        sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            return SpectralNetwork(n_features, n_outputs, sizes, activation=self.activation, n_given=n_given)
+
+    def _optimizer_groups(self, eigenvalues, eigenvectors, others):
+        """Hook: Adam's parameter groups with this estimator's penalties (:func:`~stellar_relevance.nn.core.optimizer_groups`)."""
+        return optimizer_groups(eigenvalues, eigenvectors, others, self.eigenvalue_penalty, self.eigenvector_penalty,
+                                self.penalty)
+
+    def _fitted_preparation(self, rows, given, strata=None):
+        """The :class:`~stellar_relevance.estimators._prepare.Preparation` of a fitted estimator on new ``rows``:
+        its own scaling, a validation split from its seed (for fine-tuning)."""
+        train_pos, val_pos, stratified = split(len(rows), self.validation_fraction, self._seed_, strata,
+                                               type(self).__name__)
+        return Preparation(rows, train_pos, val_pos, stratified, self.feature_means_, self.input_offset_,
+                           self.input_scale_, self.given_offset_, self.given_scale_, self._scale_given(given))
 
     def _scale_given(self, given):
         n_given = getattr(self, "n_given_", 0)
@@ -230,96 +133,41 @@ class _SpectralRelevanceBase(BaseEstimator):
             raise ParameterError("given", f"has {given.shape[1]} column(s); the estimator was fitted with {n_given}")
         return (given - self.given_offset_) / self.given_scale_
 
-    def _split(self, n_samples, seed, y=None):
-        """Indices of the training and validation parts (seeded, shuffled).
-
-        With class labels ``y`` the split is stratified (every class keeps its
-        share in both parts) when each class has at least two samples and the
-        validation part has room for every class; otherwise it is random, and
-        ``validation_stratified_`` says so.
-        """
-        n_val = int(round(self.validation_fraction * n_samples))
-        if self.validation_fraction > 0 and n_val < 1:
-            raise ParameterError(
-                "validation_fraction",
-                f"{self.validation_fraction} of {n_samples} samples leaves no validation sample; "
-                "give more samples or set validation_fraction=0",
-            )
-        if n_samples - n_val < 2:
-            raise ParameterError(
-                "validation_fraction",
-                f"{self.validation_fraction} of {n_samples} samples leaves {n_samples - n_val} for training; "
-                "at least 2 are needed",
-            )
-        self.validation_stratified_ = False
-        if y is not None and n_val > 0:
-            counts = np.unique(y, return_counts=True)[1]
-            if counts.min() >= 2 and len(counts) <= min(n_val, n_samples - n_val):
-                train_index, val_index = train_test_split(
-                    np.arange(n_samples), test_size=n_val, random_state=seed, stratify=y
-                )
-                self.validation_stratified_ = True
-                return train_index, val_index
-            logger.info(
-                "%s: validation split not stratified (a class has %d sample(s), or %d validation samples "
-                "for %d classes); split at random", type(self).__name__, counts.min(), n_val, len(counts),
-            )
-        order = np.random.default_rng(seed).permutation(n_samples)
-        return order[n_val:], order[:n_val]
-
     # ------------------------------------------------------------------- fit
-    def _fit(self, X, y_tensor, n_outputs, loss_fn, seed, rows, strata=None, given=None):
+    def _fit(self, X, target, n_outputs, seed, rows, strata=None, given=None):
         """Train on ``X[rows]`` (X may be a memory map: batches are gathered per step).
 
-        ``y_tensor`` and ``strata`` are aligned with ``rows``; ``given`` with ``X``.
+        ``target`` (a tensor) and ``strata`` are aligned with ``rows``; ``given`` with ``X``.
         """
         sizes = self._check_params()
         self._seed_ = seed
-        self._device = _resolve_device(self.device)
-        _check_memory(X.shape[1], n_outputs, sizes, self.batch_size, self._device)
-        self._fit_input_scaling(X, rows)
-        given = self._fit_given(given, rows)
-        train_pos, val_pos = self._split(len(rows), seed, strata)
-        # The weights are drawn on the CPU from torch's CPU generator, seeded inside fork_rng (so the
-        # caller's CPU stream is restored afterwards) and seeded alone: torch.manual_seed would also reseed
-        # every CUDA generator of the caller. The batch order comes from a local torch.Generator.
+        self._device = resolve_device(self.device)
+        check_memory(X.shape[1], n_outputs, sizes, self.batch_size, self._device)
+        prep = self._prepare(X, rows, given, seed, strata)
+        self.feature_means_, self.input_offset_, self.input_scale_ = (prep.feature_means, prep.input_offset,
+                                                                      prep.input_scale)
+        self.n_given_ = 0 if given is None else given.shape[1]
+        self.given_offset_, self.given_scale_ = prep.given_offset, prep.given_scale
+        self.validation_stratified_ = prep.stratified
+        # the whole training inside fork_rng: the caller's CPU stream is left as it was; the batch order
+        # comes from a local torch.Generator
         with torch_threads(self.n_threads if self._device.type == "cpu" else None), torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(seed)
-            network = SpectralNetwork(X.shape[1], n_outputs, sizes, activation=self.activation,
-                                      n_given=self.n_given_)
+            network = self._make_network(X.shape[1], n_outputs, seed, self.n_given_)
             network.to(self._device)
             generator = torch.Generator().manual_seed(seed)
-            y_all = y_tensor.to(self._device)
-
-            def part(positions):
-                g = None if given is None else given[rows[positions]]
-                batches = ArrayBatches(X, rows[positions], self.input_offset_, self.input_scale_, self._device, g)
-                return batches, y_all[torch.as_tensor(positions, device=self._device)]
-
-            X_train, y_train = part(train_pos)
-            X_val, y_val = part(val_pos) if len(val_pos) else (None, None)
+            y_all = target.to(self._device)
+            X_train, y_train = prep.part(X, prep.train_pos, y_all, self._device)
+            X_val, y_val = prep.part(X, prep.val_pos, y_all, self._device) if len(prep.val_pos) else (None, None)
             result = train(
-                network,
-                X_train,
-                y_train,
-                X_val,
-                y_val,
-                loss_fn=loss_fn,
-                learning_rate=self.learning_rate,
-                eigenvalue_penalty=self.eigenvalue_penalty,
-                eigenvector_penalty=self.eigenvector_penalty,
-                penalty=self.penalty,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                early_stopping=self.early_stopping,
-                n_iter_no_change=self.n_iter_no_change,
-                min_epochs=self.min_epochs,
-                generator=generator,
-                verbose=self.verbose,
-                description=type(self).__name__,
+                network, X_train, y_train, X_val, y_val, loss_fn=self._loss_function(),
+                learning_rate=self.learning_rate, eigenvalue_penalty=self.eigenvalue_penalty,
+                eigenvector_penalty=self.eigenvector_penalty, penalty=self.penalty, max_epochs=self.max_epochs,
+                batch_size=self.batch_size, early_stopping=self.early_stopping,
+                n_iter_no_change=self.n_iter_no_change, min_epochs=self.min_epochs, generator=generator,
+                verbose=self.verbose, description=type(self).__name__,
             )
-        train_index, val_index = rows[train_pos], rows[val_pos]
-        if self.early_stopping and len(val_index) and result.best_epoch <= 1 < result.stopped_epoch < self.max_epochs:
+        n_train, n_val = len(prep.train_pos), len(prep.val_pos)
+        if self.early_stopping and n_val and result.best_epoch <= 1 < result.stopped_epoch < self.max_epochs:
             warnings.warn(
                 f"{type(self).__name__}: the validation loss never improved after epoch 1 "
                 f"(stopped at epoch {result.stopped_epoch}); the weights and relevance restored are those "
@@ -329,17 +177,16 @@ class _SpectralRelevanceBase(BaseEstimator):
             )
         self.network_ = network
         self._read_relevance()
-        self._read_sensitivity(X, rows, given, mean=self.feature_means_)
+        self._read_sensitivity(X, rows, prep.given, mean=self.feature_means_)
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.n_epochs_ = result.stopped_epoch
-        self.n_train_samples_, self.n_validation_samples_ = len(train_index), len(val_index)
-        logger.info(
-            "%s: %d epochs, best %d, %d/%d train/validation samples",
-            type(self).__name__, self.n_epochs_, self.best_epoch_, len(train_index), len(val_index),
-        )
+        self.n_train_samples_, self.n_validation_samples_ = n_train, n_val
+        logger.info("%s: %d epochs, best %d, %d/%d train/validation samples",
+                    type(self).__name__, self.n_epochs_, self.best_epoch_, n_train, n_val)
         return self
 
+    # --------------------------------------------------------------- read-outs
     def _read_relevance(self):
         """Set the learned relevance attributes from ``network_``'s spectral layer."""
         spectral = self.network_.spectral
@@ -438,7 +285,7 @@ class _SpectralRelevanceBase(BaseEstimator):
     def _forward(self, X, given=None):
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=FLOAT32S)
-        given = self._scale_given(self._check_given(given, len(X)))
+        given = self._scale_given(check_given(given, len(X)))
         return self._predict_rows(X, np.arange(len(X)), given)
 
     def __sklearn_tags__(self):

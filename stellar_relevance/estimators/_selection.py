@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from stellar_relevance.nn.batches import ArrayBatches
+from stellar_relevance.estimators._checks import check_given, check_sample_index
 from stellar_relevance.exceptions import ParameterError
 from stellar_relevance.nn.training import torch_threads, train
 
@@ -109,23 +109,18 @@ def select_inputs(estimator, X, y, k, *, given=None, sample_index=None, max_epoc
         raise ParameterError("max_epochs", f"must be None or an integer >= 1, got {max_epochs!r}")
     epochs = int(max_epochs or max(1, estimator.max_epochs // 4))
     X, y = validate_data(estimator, X, y, reset=False, dtype=np.float32, multi_output=True)
-    rows = estimator._check_sample_index(sample_index, len(X))
-    given = estimator._scale_given(estimator._check_given(given, len(X)))
-    target, loss_fn, strata = estimator._target_tensor(np.asarray(y)[rows])
+    rows = check_sample_index(sample_index, len(X))
+    y_rows = np.asarray(y)[rows]
     pruned = copy.deepcopy(estimator)
     seed = pruned._seed_
-    train_pos, val_pos = pruned._split(len(rows), seed, strata)
+    prep = pruned._fitted_preparation(rows, check_given(given, len(X)), pruned._strata(y_rows))
+    pruned.validation_stratified_ = prep.stratified
     network, spectral = pruned.network_, pruned.network_.spectral
     device = next(network.parameters()).device
-    target = target.to(device)
-
-    def part(positions):
-        g = None if given is None else given[rows[positions]]
-        data = ArrayBatches(X, rows[positions], pruned.input_offset_, pruned.input_scale_, device, g)
-        return data, target[torch.as_tensor(positions, device=device)]
-
-    X_train, y_train = part(train_pos)
-    X_val, y_val = part(val_pos) if len(val_pos) else (None, None)
+    target = pruned._target_tensor(y_rows).to(device)
+    loss_fn = pruned._loss_function()
+    X_train, y_train = prep.part(X, prep.train_pos, target, device)
+    X_val, y_val = prep.part(X, prep.val_pos, target, device) if len(prep.val_pos) else (None, None)
     # the fine-tuning keeps the k inputs: squared L2 (never exactly zero), at the l2 strength
     l2_strength = estimator.eigenvalue_penalty if estimator.penalty == "l2" else 1e-2
     mask = torch.ones(n_features, device=device)
@@ -155,7 +150,7 @@ def select_inputs(estimator, X, y, k, *, given=None, sample_index=None, max_epoc
     finally:
         handle.remove()
     pruned._read_relevance()
-    pruned._read_sensitivity(X, rows, given)
+    pruned._read_sensitivity(X, rows, prep.given)
     final = alive[np.argsort(-pruned.relevance_[alive], kind="stable")]
     pruned.ranking_ = np.concatenate([final] + blocks[::-1] + [dead]).astype(np.int64)
     if pruned.n_selected_ > k:  # a pruned eigenvalue away from zero would be a bug of the mask

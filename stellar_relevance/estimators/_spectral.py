@@ -4,7 +4,7 @@
 train a :class:`~stellar_relevance.nn.network.SpectralNetwork` and expose the
 relevance of every input feature as ``relevance_`` and
 ``feature_importances_`` (so :class:`sklearn.feature_selection.SelectFromModel`
-works).
+works), and how every input responds to the label as ``sensitivity_``.
 
 Scaling and the meaning of relevance
 ------------------------------------
@@ -18,6 +18,15 @@ filled with its training mean contributes exactly nothing.
 "per standard deviation": features with very small spread (such as the
 pixels of a flux-normalisation window) are blown up and can dominate the
 ranking. ``"none"`` feeds the inputs unchanged.
+
+Relevance and sensitivity
+-------------------------
+``relevance_`` is a filter: what the network uses. ``sensitivity_`` is a
+pattern: how each input responds to the label, measured from the fitted
+network's predictions (:func:`~stellar_relevance.estimators.forward_sensitivity`).
+For correlated inputs the two differ: a pixel that only carries noise shared
+with a useful pixel can be used (relevant) without responding (sensitivity
+near 0).
 """
 
 import numpy as np
@@ -27,115 +36,33 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from stellar_relevance.estimators._base import (DEVICES, FLOAT32S, INPUT_SCALINGS, LOSSES, TARGET_SCALINGS, _seed_from,
-                              _SpectralRelevanceBase)
+from stellar_relevance.estimators._base import _SpectralRelevanceBase
+from stellar_relevance.estimators._checks import (DEVICES, FLOAT32S, INPUT_SCALINGS, LOSSES, TARGET_SCALINGS,
+                                                  check_given, check_sample_index, seed_from)
+from stellar_relevance.estimators._docs import (ATTRIBUTES_INPUTS, ATTRIBUTES_RELEVANCE, PARAMETER_INPUT_SCALING,
+                                                PARAMETERS_NETWORK, PARAMETERS_RUN, PARAMETERS_STOPPING)
+from stellar_relevance.estimators._prepare import standard_scaling
 from stellar_relevance.exceptions import ParameterError
+from stellar_relevance.nn.core import LOSSES as LOSS_FUNCTIONS
+from stellar_relevance.nn.core import loss_function
 
 __all__ = ["SpectralRelevanceClassifier", "SpectralRelevanceRegressor", "INPUT_SCALINGS", "TARGET_SCALINGS",
            "LOSSES", "DEVICES"]
 
 
 class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
-    """Feed-forward classifier whose first layer ranks the input features.
+    __doc__ = """Feed-forward classifier whose first layer ranks the input features.
 
     Parameters
     ----------
-    hidden_layer_sizes : sequence of int, default=(100, 100, 50)
-        Widths of the hidden layers; the first is the output of the spectral
-        layer (the paper's 100-100-50).
-    activation : {"relu", "tanh", "elu", "gelu", "sigmoid", "identity"}, default="relu"
-        Activation after every hidden layer.
-    eigenvalue_penalty : float, default=1e-2
-        ``c_lambda``: the strength of the eigenvalue penalty (see ``penalty``).
-    eigenvector_penalty : float, default=1e-4
-        ``c_psi`` in ``c_psi * sum(psi**2)``.
-    penalty : {"l2", "l1", "group"}, default="l2"
-        The eigenvalue penalty. ``"l2"``: the paper's ``c_lambda *
-        sum(lambda**2)`` (Adam's weight decay); it shrinks irrelevant
-        eigenvalues but never to exactly zero. ``"l1"``: ``c_lambda *
-        sum(|lambda|)`` applied as soft-thresholding of the eigenvalues
-        after every optimiser step (threshold ``learning_rate *
-        c_lambda``); ``"group"``: ``c_lambda * sum_i ||W[:, i]||``,
-        group soft-thresholding of the first layer's columns. Both set
-        eigenvalues exactly to zero (``support_``). Their ``c_lambda`` is on
-        another scale than the l2 one: the total shrinkage is ``learning_rate
-        * c_lambda`` times the number of steps (docs/method.md, "Penalties").
-    learning_rate : float, default=1e-3
-        Adam's step size.
-    max_epochs : int, default=200
-        Most passes over the training data.
-    batch_size : int, default=500
-        Samples per mini-batch (at most the number of training samples).
-    validation_fraction : float, default=0.1
-        Share of the training data held out (seeded) for early stopping.
+""" + PARAMETERS_NETWORK + """\
         Stratified by class (``train_test_split(stratify=y)``) when every
         class has at least two samples and the validation part has room for
         each; otherwise random (``validation_stratified_`` records which).
-    early_stopping : bool, default=False
-        Keep the weights of the best validation epoch (at or after
-        ``min_epochs``) and stop after ``n_iter_no_change`` epochs without
-        improvement. Off by default: the relevance is read at the end of
-        training, as in the paper, and it becomes sparse long after the
-        validation loss stops improving (restoring an early checkpoint hands
-        back a dense, uninformative relevance; docs/synthetic.md).
-    n_iter_no_change : int, default=50
-        Epochs without improvement of the validation loss before stopping
-        (with ``early_stopping``).
-    min_epochs : int, default=0
-        Epochs before any checkpoint or stop: gives the penalty time to make
-        the relevance sparse.
-    input_scaling : {"center", "standard", "none"}, default="center"
-        See the module docstring for what each does to the meaning of
-        relevance.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where the network trains ("auto": CUDA when torch sees a GPU). The
-        network must fit in the memory free there; a larger one is refused
-        with a :class:`~stellar_relevance.exceptions.ParameterError` naming
-        ``hidden_layer_sizes`` before anything is allocated.
-    n_threads : int or None, default=None
-        torch threads while fitting and predicting on the CPU. None leaves
-        torch's own setting (one thread per core): on an idle 2-core machine
-        a MILES-sized fit (4300 inputs) is 1.3x faster with 2 threads than
-        with 1, and small networks are no slower (docs/scale.md). On a
-        machine shared with other jobs, 1 can be faster.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation, the validation split and the batch order
-        (through :func:`sklearn.utils.check_random_state`). Pass an int for
-        reproducible results. The caller's torch random streams (CPU and
-        CUDA) are left as they were.
-    verbose : int, default=0
-        1 or more shows a tqdm bar over epochs with the losses.
-
+""" + PARAMETERS_STOPPING + PARAMETER_INPUT_SCALING + PARAMETERS_RUN + """
     Attributes
     ----------
-    relevance_ : ndarray of shape (n_features,)
-        ``|lambda_i| * ||psi[:, i]||_2`` at the end of training.
-    signed_relevance_ : ndarray of shape (n_features,)
-        The same with the sign of the eigenvalue.
-    feature_importances_ : ndarray of shape (n_features,)
-        ``relevance_`` normalised to sum to one.
-    ranking_ : ndarray of shape (n_features,)
-        Feature indices, most relevant first (ties keep feature order).
-    eigenvalues_ : ndarray of shape (n_features,)
-        The first layer's eigenvalues ``lambda``.
-    support_ : ndarray of bool, shape (n_features,)
-        Inputs whose eigenvalue is not zero: the others contribute nothing
-        to any prediction (with ``penalty="l1"`` or ``"group"``, or after
-        :meth:`select`).
-    n_selected_ : int
-        ``support_.sum()``.
-    n_given_ : int
-        Number of given label columns fitted with (0 without).
-    given_offset_, given_scale_ : ndarray of shape (n_given_,)
-        What is subtracted from, and then divided into, each given column.
-    network_ : SpectralNetwork
-        The trained network.
-    history_ : list of dict
-        Per-epoch records (see :class:`stellar_relevance.nn.training.TrainingResult`).
-    best_epoch_, n_epochs_ : int
-        The epoch whose weights are kept, and the last epoch run.
-    n_train_samples_, n_validation_samples_ : int
-        Sizes of the two parts of the training data.
+""" + ATTRIBUTES_RELEVANCE + """\
     sensitivity_ : ndarray of shape (n_features,) or (n_classes, n_features)
         How each input responds to the class (the pattern; ``relevance_`` is
         the filter, what the network uses), as for the regressor with the
@@ -149,15 +76,7 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         The class labels.
     validation_stratified_ : bool
         Whether the validation split was stratified by class.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Only when fitted on a DataFrame with string column names.
-    feature_means_ : ndarray of shape (n_features,)
-        Training mean of each feature: the neutral value of a masked feature.
-    input_offset_, input_scale_ : ndarray of shape (n_features,)
-        What is subtracted from, and then divided into, each feature.
-
+""" + ATTRIBUTES_INPUTS + """
     See Also
     --------
     SpectralRelevanceRegressor : The same network for continuous targets.
@@ -186,8 +105,8 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
         memory map; it is read batch by batch, never copied whole).
         """
         X, y = validate_data(self, X, y, dtype=FLOAT32S, ensure_min_samples=2)
-        rows = self._check_sample_index(sample_index, len(X))
-        given = self._check_given(given, len(X))
+        rows = check_sample_index(sample_index, len(X))
+        given = check_given(given, len(X))
         y = y[rows]
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -197,17 +116,25 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
                 f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two"
             )
         self._n_outputs = len(self.classes_)
-        target = self._target_tensor(y)[0]
-        seed = _seed_from(self.random_state)
-        return self._fit(X, target, len(self.classes_), torch.nn.CrossEntropyLoss(), seed, rows, strata=y,
+        seed = seed_from(self.random_state)
+        return self._fit(X, self._target_tensor(y), len(self.classes_), seed, rows, strata=self._strata(y),
                          given=given)
 
+    def _loss_function(self):
+        """Hook: the data loss, ``fn(output, target, reduction="mean")``: cross-entropy."""
+        return LOSS_FUNCTIONS["cross_entropy"]
+
     def _target_tensor(self, y):
-        """(class indices as a tensor, the loss, the strata of the split) for labels ``y``."""
+        """Hook: class labels ``y`` as a tensor of class indices."""
         index = np.searchsorted(self.classes_, y)
         if np.any(index >= len(self.classes_)) or np.any(self.classes_[np.minimum(index, len(self.classes_) - 1)] != y):
             raise ParameterError("y", f"holds classes not seen in fit; expected among {self.classes_.tolist()}")
-        return torch.as_tensor(index, dtype=torch.long), torch.nn.CrossEntropyLoss(), y
+        return torch.as_tensor(index, dtype=torch.long)
+
+    @staticmethod
+    def _strata(y):
+        """Hook: what the validation split is stratified by: the class labels."""
+        return y
 
     @staticmethod
     def _softmax(logits):
@@ -231,109 +158,22 @@ class SpectralRelevanceClassifier(ClassifierMixin, _SpectralRelevanceBase):
 
 
 class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
-    """Feed-forward regressor whose first layer ranks the input features.
+    __doc__ = """Feed-forward regressor whose first layer ranks the input features.
 
     Parameters
     ----------
-    hidden_layer_sizes : sequence of int, default=(100, 100, 50)
-        Widths of the hidden layers; the first is the output of the spectral
-        layer (the paper's 100-100-50).
-    activation : {"relu", "tanh", "elu", "gelu", "sigmoid", "identity"}, default="relu"
-        Activation after every hidden layer.
-    eigenvalue_penalty : float, default=1e-2
-        ``c_lambda``: the strength of the eigenvalue penalty (see ``penalty``).
-    eigenvector_penalty : float, default=1e-4
-        ``c_psi`` in ``c_psi * sum(psi**2)``.
-    penalty : {"l2", "l1", "group"}, default="l2"
-        The eigenvalue penalty. ``"l2"``: the paper's ``c_lambda *
-        sum(lambda**2)`` (Adam's weight decay); it shrinks irrelevant
-        eigenvalues but never to exactly zero. ``"l1"``: ``c_lambda *
-        sum(|lambda|)`` applied as soft-thresholding of the eigenvalues
-        after every optimiser step (threshold ``learning_rate *
-        c_lambda``); ``"group"``: ``c_lambda * sum_i ||W[:, i]||``,
-        group soft-thresholding of the first layer's columns. Both set
-        eigenvalues exactly to zero (``support_``). Their ``c_lambda`` is on
-        another scale than the l2 one: the total shrinkage is ``learning_rate
-        * c_lambda`` times the number of steps (docs/method.md, "Penalties").
-    learning_rate : float, default=1e-3
-        Adam's step size.
-    max_epochs : int, default=200
-        Most passes over the training data.
-    batch_size : int, default=500
-        Samples per mini-batch (at most the number of training samples).
-    validation_fraction : float, default=0.1
-        Share of the training data held out (seeded) for early stopping.
-    early_stopping : bool, default=False
-        Keep the weights of the best validation epoch (at or after
-        ``min_epochs``) and stop after ``n_iter_no_change`` epochs without
-        improvement. Off by default: the relevance is read at the end of
-        training, as in the paper, and it becomes sparse long after the
-        validation loss stops improving (restoring an early checkpoint hands
-        back a dense, uninformative relevance; docs/synthetic.md).
-    n_iter_no_change : int, default=50
-        Epochs without improvement of the validation loss before stopping
-        (with ``early_stopping``).
-    min_epochs : int, default=0
-        Epochs before any checkpoint or stop: gives the penalty time to make
-        the relevance sparse.
+""" + PARAMETERS_NETWORK + PARAMETERS_STOPPING + """\
     loss : {"mae", "mse", "huber"}, default="mae"
         The data loss (the paper uses MAE for stellar spectra).
-    input_scaling : {"center", "standard", "none"}, default="center"
-        See the module docstring for what each does to the meaning of
-        relevance.
+""" + PARAMETER_INPUT_SCALING + """\
     target_scaling : {"standard", "none"}, default="standard"
         ``"standard"`` trains on ``(y - mean) / std`` and maps predictions
         back, so penalties and learning rate mean the same for any label
         unit. The relevance is unaffected in its ranking.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where the network trains ("auto": CUDA when torch sees a GPU). The
-        network must fit in the memory free there; a larger one is refused
-        with a :class:`~stellar_relevance.exceptions.ParameterError` naming
-        ``hidden_layer_sizes`` before anything is allocated.
-    n_threads : int or None, default=None
-        torch threads while fitting and predicting on the CPU. None leaves
-        torch's own setting (one thread per core): on an idle 2-core machine
-        a MILES-sized fit (4300 inputs) is 1.3x faster with 2 threads than
-        with 1, and small networks are no slower (docs/scale.md). On a
-        machine shared with other jobs, 1 can be faster.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation, the validation split and the batch order
-        (through :func:`sklearn.utils.check_random_state`). Pass an int for
-        reproducible results. The caller's torch random streams (CPU and
-        CUDA) are left as they were.
-    verbose : int, default=0
-        1 or more shows a tqdm bar over epochs with the losses.
-
+""" + PARAMETERS_RUN + """
     Attributes
     ----------
-    relevance_ : ndarray of shape (n_features,)
-        ``|lambda_i| * ||psi[:, i]||_2`` at the end of training.
-    signed_relevance_ : ndarray of shape (n_features,)
-        The same with the sign of the eigenvalue.
-    feature_importances_ : ndarray of shape (n_features,)
-        ``relevance_`` normalised to sum to one.
-    ranking_ : ndarray of shape (n_features,)
-        Feature indices, most relevant first (ties keep feature order).
-    eigenvalues_ : ndarray of shape (n_features,)
-        The first layer's eigenvalues ``lambda``.
-    support_ : ndarray of bool, shape (n_features,)
-        Inputs whose eigenvalue is not zero: the others contribute nothing
-        to any prediction (with ``penalty="l1"`` or ``"group"``, or after
-        :meth:`select`).
-    n_selected_ : int
-        ``support_.sum()``.
-    n_given_ : int
-        Number of given label columns fitted with (0 without).
-    given_offset_, given_scale_ : ndarray of shape (n_given_,)
-        What is subtracted from, and then divided into, each given column.
-    network_ : SpectralNetwork
-        The trained network.
-    history_ : list of dict
-        Per-epoch records (see :class:`stellar_relevance.nn.training.TrainingResult`).
-    best_epoch_, n_epochs_ : int
-        The epoch whose weights are kept, and the last epoch run.
-    n_train_samples_, n_validation_samples_ : int
-        Sizes of the two parts of the training data.
+""" + ATTRIBUTES_RELEVANCE + """\
     sensitivity_ : ndarray of shape (n_features,) or (n_outputs, n_features)
         How each input responds to the label (the pattern; ``relevance_`` is
         the filter, what the network uses): from the fitted network's
@@ -348,15 +188,7 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         from any prediction.
     target_offset_, target_scale_ : ndarray of shape (n_outputs,)
         What is subtracted from, and then divided into, each target.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Only when fitted on a DataFrame with string column names.
-    feature_means_ : ndarray of shape (n_features,)
-        Training mean of each feature: the neutral value of a masked feature.
-    input_offset_, input_scale_ : ndarray of shape (n_features,)
-        What is subtracted from, and then divided into, each feature.
-
+""" + ATTRIBUTES_INPUTS + """
     See Also
     --------
     SpectralRelevanceClassifier : The same network for class labels.
@@ -420,14 +252,17 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         self.loss = loss
         self.target_scaling = target_scaling
 
-    def _loss_fn(self):
-        if self.loss == "mae":
-            return torch.nn.L1Loss()
-        if self.loss == "mse":
-            return torch.nn.MSELoss()
-        if self.loss == "huber":
-            return torch.nn.HuberLoss()
-        raise ParameterError("loss", f"{self.loss!r}: unknown loss; expected one of {LOSSES}")
+    def _loss_function(self):
+        """Hook: the data loss ``loss`` from :data:`stellar_relevance.nn.core.LOSSES`."""
+        return loss_function(self.loss)
+
+    def _target_scaling(self, y2):
+        """Hook: ``(offset, scale)`` of the targets ``y2`` (n, n_outputs) under ``target_scaling``."""
+        if self.target_scaling not in TARGET_SCALINGS:
+            raise ParameterError("target_scaling", f"must be one of {TARGET_SCALINGS}, got {self.target_scaling!r}")
+        if self.target_scaling == "standard":
+            return standard_scaling(y2)
+        return np.zeros(y2.shape[1]), np.ones(y2.shape[1])
 
     def fit(self, X, y, *, given=None, sample_index=None):
         """Train on ``X`` (n_samples, n_features) and targets ``y``; returns self.
@@ -436,33 +271,28 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         layer; ``sample_index``: train on these rows only (``X`` may be a
         memory map; it is read batch by batch, never copied whole).
         """
-        loss_fn = self._loss_fn()
-        if self.target_scaling not in TARGET_SCALINGS:
-            raise ParameterError("target_scaling", f"must be one of {TARGET_SCALINGS}, got {self.target_scaling!r}")
+        self._loss_function()  # an unknown loss is refused before the data are read
         X, y = validate_data(
             self, X, y, dtype=FLOAT32S, y_numeric=True, multi_output=True, ensure_min_samples=2
         )
-        rows = self._check_sample_index(sample_index, len(X))
-        given = self._check_given(given, len(X))
+        rows = check_sample_index(sample_index, len(X))
+        given = check_given(given, len(X))
         self._y_ndim = y.ndim
         y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[rows]
-        if self.target_scaling == "standard":
-            self.target_offset_ = y2.mean(axis=0)
-            std = y2.std(axis=0)
-            self.target_scale_ = np.where(std > 0, std, 1.0)
-        else:
-            self.target_offset_ = np.zeros(y2.shape[1])
-            self.target_scale_ = np.ones(y2.shape[1])
+        self.target_offset_, self.target_scale_ = self._target_scaling(y2)
         self._n_outputs = y2.shape[1]
-        target = self._target_tensor(y2)[0]
-        seed = _seed_from(self.random_state)
-        return self._fit(X, target, y2.shape[1], loss_fn, seed, rows, given=given)
+        seed = seed_from(self.random_state)
+        return self._fit(X, self._target_tensor(y2), y2.shape[1], seed, rows, given=given)
 
     def _target_tensor(self, y):
-        """(scaled targets as a float32 tensor, the loss, no strata) for targets ``y``."""
+        """Hook: targets ``y`` scaled (``target_offset_``, ``target_scale_``) as a float32 tensor."""
         y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        return torch.as_tensor((y2 - self.target_offset_) / self.target_scale_, dtype=torch.float32), \
-            self._loss_fn(), None
+        return torch.as_tensor((y2 - self.target_offset_) / self.target_scale_, dtype=torch.float32)
+
+    @staticmethod
+    def _strata(y):
+        """Hook: what the validation split is stratified by: nothing (random)."""
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -24,17 +24,15 @@ the sequential fits to float tolerance (tested).
 
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
-from stellar_relevance.estimators._base import _resolve_device, _seed_from
-from stellar_relevance.nn.batches import ArrayBatches
-from stellar_relevance.nn.distributed import batch_plan, spread, world
-from stellar_relevance.nn.network import SpectralNetwork
-from stellar_relevance.nn.proximal import _shrink_columns_, soft_threshold_
+from stellar_relevance.estimators._checks import check_given, check_sample_index, resolve_device, seed_from
+from stellar_relevance.estimators._stacked_loop import train_group
+from stellar_relevance.nn.distributed import is_main_process, spread, world
 from stellar_relevance.nn.training import torch_threads
 
 __all__ = ["fit_predict_subsets", "BatchedFit", "BUCKET_RATIO"]
@@ -44,12 +42,6 @@ logger = logging.getLogger(__name__)
 #: networks share a group (one stacked training) while the smallest k of the group is at least
 #: the largest divided by this ratio: padding then costs at most this factor on the first layer
 BUCKET_RATIO = 4
-
-_LOSSES = {
-    "mae": nn.functional.l1_loss,
-    "mse": nn.functional.mse_loss,
-    "huber": nn.functional.huber_loss,
-}
 
 
 @dataclass
@@ -84,67 +76,6 @@ class BatchedFit:
     n_groups: int
 
 
-class _StackedNetworks(nn.Module):
-    """``M`` :class:`SpectralNetwork` of the same shape but ``k_m <= width`` inputs, stacked.
-
-    Input ``x`` of shape (M, batch, width), zero beyond each network's ``k_m``;
-    output (M, batch, n_outputs).
-    """
-
-    def __init__(self, networks, width):
-        super().__init__()
-        first = networks[0]
-        spectral = [net.spectral for net in networks]
-        hidden = spectral[0].out_features
-        eigenvalues = torch.zeros(len(networks), width)
-        eigenvectors = torch.zeros(len(networks), hidden, width)
-        for m, layer in enumerate(spectral):
-            if layer.output_eigenvalues is not None or layer.bias is None:
-                raise ValueError("stacked training needs spectral layers with a bias and no output eigenvalues")
-            eigenvalues[m, : layer.in_features] = layer.eigenvalues.detach()
-            eigenvectors[m, :, : layer.in_features] = layer.eigenvectors.detach()
-        self.eigenvalues = nn.Parameter(eigenvalues)
-        self.eigenvectors = nn.Parameter(eigenvectors)
-        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in spectral]))
-        self.n_head, self.n_given = first.n_head, first.n_given
-        self.steps = []  # ("linear", index) or ("module", module), the body in order
-        weights, biases, modules = [], [], nn.ModuleList()
-        for position, module in enumerate(first.body):
-            if isinstance(module, nn.Linear):
-                weights.append(nn.Parameter(torch.stack([net.body[position].weight.detach() for net in networks])))
-                biases.append(nn.Parameter(torch.stack([net.body[position].bias.detach() for net in networks])))
-                self.steps.append(("linear", len(weights) - 1))
-            elif isinstance(module, (nn.BatchNorm1d, nn.Dropout)):
-                raise ValueError(f"stacked training does not support {type(module).__name__} layers")
-            else:
-                modules.append(module)  # an activation: elementwise, any shape
-                self.steps.append(("module", len(modules) - 1))
-        self.weights, self.biases, self.modules_ = nn.ParameterList(weights), nn.ParameterList(biases), modules
-
-    def forward(self, x, given=None):
-        weight = self.eigenvectors * self.eigenvalues.unsqueeze(1)
-        h = torch.baddbmm(self.bias.unsqueeze(1), x, weight.transpose(1, 2))
-        for position, (kind, index) in enumerate(self.steps):
-            if position == self.n_head and given is not None:
-                h = torch.cat([h, given.to(h.dtype).unsqueeze(0).expand(len(h), -1, -1)], dim=-1)
-            if kind == "linear":
-                h = torch.baddbmm(self.biases[index].unsqueeze(1), h, self.weights[index].transpose(1, 2))
-            else:
-                h = self.modules_[index](h)
-        return h
-
-    @torch.no_grad()
-    def proximal_step(self, penalty, threshold):
-        """The proximal step of :mod:`stellar_relevance.nn.proximal`, for every network at once."""
-        if penalty == "l2" or threshold <= 0:
-            return
-        if penalty == "l1":
-            soft_threshold_(self.eigenvalues.data, threshold)
-        else:
-            norms = self.eigenvalues.abs() * torch.linalg.vector_norm(self.eigenvectors, dim=1)
-            _shrink_columns_(self.eigenvalues.data, norms, threshold)
-
-
 def _buckets(sizes, ratio=BUCKET_RATIO):
     """Groups of subset positions, widest first, each within ``ratio`` of its widest member."""
     order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
@@ -157,168 +88,8 @@ def _buckets(sizes, ratio=BUCKET_RATIO):
     return groups
 
 
-def _gather(X, rows, columns, mask):
-    """Rows ``rows`` of ``X`` (an :class:`~stellar_relevance.nn.batches.ArrayBatches`: gathered and scaled now),
-    columns ``columns[m]`` for every network m, zero beyond its own k: shape (M, len(rows), width)."""
-    block = X[rows][:, columns]  # (batch, M, width)
-    return block.permute(1, 0, 2).mul(mask.unsqueeze(1)).contiguous()
-
-
-def _optimizer(model, estimator):
-    lam = 2.0 * estimator.eigenvalue_penalty if estimator.penalty == "l2" else 0.0
-    others = [model.bias, *model.weights, *model.biases]
-    return torch.optim.Adam(
-        [
-            {"params": [model.eigenvalues], "weight_decay": lam},
-            {"params": [model.eigenvectors], "weight_decay": 2.0 * estimator.eigenvector_penalty},
-            {"params": others, "weight_decay": 0.0},
-        ],
-        lr=estimator.learning_rate,
-    )
-
-
-def _losses(loss, output, target):
-    """Mean loss of each network, shape (M,)."""
-    return _LOSSES[loss](output, target.expand_as(output), reduction="none").mean(dim=(1, 2))
-
-
-def _set_parameters(model, tensors):
-    """Replace every parameter of ``model`` by a new one holding the matching tensor; {old: new}."""
-    replaced = {}
-    for (name, param), tensor in zip(list(model.named_parameters()), tensors):
-        owner, attribute = model, name
-        if "." in name:
-            head, attribute = name.rsplit(".", 1)
-            owner = model.get_submodule(head)
-        new = nn.Parameter(tensor)
-        if isinstance(owner, nn.ParameterList):
-            owner[int(attribute)] = new
-        else:
-            setattr(owner, attribute, new)
-        replaced[param] = new
-    return replaced
-
-
-def _keep(model, optimizer, keep, estimator):
-    """Drop the stopped networks from the stack: new parameters holding the kept rows, and a new
-    Adam whose moments (and step count) are the kept rows of the old one's. Returns the new optimizer."""
-    with torch.no_grad():
-        replaced = _set_parameters(model, [param.detach()[keep].clone() for param in model.parameters()])
-        fresh = _optimizer(model, estimator)
-        for old, new in replaced.items():
-            state = optimizer.state.get(old)
-            if state:
-                fresh.state[new] = {key: (value[keep].clone() if key.startswith("exp_avg") else value.clone())
-                                    for key, value in state.items()}
-    return fresh
-
-
-def _monitored_losses(model, estimator, X, y, G, positions, index, mask):
-    """Mean loss of every network over the rows ``positions`` (float64, on the CPU)."""
-    model.eval()
-    total = torch.zeros(len(index), dtype=torch.float64, device=index.device)
-    with torch.no_grad():
-        for start in range(0, len(positions), 4096):
-            rows = positions[start : start + 4096]
-            out = model(_gather(X, rows, index, mask), None if G is None else G[rows])
-            total += _losses(estimator.loss, out, y[rows].unsqueeze(0)).double() * len(rows)
-    return (total / len(positions)).cpu()
-
-
-def _train_group(estimator, networks, columns, X, y, G, train_pos, val_pos, X_test, G_test, seed, device, verbose):
-    """Train the stacked networks of one group; predictions on ``X_test`` (scaled), best and stop epochs.
-
-    A network that stops early is taken out of the stack (its best weights
-    kept aside), so the others do not carry it to the end; not under
-    ``torch.distributed``, whose DDP wrapper needs fixed parameter shapes.
-    """
-    width = max(len(c) for c in columns)
-    model = _StackedNetworks(networks, width).to(device)
-    full_index = torch.zeros(len(columns), width, dtype=torch.long)
-    full_mask = torch.zeros(len(columns), width)
-    for m, cols in enumerate(columns):
-        full_index[m, : len(cols)] = torch.as_tensor(cols)
-        full_mask[m, : len(cols)] = 1.0
-    full_index, full_mask = full_index.to(device), full_mask.to(device)
-    index, mask = full_index, full_mask
-    optimizer = _optimizer(model, estimator)
-    threshold = float(estimator.learning_rate) * float(estimator.eigenvalue_penalty)
-    n_models = len(networks)
-    live = torch.arange(n_models)  # the networks still in the stack, in stack order
-    best_loss = torch.full((n_models,), float("inf"), dtype=torch.float64)
-    since_best = torch.zeros(n_models, dtype=torch.long)
-    best_epoch = torch.zeros(n_models, dtype=torch.long)
-    stopped_epoch = torch.zeros(n_models, dtype=torch.long)
-    best_state = [p.detach().clone() for p in model.parameters()]
-    generator = torch.Generator().manual_seed(seed)
-    plan = batch_plan(len(train_pos), min(int(estimator.batch_size), len(train_pos)), generator, device)
-    stepped = plan.wrap(model)
-    can_compact = stepped is model
-    train_rows = torch.as_tensor(train_pos, device=device)
-    val_rows = torch.as_tensor(val_pos, device=device)
-    has_val = len(val_pos) > 0
-    bar = tqdm(range(1, estimator.max_epochs + 1), desc=f"{n_models} networks, k <= {width}",
-               disable=not verbose, leave=False)
-    for epoch in bar:
-        model.train()
-        running, seen = torch.zeros(len(live), dtype=torch.float64, device=device), 0
-        for rows, weight in plan.batches():
-            rows = train_rows[rows]
-            optimizer.zero_grad(set_to_none=True)
-            losses = _losses(estimator.loss, stepped(_gather(X, rows, index, mask), None if G is None else G[rows]),
-                             y[rows].unsqueeze(0))
-            (losses.sum() if weight == 1.0 else losses.sum() * weight).backward()
-            optimizer.step()
-            model.proximal_step(estimator.penalty, threshold)
-            running += losses.detach().double() * len(rows)
-            seen += len(rows)
-        stopped_epoch[live] = epoch
-        if not estimator.early_stopping or epoch < estimator.min_epochs:
-            continue
-        if has_val:
-            monitored = _monitored_losses(model, estimator, X, y, G, val_rows, index, mask)
-        else:
-            monitored = (running / seen).cpu()
-        improved = monitored < best_loss[live]
-        best_loss[live[improved]] = monitored[improved]
-        best_epoch[live[improved]] = epoch
-        since_best[live] = torch.where(improved, torch.zeros_like(monitored, dtype=torch.long), since_best[live] + 1)
-        if improved.any():
-            local, target = improved.to(device), live[improved].to(device)
-            for saved, current in zip(best_state, model.parameters()):
-                saved[target] = current.detach()[local]
-        if not has_val:
-            continue
-        going = since_best[live] < estimator.n_iter_no_change
-        if not going.any():
-            break
-        if can_compact and not going.all():
-            logger.debug("epoch %d: %d of %d networks stopped early", epoch, int((~going).sum()), len(live))
-            optimizer = _keep(model, optimizer, going.to(device), estimator)
-            live, index, mask = live[going], index[going.to(device)], mask[going.to(device)]
-    bar.close()
-    with torch.no_grad():
-        if estimator.early_stopping:
-            untouched = (best_epoch[live] == 0).to(device)  # never reached min_epochs: its last weights
-            for saved, current in zip(best_state, model.parameters()):
-                saved[live.to(device)[untouched]] = current.detach()[untouched]
-            best_epoch = torch.where(best_epoch > 0, best_epoch, stopped_epoch)
-        else:
-            for saved, current in zip(best_state, model.parameters()):
-                saved.copy_(current.detach())
-            best_epoch = stopped_epoch.clone()
-    _set_parameters(model, best_state)
-    model.eval()
-    with torch.no_grad():
-        outputs = [model(_gather(X_test, torch.arange(start, min(start + 8192, len(X_test)), device=device),
-                                 full_index, full_mask), None if G_test is None else G_test[start : start + 8192]).cpu()
-                   for start in range(0, len(X_test), 8192)]
-    out = torch.cat(outputs, dim=1) if outputs else torch.zeros(n_models, 0, y.shape[1])
-    return out.numpy().astype(np.float64), best_epoch.numpy(), stopped_epoch.numpy()
-
-
 def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=None, given_test=None,
-                        sample_index=None):
+                        sample_index=None, progress=None):
     """Train one copy of ``estimator`` per column subset, all at once, and predict ``X_test``.
 
     Equivalent (to float tolerance) to::
@@ -332,9 +103,9 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
     Parameters
     ----------
     estimator : SpectralRelevanceRegressor
-        Unfitted; its parameters (network, penalty, epochs, early stopping,
-        scaling, ``random_state`` ...) define every network. ``device`` and
-        ``n_threads`` are honoured.
+        Unfitted (and left so); its parameters (network, penalty, epochs,
+        early stopping, scaling, ``random_state`` ...) define every network.
+        ``device`` and ``n_threads`` are honoured.
     X_train : array-like of shape (n_samples, n_features)
     y_train : array-like of shape (n_samples,) or (n_samples, n_outputs)
     X_test : array-like of shape (n_test, n_features)
@@ -346,6 +117,10 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
         Train on these rows of ``X_train`` (and of ``y_train``, ``given``)
         only, as the estimator's ``fit(..., sample_index=)``: the rows are
         gathered batch by batch, never copied whole.
+    progress : bool or None, default=None
+        Show a tqdm bar of the network-epochs trained (with the networks
+        done), so that a long run is seen to move; None: when the
+        estimator's ``verbose`` is 1 or more. Only the main process shows it.
 
     Returns
     -------
@@ -354,7 +129,8 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
     Raises
     ------
     ValueError
-        For an empty subset, a column outside ``X_train``, or ``given`` without ``given_test``.
+        For an empty subset, a column outside ``X_train``, ``given`` without
+        ``given_test``, or a classifier.
 
     Notes
     -----
@@ -377,10 +153,10 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
     >>> err[0] < err[1]  # the two columns that make y beat four that do not
     True
     """
+    if getattr(estimator, "_is_classifier", False):
+        raise ValueError("the stacked training trains regressors; fit a classifier per subset instead")
     sizes = estimator._check_params()
-    loss = getattr(estimator, "loss", "mae")
-    if loss not in _LOSSES:
-        raise ValueError(f"loss {loss!r} is not supported by the stacked training; expected one of {sorted(_LOSSES)}")
+    estimator._loss_function()  # an unknown loss is refused before any work
     X_train, X_test = _as_2d(X_train), _as_2d(X_test)  # a memory map stays one (read batch by batch)
     n_features = X_train.shape[1]
     subsets = [np.asarray(keep, dtype=np.int64).ravel() for keep in subsets]
@@ -389,15 +165,16 @@ def fit_predict_subsets(estimator, X_train, y_train, X_test, subsets, *, given=N
             raise ValueError(f"subset {position} must hold 1 or more column indices in 0..{n_features - 1}")
     if (given is None) != (given_test is None):
         raise ValueError("given and given_test go together")
-    rows = estimator._check_sample_index(sample_index, len(X_train))
+    rows = check_sample_index(sample_index, len(X_train))
+    show = bool(estimator.verbose) if progress is None else bool(progress)
     rank, size = world()
     if size == 1:
-        return _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test, rows)
+        return _fit_subsets(estimator, X_train, y_train, X_test, subsets, given, given_test, rows, show)
     # several processes: each trains its share of the networks alone (widest first, dealt round-robin)
     order = np.argsort([-len(keep) for keep in subsets], kind="stable")
     shares = [order[r::size] for r in range(size)]
-    parts = spread(shares, lambda share: _fit_subsets(estimator, sizes, X_train, y_train, X_test,
-                                                      [subsets[i] for i in share], given, given_test, rows)
+    parts = spread(shares, lambda share: _fit_subsets(estimator, X_train, y_train, X_test,
+                                                      [subsets[i] for i in share], given, given_test, rows, show)
                    if len(share) else None)
     predictions = [None] * len(subsets)
     best = np.zeros(len(subsets), dtype=int)
@@ -415,46 +192,37 @@ def _as_2d(X):
     return X
 
 
-def _fit_subsets(estimator, sizes, X_train, y_train, X_test, subsets, given, given_test, rows):
+def _fit_subsets(estimator, X_train, y_train, X_test, subsets, given, given_test, rows, show):
     """:func:`fit_predict_subsets` in this process alone (arguments checked), on the rows ``rows``."""
     y2 = np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1)[rows]
-    seed = _seed_from(estimator.random_state)
-    device = _resolve_device(estimator.device)
-    probe = type(estimator)(**estimator.get_params())  # its _split and scaling, as a fit would do them
-    probe._fit_input_scaling(X_train, rows)
-    if estimator.target_scaling == "standard":
-        offset = y2.mean(axis=0)
-        scale = np.where(y2.std(axis=0) > 0, y2.std(axis=0), 1.0)
-    else:
-        offset, scale = np.zeros(y2.shape[1]), np.ones(y2.shape[1])
-    train_pos, val_pos = probe._split(len(rows), seed)
-    G = G_test = None
-    if given is not None:
-        G = torch.as_tensor(probe._fit_given(probe._check_given(given, len(X_train)), rows)[rows],
-                            dtype=torch.float32, device=device)
-        G_test = torch.as_tensor(probe._scale_given(probe._check_given(given_test, len(X_test))),
-                                 dtype=torch.float32, device=device)
-    Xt = ArrayBatches(X_train, rows, probe.input_offset_, probe.input_scale_, device)  # gathered per batch
-    Xs = ArrayBatches(X_test, np.arange(len(X_test)), probe.input_offset_, probe.input_scale_, device)
-    yt = torch.as_tensor((y2 - offset) / scale, dtype=torch.float32, device=device)
-    n_given = 0 if G is None else G.shape[1]
+    seed = seed_from(estimator.random_state)
+    device = resolve_device(estimator.device)
+    # the preparation and target scaling a fit makes, through the estimator's hooks (nothing is set on it)
+    prep = estimator._prepare(X_train, rows, check_given(given, len(X_train)), seed)
+    offset, scale = estimator._target_scaling(y2)
+    data = SimpleNamespace(
+        X=prep.batches(X_train, np.arange(len(rows)), device, with_given=False),  # gathered per batch
+        y=torch.as_tensor((y2 - offset) / scale, dtype=torch.float32, device=device),
+        G=None if prep.given is None else torch.as_tensor(prep.given[rows], dtype=torch.float32, device=device),
+        train_pos=prep.train_pos, val_pos=prep.val_pos,
+        X_test=prep.view(X_test, np.arange(len(X_test)), device),
+        G_test=None if given_test is None else torch.as_tensor(
+            prep.scale_given(check_given(given_test, len(X_test))), dtype=torch.float32, device=device),
+    )
+    n_given = 0 if data.G is None else data.G.shape[1]
     predictions = [None] * len(subsets)
     best = np.zeros(len(subsets), dtype=int)
     stopped = np.zeros(len(subsets), dtype=int)
     groups = _buckets([len(keep) for keep in subsets])
     logger.info("training %d networks in %d stacked group(s)", len(subsets), len(groups))
-    with torch_threads(estimator.n_threads if device.type == "cpu" else None):
-        for group in groups:
-            networks = []
-            for i in group:
-                with torch.random.fork_rng(devices=[]):
-                    torch.default_generator.manual_seed(seed)
-                    networks.append(SpectralNetwork(len(subsets[i]), y2.shape[1], sizes,
-                                                    activation=estimator.activation, n_given=n_given))
-            out, best_g, stopped_g = _train_group(
-                estimator, networks, [subsets[i] for i in group], Xt, yt, G, train_pos, val_pos, Xs, G_test,
-                seed, device, estimator.verbose,
-            )
+    bar = tqdm(total=len(subsets) * int(estimator.max_epochs), desc=f"training {len(subsets)} networks",
+               unit="network-epoch", disable=not (show and is_main_process()), leave=False)
+    with torch_threads(estimator.n_threads if device.type == "cpu" else None), bar:
+        for done, group in enumerate(groups):
+            bar.set_postfix(group=f"{done + 1}/{len(groups)}", k=f"<={max(len(subsets[i]) for i in group)}")
+            networks = [estimator._make_network(len(subsets[i]), y2.shape[1], seed, n_given) for i in group]
+            out, best_g, stopped_g = train_group(estimator, networks, [subsets[i] for i in group], data, seed,
+                                                 device, bar)
             for m, i in enumerate(group):
                 prediction = out[m] * scale + offset
                 predictions[i] = prediction.ravel() if np.ndim(y_train) == 1 else prediction

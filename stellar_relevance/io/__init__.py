@@ -3,9 +3,11 @@
 - :mod:`.miles` — the MILES library folder (``read_miles``, ``load_miles``)
 - :mod:`.packed` — the project's multi-spectrum FITS (``read_packed``, ``write_packed``);
   :mod:`.stream` writes it in chunks
-- :mod:`.lamost` (low and medium resolution), :mod:`.sdss` (SDSS, APOGEE, DESI through
-  specutils), :mod:`.gaia_xp` (Gaia XP through gaiaxpy) — survey files; :mod:`.formats`
-  picks the reader; :mod:`.registry` registers ours with specutils (``Spectrum.read``)
+- :mod:`.registry` — the one registry of formats: which format a file or folder is, and its
+  reader; ours are registered with specutils too (``Spectrum.read``). One ``format_*`` module per
+  format: :mod:`.format_lamost` (low and medium resolution), :mod:`.format_sdss` (SDSS, APOGEE,
+  DESI through specutils), :mod:`.format_gaia_xp` (Gaia XP through gaiaxpy), :mod:`.format_packed`
+  (packed files, FITS images), :mod:`.format_miles` (the MILES folder)
 - :mod:`.ingest` — many survey files to one grid (rest frame, :mod:`.resample`, :mod:`.join`)
 - :mod:`.inputs` — files, folders, globs and ``@list.txt`` to a list of files
 - :mod:`.labels` — label tables (CSV / ECSV / FITS)
@@ -13,7 +15,7 @@
 - :mod:`.continuum` — continuum normalisation (running percentile), recorded as a rule and applied again
 """
 
-import stellar_relevance.io.registry as registry  # noqa: F401  (registers the LAMOST, Gaia XP and packed loaders with specutils)
+import stellar_relevance.io.registry as registry  # noqa: F401  (finds the formats; registers ours with specutils)
 from stellar_relevance.io.atomic import atomic_write
 from stellar_relevance.io.continuum import (CONTINUUM_METHODS, apply_continuum, continuum_settings,
                                             normalise_continuum)

@@ -134,6 +134,19 @@ def open_mapped(path, what="packed spectra file"):
     Yields
     ------
     astropy.io.fits.HDUList
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.fits"
+    >>> fits.PrimaryHDU(np.ones((2, 3), np.float32)).writeto(path)
+    >>> with open(path, "r+b") as handle:
+    ...     _ = handle.truncate(2880 + 8)  # the header and a piece of the data
+    >>> with open_mapped(path) as hdul:
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.DataError: ...s.fits: truncated or damaged packed spectra file (2888 bytes): ...
     """
     size = path.stat().st_size
     try:

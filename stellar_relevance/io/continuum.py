@@ -217,8 +217,7 @@ def apply_continuum(flux, wavelength, settings):
     Raises
     ------
     DataError
-        A spectrum with no finite flux, or whose continuum is zero or
-        negative where it has flux (the message names the row).
+        As :func:`normalise_continuum`.
     ParameterError
         A rule that is not one of :func:`continuum_settings`.
 

@@ -1,5 +1,6 @@
 """``read_spectra`` and ``pack_spectra``: whatever the user names, to a `SpectralSet` or a packed file."""
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -8,10 +9,11 @@ from astropy import units as u
 
 from stellar_relevance.exceptions import DataError, ParameterError
 from stellar_relevance.spectra import SpectralSet
-from stellar_relevance.io._common import WarningLog, is_fits, open_fits
+from stellar_relevance.io._common import WarningLog, is_fits
 from stellar_relevance.io.continuum import _as_settings, _normalised_set
 from stellar_relevance.io.inputs import expand_inputs
 from stellar_relevance.io.miles import PARAM_FILES
+from stellar_relevance.io.registry import find_set
 
 __all__ = ["read_spectra", "pack_spectra", "input_kind"]
 
@@ -22,15 +24,11 @@ def _single(paths):
     """The one path when ``paths`` names exactly one existing file or folder, else None."""
     if isinstance(paths, (list, tuple)) and len(paths) == 1:
         paths = paths[0]
-    if isinstance(paths, (str, Path)) and not str(paths).startswith("@"):
+    if isinstance(paths, (str, Path)) and str(paths).strip() and not str(paths).startswith("@"):
         path = Path(paths).expanduser()
         if path.exists():
             return path
     return None
-
-
-def _is_miles_folder(path):
-    return path.is_dir() and any((path / name).is_file() for name in PARAM_FILES)
 
 
 def _refuse_miles_folder_without_parameters(path, n_checked=5):
@@ -38,27 +36,20 @@ def _refuse_miles_folder_without_parameters(path, n_checked=5):
     if not path.is_dir():
         return
     fits_files = sorted(p for p in path.iterdir() if p.is_file() and is_fits(p))[:n_checked]
-    def plain(p):
-        try:
-            return _is_packed(p)
-        except (OSError, DataError):  # a damaged file is reported by the reader, with the others
-            return False
-
-    if fits_files and all(plain(p) for p in fits_files):
+    if fits_files and all(find_set(p) is not None for p in fits_files):
         raise DataError(f"{path}: a folder of 1-D FITS spectra without a MILES parameter table "
                         f"(one of {', '.join(PARAM_FILES)}); add the table, or give the labels of survey files")
 
 
-def _is_packed(path):
-    """A packed stelrel file, or a FITS image with a spectral WCS that is not a survey file."""
-    if not path.is_file() or not is_fits(path):
-        return False
-    with open_fits(path) as hdul:
-        primary = hdul[0].header
-        if primary.get("FORMAT") == "stelrel-spectra" or "WAVELENGTH" in hdul:
-            return True
-        return primary.get("NAXIS", 0) in (1, 2) and "OBSID" not in primary and \
-            primary.get("CRVAL1") is not None and primary.get("CDELT1", primary.get("CD1_1")) is not None
+def _set_format(paths, labels=None):
+    """The set format (MILES folder, packed file, FITS image) that reads ``paths`` whole, else None."""
+    single = _single(paths)
+    if single is None:
+        return None
+    fmt = find_set(single)
+    if fmt is None and labels is None:
+        _refuse_miles_folder_without_parameters(single)
+    return fmt
 
 
 def input_kind(paths, labels=None):
@@ -66,7 +57,7 @@ def input_kind(paths, labels=None):
 
     A single MILES folder (with its parameter table) is ``"miles"``; a single
     packed file or FITS image with a spectral WCS is ``"packed"``; anything
-    else is survey files.
+    else is survey files. The registry (:mod:`.registry`) decides.
 
     Raises
     ------
@@ -80,49 +71,43 @@ def input_kind(paths, labels=None):
     >>> input_kind(tempfile.mkdtemp() + "/spec-*.fits")
     'survey'
     """
-    single = _single(paths)
-    if single is not None and _is_miles_folder(single):
-        return "miles"
-    if single is not None and _is_packed(single):
-        return "packed"
-    if single is not None and labels is None:
-        _refuse_miles_folder_without_parameters(single)
-    return "survey"
+    fmt = _set_format(paths, labels)
+    if fmt is None:
+        return "survey"
+    return "miles" if "folder" in fmt.inputs else "packed"
 
 
-#: read_spectra options that only survey files take (jobs, on_error and rest_frame do not change a MILES read)
-_SURVEY_ONLY = ("labels", "id_column", "grid", "rv_column", "formats", "exposures")
+#: read_spectra options that only survey files take (jobs, on_error and rest_frame do not change a set)
+_SURVEY_ONLY = ("labels", "id_column", "grid", "rv_column", "formats", "exposures", "recursive")
 
 
-#: read_miles' own options, passed through by read_spectra for a MILES folder
-_MILES_OPTIONS = ("params", "include_omitted")
-
-
-def _not_survey(kind, path, kwargs):
-    """The reader's own options of a MILES folder (``params``, ``include_omitted``) or a packed file (none).
+def _not_survey(fmt, path, kwargs):
+    """The reader's own options of a set format (``params``, ``include_omitted`` for MILES; none for a packed file).
 
     A survey-only option is a ParameterError; ``jobs``, ``on_error``,
-    ``rest_frame`` and ``progress`` change nothing here and are ignored.
+    ``rest_frame``, ``progress`` and ``continuum`` are not the reader's and
+    are left out.
     """
+    what = "a MILES folder" if "folder" in fmt.inputs else "a packed spectra file"
     for name in _SURVEY_ONLY:
         if kwargs.get(name) not in (None, False):
-            raise ParameterError(name, f"applies to survey files; {path} is a "
-                                       f"{'MILES folder' if kind == 'miles' else 'packed spectra file'}")
-    own = {k: v for k, v in kwargs.items() if kind == "miles" and k in _MILES_OPTIONS}
+            raise ParameterError(name, f"applies to survey files; {path} is {what}")
+    own = {k: v for k, v in kwargs.items() if k in fmt.options}
     unknown = sorted(set(kwargs) - set(_SURVEY_ONLY) - set(own) - {"jobs", "on_error", "rest_frame", "progress",
                                                                    "continuum"})
     if unknown:
-        raise TypeError(f"read_spectra: unexpected options {unknown} for a {kind} input")
+        raise TypeError(f"read_spectra: unexpected options {unknown} for {what}")
     return own
 
 
 def _survey_options(kwargs):
     allowed = {"labels", "id_column", "grid", "rest_frame", "rv_column", "jobs", "on_error", "formats", "exposures",
-               "progress", "continuum"}
+               "progress", "continuum", "recursive"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise TypeError(f"read_spectra: unexpected options {unknown} for survey files")
     options = dict(kwargs)
+    options.pop("recursive", None)  # for expand_inputs, not for the ingest
     if options.get("labels") is not None:
         from stellar_relevance.io.labels import read_label_table
 
@@ -180,6 +165,11 @@ def read_spectra(paths, **kwargs):
         Accept only these format labels (e.g. ``("LAMOST-LRS",)``).
     exposures : bool
         LAMOST medium resolution: the single exposures instead of the coadd.
+    recursive : bool, default False
+        Folders with their subfolders (archives nest their files:
+        ``fits/<date>/<plan>/spec-*.fits.gz``); off, a folder stands for its
+        own files, and one whose files are all in subfolders is a
+        ParameterError that says so.
     continuum : {"none", "running"} or dict, default "none"
         Divide each spectrum by its pseudo-continuum
         (:func:`~stellar_relevance.io.normalise_continuum`; a dict from
@@ -209,23 +199,15 @@ def read_spectra(paths, **kwargs):
     >>> from stellar_relevance.io import read_spectra
     >>> s = read_spectra("../shared/data/surveys/spec-5*.fits*")  # doctest: +SKIP
     """
-    kind = input_kind(paths, kwargs.get("labels"))
-    if kind != "survey":
+    fmt = _set_format(paths, kwargs.get("labels"))
+    if fmt is not None:
         rule = _as_settings(kwargs.get("continuum"))
-        own = _not_survey(kind, _single(paths), kwargs)
-        if kind == "miles":
-            from stellar_relevance.io.miles import read_miles
-
-            spectra = read_miles(_single(paths), **own)
-        else:
-            from stellar_relevance.io.packed import read_packed
-
-            spectra = read_packed(_single(paths), memmap=True)  # a survey-sized store is read, not loaded
+        spectra = fmt.read(_single(paths), **_not_survey(fmt, _single(paths), kwargs))
         return _normalised_set(spectra, rule, str(_single(paths)))
     from stellar_relevance.io.ingest import ingest
 
     options = _survey_options(kwargs)
-    files = expand_inputs(paths)
+    files = expand_inputs(paths, recursive=bool(kwargs.get("recursive")))
     warn = WarningLog()
     chunks = {"flux": [], "ivar": []}
 
@@ -245,6 +227,27 @@ def read_spectra(paths, **kwargs):
 def _grid_text(grid):
     g = grid.to_value(u.AA)
     return dict(start=float(g[0]), stop=float(g[-1]), n_pixels=int(g.size), unit="Angstrom")
+
+
+@contextlib.contextmanager
+def _named(output):
+    """A text-encoding error while writing ``output`` becomes a DataError that names it."""
+    try:
+        yield
+    except UnicodeError as exc:
+        raise DataError(f"{output}: cannot write the packed file: {exc}") from exc
+
+
+def _output_path(output):
+    """The packed file to write, or a ParameterError (parameter ``output``) when none is named."""
+    if output is None or not str(output).strip():
+        raise ParameterError("output", "is required: the packed file to write (e.g. 'train.fits')")
+    if not isinstance(output, (str, Path)):
+        raise ParameterError("output", f"must be a path; got {type(output).__name__}")
+    path = Path(output).expanduser()
+    if path.is_dir() or str(output).endswith(("/", "\\")):
+        raise ParameterError("output", f"{output} is a folder; name the file to write in it (e.g. {path / 'train.fits'})")
+    return path
 
 
 def pack_spectra(paths, output, *, overwrite=False, continuum="none", **kwargs):
@@ -298,24 +301,30 @@ def pack_spectra(paths, output, *, overwrite=False, continuum="none", **kwargs):
     from stellar_relevance.io.ingest import ingest
     from stellar_relevance.io.stream import PackedStream
 
-    output = Path(output).expanduser()
+    output = _output_path(output)
     if not output.parent.is_dir():
         raise DataError(f"{output}: the folder {output.parent} does not exist")
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output}: already exists; pass overwrite=True to replace it")
     rule = _as_settings(continuum)
-    kind = input_kind(paths, kwargs.get("labels"))
-    if kind != "survey":  # a MILES folder or a packed file: read whole (it is small), written as one
+    fmt = _set_format(paths, kwargs.get("labels"))
+    if fmt is not None:  # a MILES folder or a packed file: read whole (it is small), written as one
         from stellar_relevance.io.packed import write_packed
 
-        own = _not_survey(kind, _single(paths), kwargs)
+        own = _not_survey(fmt, _single(paths), kwargs)
         if output.resolve() == _single(paths).resolve():
             raise ParameterError("output", f"{output} is the input")
         spectra = read_spectra(_single(paths), continuum=rule, **own)
-        write_packed(spectra, output, overwrite=overwrite)
+        with _named(output):
+            write_packed(spectra, output, overwrite=overwrite)
         return dict(spectra.meta, output=str(output), n_spectra=len(spectra), continuum=rule)
     options = _survey_options(dict(kwargs, continuum=rule))
-    files = expand_inputs(paths)
+    if options.get("labels") is not None:
+        bad = [name for name in options["labels"].colnames if not name.isascii()]
+        if bad:
+            raise DataError(f"{options['labels'].meta.get('source', 'labels')}: column names {bad} are not ASCII; "
+                            "a packed file (FITS) holds ASCII column names only: rename them")
+    files = expand_inputs(paths, recursive=bool(kwargs.get("recursive")))
     resolved = {p.resolve() for p in files}
     if output.resolve() in resolved:
         raise ParameterError("output", f"{output} is one of the inputs")
@@ -331,8 +340,9 @@ def pack_spectra(paths, output, *, overwrite=False, continuum="none", **kwargs):
         grid, labels, meta = ingest(files, sink, warn=warn, **options)
         meta.update(reader="pack_spectra", warnings=list(warn.messages), grid=_grid_text(grid))
         t0 = time.perf_counter()
-        stream.finish(grid, labels, meta["frame"], meta["flux_unit"] if meta["flux_unit"] != "mixed" else "",
-                      meta)
+        with _named(output):
+            stream.finish(grid, labels, meta["frame"], meta["flux_unit"] if meta["flux_unit"] != "mixed" else "",
+                          meta)
         meta["ingest"]["write_s"] = round(write_s[0] + time.perf_counter() - t0, 3)
     meta["output"] = str(output)
     return meta

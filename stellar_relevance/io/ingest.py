@@ -13,243 +13,29 @@ The work is split so that memory does not grow with the number of files:
 """
 
 import logging
-import multiprocessing
-import time
-import traceback
 import warnings
 
 import numpy as np
 from astropy import units as u
 
 from stellar_relevance.exceptions import DataError, DataWarning, ParameterError
-from stellar_relevance.io.continuum import _as_settings, _normalise_rows
-from stellar_relevance.io.formats import FAMILIES, read_records
-from stellar_relevance.io.resample import grid_bins, log_grid, parse_grid, resample
+from stellar_relevance.io._tally import Tally
+from stellar_relevance.io._workers import C_KMS, MAX_STELLAR_KMS, plausible, resample_file, run, scan_file
+from stellar_relevance.io.continuum import _as_settings
+from stellar_relevance.io.labels import MISSING_MARKERS
+from stellar_relevance.io.registry import format_of
+from stellar_relevance.io.resample import _native_grid, _shifted_extent, default_grid, grid_bins, parse_grid
 
 __all__ = ["ingest", "C_KMS"]
 
 log = logging.getLogger(__name__)
 
-#: Speed of light in km/s (z = v / c for a catalogue RV, as LAMOST and SDSS define it).
-C_KMS = 299792.458
-_STATE = {}
 
-
-# ------------------------------------------------------------------ workers
-def _init(state):
-    _STATE.clear()
-    _STATE.update(state)
-
-
-def _summary(rec):
-    return dict(id=rec.id, keys=rec.keys, z=rec.z, frame=rec.frame, unit=rec.flux_unit.to_string(),
-                format=rec.format, extent=rec.extent(), info=rec.info,
-                native=rec.arms[0].wavelength if len(rec.arms) == 1 else None)
-
-
-def _read(path):
-    return read_records(path, exposures=_STATE.get("exposures", False), sample_grid=_STATE.get("sample_grid"))
-
-
-def _failure(path, exc):
-    if isinstance(exc, DataError):  # named by its file, also when the reader could not know it (a missing extra)
-        text = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-        return ("error", str(path), text)
-    log.debug("%s", traceback.format_exc())
-    return ("error", str(path), f"{path}: cannot read: {type(exc).__name__}: {exc}")
-
-
-def _scan(path):
-    try:
-        label, records, refused = _read(path)
-    except Exception as exc:  # noqa: BLE001 - reported per file; on_error decides
-        return _failure(path, exc)
-    return ("ok", str(path), label, [_summary(r) for r in records], 0.0, 0.0, refused)
-
-
-def _redshift(rec):
-    if not _STATE["rest_frame"]:
-        return 0.0
-    z = _STATE["z_override"].get(rec.id, rec.z)
-    if z is None or not np.isfinite(z):
-        source = f"the {_STATE['rv_column']!r} column of the labels" if _STATE.get("rv_column") else \
-            "the file (header Z)"
-        raise DataError(f"{rec.source}: spectrum {rec.id}: no redshift in {source}; pass an RV column "
-                        "(rv_column=, --rv-column) or rest_frame=False (--no-rest-frame)")
-    return float(z)
-
-
-def _on_grid(rec, z):
-    """Flux and ivar of one record on the common grid (float32 rows)."""
-    centers, lo, hi = _STATE["grid"], _STATE["lo"], _STATE["hi"]
-    if z == 0.0 and len(rec.arms) == 1 and rec.arms[0].wavelength.size == centers.size and \
-            np.array_equal(rec.arms[0].wavelength, centers):
-        return rec.arms[0].flux.astype(np.float32), rec.arms[0].ivar.astype(np.float32)
-    total_f = np.zeros(centers.size)
-    total_w = np.zeros(centers.size)
-    for arm in rec.arms:
-        flux, ivar = resample(arm.wavelength / (1.0 + z), arm.flux, arm.ivar, lo, hi)
-        ok = np.isfinite(flux) & (ivar > 0)
-        total_f[ok] += flux[ok] * ivar[ok]
-        total_w[ok] += ivar[ok]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        flux = np.where(total_w > 0, total_f / total_w, np.nan)
-    return flux.astype(np.float32), total_w.astype(np.float32)
-
-
-def _resample(path):
-    t0 = time.perf_counter()
-    try:
-        label, records, refused = _read(path)
-    except Exception as exc:  # noqa: BLE001
-        return _failure(path, exc)
-    t1 = time.perf_counter()
-    rows = []
-    try:
-        for rec in records:
-            z = _redshift(rec)
-            flux, ivar = _on_grid(rec, z)
-            rule = _STATE["continuum"]
-            if rule["method"] != "none" and np.isfinite(flux).any():
-                flux, ivar = _normalise_rows(flux[None], ivar[None], _STATE["grid"], rule,
-                                             names=[f"{rec.source}: spectrum {rec.id}"])
-                flux, ivar = flux[0], ivar[0]
-            if not np.isfinite(flux).any():
-                span = ", ".join(f"{a.wavelength[0] / (1 + z):.1f}-{a.wavelength[-1] / (1 + z):.1f}" for a in rec.arms)
-                raise DataError(f"{rec.source}: spectrum {rec.id}: no good pixel on the grid "
-                                f"{_STATE['grid'][0]:.1f}-{_STATE['grid'][-1]:.1f} Angstrom (the data cover "
-                                f"{span} Angstrom)")
-            summary = _summary(rec)
-            summary.update(z_applied=z, native=None)
-            rows.append((summary, flux, ivar))
-    except Exception as exc:  # noqa: BLE001
-        return _failure(path, exc)
-    return ("ok", str(path), label, rows, t1 - t0, time.perf_counter() - t1, refused)
-
-
-def _pool_context():
-    """Worker processes forked from a fresh single-threaded server ("forkserver"), not from this process.
-
-    Forking a process that runs other threads (torch's, tqdm's monitor, a
-    caller's) can copy a lock held by one of them into the child, which then
-    waits on it for ever: a test run hung so. The server imports this module
-    once; each worker is forked from it. Where there is no forkserver
-    (Windows, macOS without it) the platform's default start method is used.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" not in methods:
-        return multiprocessing.get_context()
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def _run(worker, paths, state, jobs, desc, progress=True):
-    """Yield the worker's results in file order, in ``jobs`` processes, with a progress bar (unless not ``progress``)."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(paths), desc=desc, unit="file", disable=None if progress else True, leave=False)
-    try:
-        if jobs <= 1 or len(paths) < 2:
-            _init(state)
-            for path in paths:
-                yield worker(path)
-                bar.update()
-            return
-        context = _pool_context()
-        with context.Pool(jobs, initializer=_init, initargs=(state,)) as pool:
-            for result in pool.imap(worker, paths, chunksize=max(1, min(32, len(paths) // (4 * jobs)))):
-                yield result
-                bar.update()
-    finally:
-        bar.close()
-
-
-# ------------------------------------------------------------------ the grid
-def _segments(extents):
-    """Per arm name, the overlap of every spectrum's span and the median log step; overlapping arms merged."""
-    arms = {}
-    for ext in extents:
-        for name, lo, hi, step in ext:
-            a = arms.setdefault(name, [0.0, np.inf, []])
-            a[0], a[1] = max(a[0], lo), min(a[1], hi)
-            a[2].append(step)
-    segments = sorted((lo, hi, float(np.median(steps)), name) for name, (lo, hi, steps) in arms.items())
-    for lo, hi, _, name in segments:
-        if not hi > lo:
-            raise DataError(f"the spectra do not overlap in wavelength (arm {name or '?'}): read fewer or "
-                            "give a grid (grid=, --grid)")
-    merged = []
-    for seg in segments:
-        if merged and seg[0] < merged[-1][1]:
-            last = merged[-1]
-            merged[-1] = (last[0], max(last[1], seg[1]), min(last[2], seg[2]), last[3] + seg[3])
-        else:
-            merged.append(seg)
-    return merged
-
-
-def default_grid(extents):
-    """Log-linear grid inside the overlap of all inputs (per arm), at their median step (4 significant digits)."""
-    pieces = []
-    for lo, hi, step, _ in _segments(extents):
-        step = float(f"{step:.4g}")
-        start, stop = lo * 10 ** step, hi * 10 ** -step  # one step inside: every output bin is covered
-        if stop > start:
-            pieces.append(log_grid(start, stop, step).to_value(u.AA))
-    if not pieces or sum(p.size for p in pieces) < 2:
-        raise DataError("the spectra overlap in less than 2 pixels; give a grid (grid=, --grid)")
-    return np.concatenate(pieces)
-
-
-# ------------------------------------------------------------------ driver
 def _check_options(jobs, on_error):
     if on_error not in ("skip", "fail"):
         raise ParameterError("on_error", f"must be 'skip' or 'fail'; got {on_error!r}")
     if not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise ParameterError("jobs", f"must be a positive integer; got {jobs!r}")
-
-
-class _Tally:
-    """Per-file outcomes, warnings and timing of one ingest run."""
-
-    def __init__(self, on_error, formats, warn, single=False):
-        self.on_error, self.formats, self.warn = on_error, formats, warn
-        self.single = single  # one file: its own error, not "nothing could be read"
-        self.family = None
-        self.skipped = []
-        self.read_s = self.resample_s = 0.0
-
-    def accept(self, result):
-        """The rows of one worker result, or [] when the file is skipped (DataError when on_error='fail')."""
-        if result[0] == "error":
-            return self._fail(result[1], result[2], file_level=True)
-        _, path, label, rows, t_read, t_resample, refused = result
-        for message in refused:
-            self._fail(path, message)
-        self.read_s += t_read
-        self.resample_s += t_resample
-        if self.formats is not None and label not in self.formats:
-            return self._fail(path, f"{path}: a {label} file; expected {' or '.join(self.formats)}")
-        family = FAMILIES.get(label, label)
-        if self.family is None:
-            self.family = family
-        elif family != self.family:
-            return self._fail(path, f"{path}: a {label} file among {self.family} files; read one survey's "
-                                    "files at a time")
-        return rows
-
-    def _fail(self, path, message, file_level=False):
-        if self.on_error == "fail" or (file_level and self.single):
-            raise DataError(message)
-        if (path, message) not in self.skipped:  # the scan and resampling passes see the same problems
-            self.skipped.append((path, message))
-        return []
-
-    def report(self):
-        if self.skipped:
-            self.warn(f"{len(self.skipped)} unreadable files or spectra were skipped: "
-                      + "; ".join(m for _, m in self.skipped[:5]) + (" ..." if len(self.skipped) > 5 else ""))
 
 
 def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=True, rv_column=None, jobs=1,
@@ -326,7 +112,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     """
     _check_options(jobs, on_error)
     warn = warn or (lambda text: warnings.warn(text, DataWarning, stacklevel=4))
-    tally = _Tally(on_error, None if formats is None else tuple(formats), warn, single=len(paths) == 1)
+    tally = Tally(on_error, None if formats is None else tuple(formats), warn, single=len(paths) == 1)
     target = None if grid is None else parse_grid(grid).to(u.AA).value
     rule = _as_settings(continuum)
     state = dict(rest_frame=bool(rest_frame), rv_column=rv_column, exposures=exposures, z_override={},
@@ -341,35 +127,36 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     summaries = None
     if target is None or (rest_frame and rv_column is not None):
         summaries = []
-        for result in _run(_scan, paths, state, jobs, "scanning", progress):
+        for result in run(scan_file, paths, state, jobs, "scanning", progress):
             for summary in tally.accept(result):
                 summaries.append(summary)
+        tally.one_survey()
         summaries = _dedupe(summaries, warn)
         if not summaries:
-            raise DataError(_nothing(tally))
+            raise DataError(tally.nothing())
         if rest_frame and rv_column is not None:
             if join_table is None:
-                raise ParameterError("rv_column", "needs a label table (labels=, --labels)")
+                raise ParameterError("rv_column", "needs a label table", see=("labels",))
             if rv_column not in join_table.colnames:
                 raise DataError(f"{source}: no RV column {rv_column!r} (columns: {', '.join(join_table.colnames)})")
+            join_table = _numeric_rv(join_table, rv_column, source)
             joined, _ = join_labels([s["keys"] for s in summaries], join_table, id_column, source,
                                     warn=lambda text: None)
-            column = joined[rv_column]
-            rv = np.asarray(column, dtype=float)
-            if column.unit is not None:
-                rv = (rv * column.unit).to_value(u.km / u.s)
+            rv = _velocities(joined, rv_column, source, warn)
             z_override = {s["id"]: float(v) / C_KMS for s, v in zip(summaries, rv) if np.isfinite(v)}
             state["z_override"] = z_override
         if target is None:
             target = _native_grid(summaries, rest_frame, z_override)
             if target is None:
-                target = default_grid([_shifted(s, rest_frame, z_override) for s in summaries])
+                target = default_grid([_shifted_extent(s, rest_frame, z_override) for s in _for_grid(summaries,
+                                                                                                        rest_frame,
+                                                                                                        z_override)])
     frames = set()
     lo, hi = grid_bins(target)
     state.update(grid=target, lo=lo, hi=hi)
     kept = []
     seen = set()
-    for result in _run(_resample, paths, state, jobs, "resampling", progress):
+    for result in run(resample_file, paths, state, jobs, "resampling", progress):
         rows = tally.accept(result)
         rows = [r for r in rows if _first(r[0], seen, warn if summaries is None else _quiet)]
         if not rows:
@@ -379,11 +166,15 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
             if len(frames) > 1:
                 raise DataError(f"{result[1]}: wavelengths in {summary['frame']}, the files "
                                 f"before it in {(frames - {summary['frame']}).pop()}; read them apart")
-        sink([r[0] for r in rows], np.vstack([r[1] for r in rows]), np.vstack([r[2] for r in rows]))
+        flux = np.vstack([r[1] for r in rows])
+        tally.cover(flux)
+        sink([r[0] for r in rows], flux, np.vstack([r[2] for r in rows]))
         kept.extend({k: r[0][k] for k in ("id", "keys", "z_applied", "format", "info", "unit")} for r in rows)
+    tally.one_survey()
     tally.report()
     if not kept:
-        raise DataError(_nothing(tally))
+        raise DataError(tally.nothing())
+    tally.empty_grid(target, repr(grid) if isinstance(grid, str) else "given")
     if join_table is not None:
         table, counts = join_labels([k["keys"] for k in kept], join_table, id_column, source, warn=warn)
     else:
@@ -396,7 +187,7 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     units = {k["unit"] for k in kept}
     meta = dict(
         survey=tally.family, formats=sorted({k["format"] for k in kept}), frame=frames.pop(),
-        rest_frame=bool(rest_frame), flux_unit=units.pop() if len(units) == 1 else "mixed", continuum=rule,
+        rest_frame=bool(rest_frame) and all(format_of(k["format"]).shifts for k in kept), flux_unit=units.pop() if len(units) == 1 else "mixed", continuum=rule,
         ingest=dict(files=len(paths), spectra=len(kept), skipped=len(tally.skipped),
                     skipped_files=[p for p, _ in tally.skipped][:100], labels=counts,
                     read_s=round(tally.read_s, 3), resample_s=round(tally.resample_s, 3), jobs=int(jobs)),
@@ -404,25 +195,6 @@ def ingest(paths, sink, *, labels=None, id_column=None, grid=None, rest_frame=Tr
     if rule["method"] != "none":
         meta.update(flux_unit_before_continuum=meta["flux_unit"], flux_unit="")
     return target * u.AA, table, meta
-
-
-def _shifted(summary, rest_frame, z_override):
-    z = z_override.get(summary["id"], summary["z"]) if rest_frame else 0.0
-    if z is None:
-        z = 0.0  # no redshift: the record is refused in the resampling pass, with its name
-    return [(n, lo / (1 + z), hi / (1 + z), s) for n, lo, hi, s in summary["extent"]]
-
-
-def _native_grid(summaries, rest_frame, z_override):
-    """The inputs' own grid when every spectrum is on it and none is shifted, else None."""
-    first = summaries[0]["native"]
-    if first is None:
-        return None
-    for s in summaries:
-        z = z_override.get(s["id"], s["z"]) if rest_frame else 0.0
-        if z not in (0, 0.0) or s["native"] is None or not np.array_equal(s["native"], first):
-            return None
-    return first
 
 
 def _dedupe(summaries, warn):
@@ -446,6 +218,51 @@ def _quiet(text):
     """Drop a warning already given in the scan pass."""
 
 
-def _nothing(tally):
-    reasons = "; ".join(m for _, m in tally.skipped[:3])
-    return f"no spectrum could be read ({len(tally.skipped)} files skipped: {reasons})"
+def _numeric_rv(table, rv_column, source):
+    """The label table with its RV column as float (missing cells NaN); a cell that is no number is named."""
+    column = table[rv_column]
+    if column.dtype.kind in "biuf":
+        return table
+    cells = np.ma.filled(column.astype(str), "")
+    values = np.full(len(cells), np.nan)
+    for i, cell in enumerate(cells):
+        text = str(cell).strip()
+        if text.lower() in MISSING_MARKERS:
+            continue
+        try:
+            values[i] = float(text)
+        except ValueError:
+            raise DataError(f"{source}: RV column {rv_column!r}, row {i + 1} (counted from 1 after the header): "
+                            f"{text!r} is not a number (a radial velocity in km/s)") from None
+    table = table.copy(copy_data=False)
+    table[rv_column] = values
+    table[rv_column].unit = column.unit
+    return table
+
+
+def _velocities(joined, rv_column, source, warn):
+    """The joined RV column in km/s; values beyond what a star reaches are warned about by spectrum."""
+    column = joined[rv_column]
+    rv = np.asarray(column, dtype=float)
+    if column.unit is not None:
+        rv = (rv * column.unit).to_value(u.km / u.s)
+    fast = np.flatnonzero(np.abs(np.nan_to_num(rv)) > MAX_STELLAR_KMS)
+    if fast.size:
+        named = ", ".join(f"{joined['ID'][i]} ({rv[i]:.4g} km/s)" for i in fast[:5])
+        warn(f"{source}: RV column {rv_column!r}: {fast.size} spectra have a velocity beyond "
+             f"{MAX_STELLAR_KMS:g} km/s, implausible for a star: {named}{' ...' if fast.size > 5 else ''}")
+    return rv
+
+
+def _for_grid(summaries, rest_frame, z_override):
+    """The spectra the default grid is chosen from: those with a plausible shift (all, when none has one).
+
+    A spectrum shifted by an implausible redshift (warned about by name)
+    would move the overlap of all spectra; it is resampled onto the grid of
+    the others, where it is refused by name if it has no pixel on it.
+    """
+    if not rest_frame:
+        return summaries
+    kept = [s for s in summaries if z_override.get(s["id"], s["z"]) is None
+            or not np.isfinite(z_override.get(s["id"], s["z"])) or plausible(z_override.get(s["id"], s["z"]))]
+    return kept or summaries

@@ -1,11 +1,12 @@
 """Join a label table onto spectra by ID, counting what matched (never dropping silently)."""
 
 import logging
+import re
 
 import numpy as np
 from astropy.table import Table
 
-from stellar_relevance.exceptions import DataError
+from stellar_relevance.exceptions import DataError, ParameterError
 
 __all__ = ["join_labels", "DEFAULT_ID_COLUMNS"]
 
@@ -16,13 +17,32 @@ DEFAULT_ID_COLUMNS = ("ID", "id", "OBSID", "obsid", "SPECOBJID", "specobjid", "s
                       "TARGETID", "APOGEE_ID", "apogee_id", "FILE", "file")
 
 
+#: An integer written as a float (``900000000.0``), as spreadsheets and pandas write IDs.
+_INTEGER_AS_FLOAT = re.compile(r"^([+-]?\d+)\.0*$")
+#: File-name endings dropped before file names are compared (a table may list ``spec-1.fits`` or ``spec-1``).
+_FILE_SUFFIXES = (".fits.gz", ".fit.gz", ".fits", ".fit", ".fts")
+
+
 def _text(value):
-    """An ID as comparable text: stripped; 677503031.0 -> '677503031'."""
+    """An ID as comparable text: stripped; ``677503031.0`` (number or text) -> ``'677503031'``."""
     if isinstance(value, bytes):
-        value = value.decode()
+        value = value.decode("utf-8", errors="replace")
     if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
         value = int(value)
-    return str(value).strip()
+    text = str(value).strip()
+    match = _INTEGER_AS_FLOAT.match(text)
+    return match.group(1) if match else text
+
+
+def _key(value):
+    """What IDs are matched on: `_text`, and a file name without its folder and FITS ending."""
+    text = _text(value)
+    lower = text.lower()
+    for suffix in _FILE_SUFFIXES:
+        if lower.endswith(suffix):
+            text = text[: -len(suffix)].rsplit("/", 1)[-1]
+            break
+    return text
 
 
 def _names(values, limit=8):
@@ -34,14 +54,15 @@ def pick_id_column(table, id_column, source):
     """The label table's ID column: ``id_column``, or the first of `DEFAULT_ID_COLUMNS` present."""
     if id_column is not None:
         if id_column not in table.colnames:
-            raise DataError(f"{source}: the label table has no {id_column!r} column "
-                            f"(columns: {', '.join(table.colnames)})")
+            raise ParameterError("id_column", f"{id_column!r} is not a column of the label table {source} "
+                                              f"(columns: {', '.join(table.colnames)})")
         return id_column
     for name in DEFAULT_ID_COLUMNS:
         if name in table.colnames:
             return name
-    raise DataError(f"{source}: no ID column found (tried {', '.join(DEFAULT_ID_COLUMNS)}); name it with "
-                    f"id_column= (columns: {', '.join(table.colnames)})")
+    raise ParameterError("id_column", f"is needed: the label table {source} has none of the usual ID columns "
+                                      f"({', '.join(DEFAULT_ID_COLUMNS)}); name the column that holds the "
+                                      f"spectrum IDs (columns: {', '.join(table.colnames)})")
 
 
 def join_labels(keys, table, id_column=None, source="labels", warn=None):
@@ -97,7 +118,7 @@ def join_labels(keys, table, id_column=None, source="labels", warn=None):
     """
     warn = warn or (lambda text: log.warning(text))
     column = pick_id_column(table, id_column, source)
-    label_ids = [_text(v) for v in np.ma.filled(table[column].astype(object), "")]
+    label_ids = [_key(v) for v in np.ma.filled(table[column].astype(object), "")]
     rows = {}
     duplicated = {}
     others = [c for c in table.colnames if c != column]
@@ -115,15 +136,16 @@ def join_labels(keys, table, id_column=None, source="labels", warn=None):
         warn(f"{source}: {len(duplicated)} IDs are on more than one row with the same labels; the first row "
              f"is used: {_names(f'{k} (rows {[r + 1 for r in v]})' for k, v in duplicated.items())}")
     kinds = list(dict.fromkeys(k for d in keys for k in d))
-    hits = {kind: sum(1 for d in keys if kind in d and _text(d[kind]) in rows) for kind in kinds}
+    hits = {kind: sum(1 for d in keys if kind in d and _key(d[kind]) in rows) for kind in kinds}
     kind = max(kinds, key=lambda k: hits[k]) if kinds else None
     if kind is None or hits[kind] == 0:
         spectra = [_text(next(iter(d.values()))) for d in keys[:5]]
+        more = "; ".join(f"{k} {', '.join(_key(d[k]) for d in keys[:3] if k in d)}" for k in kinds[1:])
         raise DataError(f"{source}: no spectrum matches a row of column {column!r}: spectra have IDs "
                         f"{', '.join(spectra)}{' ...' if len(keys) > 5 else ''} "
-                        f"({'/'.join(kinds) or 'none'}); the table has {', '.join(label_ids[:5])}"
-                        f"{' ...' if len(label_ids) > 5 else ''}")
-    index = np.array([rows.get(_text(d.get(kind, "")), -1) for d in keys], dtype=int)
+                        f"({'/'.join(kinds) or 'none'}{'; also ' + more if more else ''}); the table has "
+                        f"{', '.join(label_ids[:5])}{' ...' if len(label_ids) > 5 else ''}")
+    index = np.array([rows.get(_key(d.get(kind, "")), -1) for d in keys], dtype=int)
     own = np.array([_text(next(iter(d.values()))) for d in keys], dtype=str)
     unmatched = own[index < 0]
     if unmatched.size:

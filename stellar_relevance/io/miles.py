@@ -79,8 +79,7 @@ def _find_files(folder, include_omitted, warn):
             found.extend(omitted)
         else:
             warn(f"{folder}: {len(omitted)} spectra in {OMIT_FOLDER}/ were excluded (the redistributor set them "
-                 f"aside: shortened wavelength range, artefact at the red end); pass include_omitted=True to "
-                 f"read them: {short_list(names)}")
+                 f"aside: shortened wavelength range, artefact at the red end): {short_list(names)}")
     numbers = Counter(n for n, _ in found)
     dup = sorted(n for n, c in numbers.items() if c > 1)
     if dup:
@@ -200,7 +199,8 @@ def read_miles(folder, params=None, include_omitted=False):
                 params = folder / name
                 break
         else:
-            raise DataError(f"{folder}: no MILES parameter table ({' or '.join(PARAM_FILES)}); pass params=")
+            raise DataError(f"{folder}: no MILES parameter table ({' or '.join(PARAM_FILES)}); give its path",
+                            see=("params",))
     params = existing_path(params)
 
     files = _find_files(folder, include_omitted, warn)

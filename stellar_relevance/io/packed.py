@@ -30,8 +30,8 @@ from stellar_relevance.io.provenance import from_jsonable, jsonable
 from stellar_relevance.spectra import SpectralSet
 from stellar_relevance.io._common import linear_grid, open_fits, open_mapped, require_fits, wave_frame_from_ctype
 
-__all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION", "open_mapped", "flux_image",
-           "labels_hdu", "primary_cards", "set_card"]
+__all__ = ["read_packed", "write_packed", "FORMAT_NAME", "FORMAT_VERSION"]
+# open_mapped and flux_image are for the rest of the io room (the store): not on an API page
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _parse_unit(text):
 
 
 # ------------------------------------------------------------------- writing
-def set_card(header, key, value, comment=""):
+def _set_card(header, key, value, comment=""):
     """``header[key] = (value, comment)``, dropping the comment when the card would not fit.
 
     astropy truncates such a comment with a "Card is too long" VerifyWarning;
@@ -93,22 +93,26 @@ def _is_linear(wavelength):
     return None
 
 
-def labels_hdu(labels):
+def _labels_hdu(labels):
     """The ``LABELS`` binary-table HDU of a label table, and what FITS cannot hold (units, descriptions).
 
     Returns
     -------
     hdu : astropy.io.fits.BinTableHDU
     label_info : dict
-        ``{"units": {column: unit string}, "descriptions": {column: text}}``,
-        recorded in ``STMETA`` by :func:`primary_cards`.
+        ``{"units": {column: unit string}, "descriptions": {column: text},
+        "utf8": [columns of non-ASCII text, stored as UTF-8 bytes]}``,
+        recorded in ``STMETA`` by :func:`_primary_cards`.
     """
     table = Table()
-    units, descriptions = {}, {}
+    units, descriptions, utf8 = {}, {}, []
     for name in labels.colnames:
         column = labels[name]
-        data = np.ma.getdata(column)
-        table[name] = np.asarray(data)
+        data = np.asarray(np.ma.getdata(column))
+        if data.dtype.kind == "U" and not all(str(v).isascii() for v in data.ravel()):
+            data = np.char.encode(data, "utf-8")  # FITS text is ASCII: non-ASCII names travel as UTF-8 bytes
+            utf8.append(name)
+        table[name] = data
         if column.unit is not None:
             units[name] = column.unit.to_string()
         if column.description:
@@ -120,10 +124,10 @@ def labels_hdu(labels):
         if name in units:
             hdu.header[f"TUNIT{i}"] = units[name]
     hdu.name = "LABELS"
-    return hdu, {"units": units, "descriptions": descriptions}
+    return hdu, {"units": units, "descriptions": descriptions, "utf8": utf8}
 
 
-def primary_cards(header, frame, flux_unit, n_spectra, meta, label_info, wave_unit=u.AA):
+def _primary_cards(header, frame, flux_unit, n_spectra, meta, label_info, wave_unit=u.AA):
     """Write the cards every packed file's ``FLUX`` header carries (both writers call it).
 
     ``EXTNAME``, ``FORMAT``, ``FMTVERS``, ``CTYPE1`` (``'AWAV'`` air or
@@ -134,21 +138,21 @@ def primary_cards(header, frame, flux_unit, n_spectra, meta, label_info, wave_un
     """
     ctype = "AWAV" if frame == "air" else "WAVE"
     flux_unit = u.Unit(flux_unit)
-    set_card(header, "EXTNAME", "FLUX", "flux, one spectrum per row")
-    set_card(header, "FORMAT", FORMAT_NAME, "stellar_relevance packed spectra")
-    set_card(header, "FMTVERS", FORMAT_VERSION, "format version")
-    set_card(header, "CTYPE1", ctype, f"wavelength in {frame}")
+    _set_card(header, "EXTNAME", "FLUX", "flux, one spectrum per row")
+    _set_card(header, "FORMAT", FORMAT_NAME, "stellar_relevance packed spectra")
+    _set_card(header, "FMTVERS", FORMAT_VERSION, "format version")
+    _set_card(header, "CTYPE1", ctype, f"wavelength in {frame}")
     header["CUNIT1"] = _unit_string(u.Unit(wave_unit), "CUNIT1")
     bunit = _unit_string(flux_unit, "BUNIT")
     if bunit:
         header["BUNIT"] = bunit
-    set_card(header, "FLUXUNIT", flux_unit.to_string(), "flux unit (astropy generic)")
-    set_card(header, "NSPEC", int(n_spectra), "number of spectra")
+    _set_card(header, "FLUXUNIT", flux_unit.to_string(), "flux unit (astropy generic)")
+    _set_card(header, "NSPEC", int(n_spectra), "number of spectra")
     rule = meta.get("continuum") or {"method": "none"}
-    set_card(header, "CONTNORM", str(rule.get("method", "none")), "continuum rule (STMETA 'continuum')")
+    _set_card(header, "CONTNORM", str(rule.get("method", "none")), "continuum rule (STMETA 'continuum')")
     meta = dict(meta)
     meta["_labels"] = label_info
-    set_card(header, "STMETA", json.dumps(jsonable(meta, tagged=True), ensure_ascii=True, separators=(",", ":")),
+    _set_card(header, "STMETA", json.dumps(jsonable(meta, tagged=True), ensure_ascii=True, separators=(",", ":")),
               "meta (JSON)")
 
 
@@ -185,8 +189,8 @@ def write_packed(spectra, path, overwrite=False):
     wavelength = spectra.wavelength
     primary = fits.PrimaryHDU(data=spectra.flux)
     header = primary.header
-    table_hdu, label_info = labels_hdu(spectra.labels)
-    primary_cards(header, spectra.wave_frame, spectra.flux_unit, len(spectra), spectra.meta, label_info,
+    table_hdu, label_info = _labels_hdu(spectra.labels)
+    _primary_cards(header, spectra.wave_frame, spectra.flux_unit, len(spectra), spectra.meta, label_info,
                   wave_unit=wavelength.unit)
     linear = _is_linear(wavelength)
     if linear is not None:
@@ -195,7 +199,7 @@ def write_packed(spectra, path, overwrite=False):
         header["CDELT1"] = linear[1]
     fwhm = spectra.meta.get("FWHM")
     if isinstance(fwhm, u.Quantity) and fwhm.isscalar:
-        set_card(header, "FWHM", float(fwhm.to_value(u.AA)), "resolution FWHM (Angstrom)")
+        _set_card(header, "FWHM", float(fwhm.to_value(u.AA)), "resolution FWHM (Angstrom)")
     hdus = [primary]
     if linear is None:
         wave_hdu = fits.ImageHDU(data=np.asarray(wavelength.value, dtype=float), name="WAVELENGTH")
@@ -245,6 +249,17 @@ def flux_image(hdul, path, memmap=False):
     ------
     DataError
         No flux image.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, astropy.units as u
+    >>> from stellar_relevance.spectra import SpectralSet
+    >>> path = write_packed(SpectralSet(np.arange(4000.0, 4003.0) * u.AA, np.ones((2, 3), np.float32)),
+    ...                     pathlib.Path(tempfile.mkdtemp()) / "s.fits")
+    >>> with open_mapped(path) as hdul:
+    ...     flux = flux_image(hdul, path, memmap=True)
+    ...     print(flux.shape, flux.dtype.str, flux.flags.writeable)
+    (2, 3) >f4 False
     """
     return _image(_flux_hdu(hdul, path), memmap)
 
@@ -345,6 +360,8 @@ def read_packed(path, memmap=False):
                 data = labels[name]
                 if data.dtype.byteorder not in ("=", "|"):
                     labels[name] = np.asarray(data).astype(data.dtype.newbyteorder("="))
+                if name in label_info.get("utf8", ()):
+                    labels[name] = np.char.decode(np.asarray(data), "utf-8")
                 labels[name].unit = _parse_unit(label_info["units"].get(name, ltab.get(f"TUNIT{i}")))
                 if name in label_info["descriptions"]:
                     labels[name].description = label_info["descriptions"][name]

@@ -1,5 +1,6 @@
-"""One spectrum as read from a survey file, before it goes on the common grid."""
+"""One spectrum as read from a survey file, before it goes on the common grid; and what a format is."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -8,7 +9,7 @@ from astropy import units as u
 from stellar_relevance.exceptions import DataError
 from stellar_relevance.spectra import as_wavelength
 
-__all__ = ["Arm", "Record", "arm_from_arrays", "arms_from_spectrum", "check_record"]
+__all__ = ["Arm", "Record", "Format", "arm_from_arrays", "arms_from_spectrum", "check_record"]
 
 
 @dataclass
@@ -118,6 +119,77 @@ class Record:
             step = float(np.log10(w[-1] / w[0])) / (w.size - 1)
             out.append((arm.name, float(w[0]), float(w[-1]), step))
         return out
+
+
+@dataclass(frozen=True)
+class Format:
+    """One file format stelrel reads, as the registry (:mod:`.registry`) knows it.
+
+    Each ``format_*.py`` module of :mod:`stellar_relevance.io` lists its
+    formats in a module-level ``FORMATS`` tuple; the registry finds them by
+    that file-name prefix.
+
+    Parameters
+    ----------
+    name : str
+        The format label (``"LAMOST-LRS"``); its specutils name when registered there.
+    identify : callable
+        ``identify(path, hdul)`` -> a label of ``labels`` or None. ``hdul`` is
+        the open file for a FITS file, None for a folder or another file.
+    read : callable
+        A survey format: ``read(path, hdul, label, **options)`` -> list of
+        `Record` (``options``: ``exposures``, ``sample_grid``; unknown ones
+        are ignored). A set format: ``read(path, **options)`` -> `SpectralSet`.
+    family : str, optional
+        The survey; files of one family are read together (default ``name``).
+    kind : {"survey", "set"}
+        ``"survey"``: one or many files onto a common grid;
+        ``"set"``: a whole set read on its own (packed file, MILES folder).
+    inputs : tuple of {"fits", "text", "folder"}
+        What it identifies: open FITS files, other files, folders.
+    labels : tuple of str, optional
+        Every label ``identify`` returns (default ``(name,)``).
+    families : dict, optional
+        Label -> family, where the labels belong to several surveys.
+    options : tuple of str
+        The reader options a set format takes (``read_spectra`` passes them on).
+    priority : int
+        Lower is tried first.
+    specutils : {"Spectrum", "SpectrumList"}, optional
+        Registered with specutils' registry under ``name`` as that class.
+    shifts : bool
+        False for spectra never moved to the rest frame (Gaia XP).
+    note : str
+        What a message says the format holds, where that explains a refusal.
+
+    Examples
+    --------
+    >>> fmt = Format("demo", identify=lambda path, hdul: None, read=lambda path, hdul, label: [])
+    >>> fmt.labels, fmt.family_of("demo"), fmt.kind
+    (('demo',), 'demo', 'survey')
+    """
+
+    name: str
+    identify: Callable
+    read: Callable
+    family: str = None
+    kind: str = "survey"
+    inputs: tuple = ("fits",)
+    labels: tuple = ()
+    families: dict = None
+    options: tuple = ()
+    priority: int = 50
+    specutils: str = None
+    shifts: bool = True
+    note: str = ""
+
+    def __post_init__(self):
+        if not self.labels:
+            object.__setattr__(self, "labels", (self.name,))
+
+    def family_of(self, label):
+        """The survey family of one of this format's labels."""
+        return (self.families or {}).get(label, self.family or self.name)
 
 
 def arm_from_arrays(name, wavelength, flux, ivar=None, mask=None, where="", unit=u.AA, allow_empty=False):

@@ -248,9 +248,57 @@ def parse_grid(text):
     return (start + step * np.arange(count)) * u.AA
 
 
-def check_grid_inside(grid, lo, hi, where):
-    """DataError when a requested grid lies wholly outside ``[lo, hi]`` (the data's span)."""
-    g = u.Quantity(grid).to_value(u.AA)
-    if g[-1] <= lo or g[0] >= hi:
-        raise DataError(f"{where}: the grid {g[0]:.2f}-{g[-1]:.2f} Angstrom lies outside the data "
-                        f"({lo:.2f}-{hi:.2f} Angstrom)")
+# ------------------------------------------------- the common grid of many files
+def _segments(extents):
+    """Per arm name, the overlap of every spectrum's span and the median log step; overlapping arms merged."""
+    arms = {}
+    for ext in extents:
+        for name, lo, hi, step in ext:
+            a = arms.setdefault(name, [0.0, np.inf, []])
+            a[0], a[1] = max(a[0], lo), min(a[1], hi)
+            a[2].append(step)
+    segments = sorted((lo, hi, float(np.median(steps)), name) for name, (lo, hi, steps) in arms.items())
+    for lo, hi, _, name in segments:
+        if not hi > lo:
+            raise DataError(f"the spectra do not overlap in wavelength (arm {name or '?'}): read fewer or "
+                            "give a common grid", see=("grid",))
+    merged = []
+    for seg in segments:
+        if merged and seg[0] < merged[-1][1]:
+            last = merged[-1]
+            merged[-1] = (last[0], max(last[1], seg[1]), min(last[2], seg[2]), last[3] + seg[3])
+        else:
+            merged.append(seg)
+    return merged
+
+
+def default_grid(extents):
+    """Log-linear grid inside the overlap of all inputs (per arm), at their median step (4 significant digits)."""
+    pieces = []
+    for lo, hi, step, _ in _segments(extents):
+        step = float(f"{step:.4g}")
+        start, stop = lo * 10 ** step, hi * 10 ** -step  # one step inside: every output bin is covered
+        if stop > start:
+            pieces.append(log_grid(start, stop, step).to_value(u.AA))
+    if not pieces or sum(p.size for p in pieces) < 2:
+        raise DataError("the spectra overlap in less than 2 pixels; give a common grid", see=("grid",))
+    return np.concatenate(pieces)
+
+
+def _shifted_extent(summary, rest_frame, z_override):
+    z = z_override.get(summary["id"], summary["z"]) if rest_frame else 0.0
+    if z is None:
+        z = 0.0  # no redshift: the record is refused in the resampling pass, with its name
+    return [(n, lo / (1 + z), hi / (1 + z), s) for n, lo, hi, s in summary["extent"]]
+
+
+def _native_grid(summaries, rest_frame, z_override):
+    """The inputs' own grid when every spectrum is on it and none is shifted, else None."""
+    first = summaries[0]["native"]
+    if first is None:
+        return None
+    for s in summaries:
+        z = z_override.get(s["id"], s["z"]) if rest_frame else 0.0
+        if z not in (0, 0.0) or s["native"] is None or not np.array_equal(s["native"], first):
+            return None
+    return first

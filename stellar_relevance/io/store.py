@@ -3,12 +3,14 @@
 The store is the project's packed file (:mod:`stellar_relevance.io.packed`):
 an uncompressed float32 ``FLUX`` image that astropy memory-maps. FITS keeps
 its numbers big-endian, so the mapped array cannot be handed to torch as
-it is; :func:`gather` reads the rows of one mini-batch (in file order, for
-locality) and converts only those to native float32. Per-pixel statistics
-come from one streaming pass with float64 accumulators
-(:func:`pixel_mean`). :func:`memory_status` reads the anonymous and the
-file-backed resident memory apart (``/proc/self/status``), which is how the
-benchmarks tell the data mapped from the file from real copies.
+it is; :func:`stellar_relevance.nn.batches.gather_rows` reads the rows of
+one mini-batch (in file order, for locality) and converts only those to
+native float32, and :func:`stellar_relevance.nn.batches.column_moments`
+takes per-pixel statistics in one streaming pass with float64 accumulators
+(what the estimators use on a store). :func:`memory_status` reads the
+anonymous and the file-backed resident memory apart (``/proc/self/status``),
+which is how the benchmarks tell the data mapped from the file from real
+copies.
 """
 
 import errno
@@ -23,8 +25,7 @@ from astropy.table import Table
 
 from stellar_relevance.exceptions import DataError
 
-__all__ = ["Store", "open_store", "gather", "pixel_mean", "memory_status", "write_synthetic_store",
-           "store_bytes"]
+__all__ = ["Store", "open_store", "memory_status", "write_synthetic_store", "store_bytes"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,42 +119,6 @@ def open_store(path):
             header = hdul[0].header
             wavelength = (header.get("CRVAL1", 0.0) + header.get("CDELT1", 1.0) * np.arange(flux.shape[1])) * u.AA
     return Store(flux, labels, wavelength, path)
-
-
-def gather(array, index):
-    """Rows ``index`` of ``array`` (a memory map or an array) as a native-order float32 array.
-
-    The rows are read in ascending order (a memory map is read where it
-    lies) and returned in the order of ``index``.
-
-    Examples
-    --------
-    >>> a = np.arange(12, dtype=">f4").reshape(4, 3)
-    >>> gather(a, [3, 1])
-    array([[ 9., 10., 11.],
-           [ 3.,  4.,  5.]], dtype=float32)
-    """
-    index = np.asarray(index)
-    order = np.argsort(index, kind="stable")
-    rows = np.asarray(array[index[order]])
-    out = np.empty(rows.shape, dtype=np.float32)
-    out[order] = rows  # one pass: byte swap (FITS is big-endian) and back to the asked order
-    return out
-
-
-def pixel_mean(array, rows=None, chunk_rows=4096):
-    """Per-pixel mean over ``rows`` (all by default) in one streaming pass with float64 accumulators.
-
-    Examples
-    --------
-    >>> pixel_mean(np.arange(6, dtype=">f4").reshape(3, 2), chunk_rows=2)
-    array([2., 3.])
-    """
-    rows = np.arange(array.shape[0]) if rows is None else np.sort(np.asarray(rows))
-    total = np.zeros(array.shape[1], dtype=np.float64)
-    for start in range(0, len(rows), chunk_rows):
-        total += np.asarray(array[rows[start : start + chunk_rows]], dtype=np.float64).sum(0)
-    return total / max(len(rows), 1)
 
 
 def memory_status():

@@ -19,7 +19,7 @@ from astropy import units as u
 from astropy.io import fits
 
 from stellar_relevance.io.atomic import atomic_write
-from stellar_relevance.io.packed import labels_hdu, primary_cards
+from stellar_relevance.io.packed import _labels_hdu, _primary_cards
 
 __all__ = ["PackedStream"]
 
@@ -128,8 +128,8 @@ class PackedStream:
         if not self.rows:
             raise ValueError("no rows were written")
         header = self._image_header(-32)
-        table_hdu, label_info = labels_hdu(labels)
-        primary_cards(header, frame, flux_unit, self.rows, meta, label_info)
+        table_hdu, label_info = _labels_hdu(labels)
+        _primary_cards(header, frame, flux_unit, self.rows, meta, label_info)
         wave = fits.ImageHDU(np.asarray(u.Quantity(wavelength).to_value(u.AA), dtype=float), name="WAVELENGTH")
         wave.header["BUNIT"] = "Angstrom"
         wave.header["CTYPE1"] = header["CTYPE1"]

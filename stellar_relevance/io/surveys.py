@@ -1,8 +1,9 @@
 """One-survey front ends of :func:`~stellar_relevance.io.read_spectra`.
 
 ``read_sdss`` and ``read_lamost`` accept only their survey's formats; the
-format readers themselves live in :mod:`.sdss` and :mod:`.lamost`, which do
-not import the dispatcher (so the package has no import cycle).
+format readers themselves live in :mod:`.format_sdss` and
+:mod:`.format_lamost`, which do not import the dispatcher (so the package
+has no import cycle).
 """
 
 from stellar_relevance.io.dispatch import read_spectra

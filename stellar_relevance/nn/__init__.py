@@ -3,7 +3,8 @@
 - :mod:`.layers` — :class:`SpectralLinear`, the first layer ``W = lambda * psi``
 - :mod:`.network` — :class:`SpectralNetwork`, the MLP behind it
 - :mod:`.proximal` — the penalties and their proximal steps (exact zeros)
-- :mod:`.training` — :func:`train`, the one training loop
+- :mod:`.core` — what every training loop shares: the loss table, the optimiser groups, early stopping
+- :mod:`.training` — :func:`train`, the training loop of one network
 - :mod:`.batches` — mini-batches gathered from (memory-mapped) arrays
 - :mod:`.distributed` — several processes through torch DistributedDataParallel
 """

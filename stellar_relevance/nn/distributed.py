@@ -4,15 +4,12 @@ Started by ``torchrun`` (``torchrun --nproc-per-node 2 -m stellar_relevance.cli 
 or by ``stelrel rank --nproc 2``, which launches the same command through
 torch's elastic launcher (:func:`launch`). Every process runs the whole
 pipeline on the same data with the same seed; :func:`~stellar_relevance.nn.training.train`
-asks :func:`batch_plan` for its mini-batches, and under a process group
-each process takes its share of every global batch (a
-:class:`~torch.utils.data.DistributedSampler`-style split of the same
-shuffled order) and the network is wrapped in
-:class:`~torch.nn.parallel.DistributedDataParallel`, which averages the
-gradients. With ``P`` processes and ``batch_size=B`` each step sees the
-same ``P * B`` spectra as one process with ``batch_size=P * B``, so the two
-give the same network to float tolerance. Only rank 0 writes
-(:func:`is_main_process`).
+asks :func:`batch_plan` for its mini-batches: each process takes its share
+of every global batch (a :class:`~torch.utils.data.DistributedSampler`-style
+split of one shuffled order) and :class:`~torch.nn.parallel.DistributedDataParallel`
+averages the gradients. ``P`` processes at ``batch_size=B`` see the same
+``P * B`` spectra per step as one process at ``batch_size=P * B`` (the same
+network to float tolerance). Only rank 0 writes (:func:`is_main_process`).
 
 Backends: gloo on CPU, NCCL on CUDA (one GPU per process, ``LOCAL_RANK``).
 """
@@ -22,6 +19,7 @@ import os
 import signal
 import sys
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 import torch
@@ -109,8 +107,8 @@ def init_from_environment(device="auto", timeout_s=600):
     return True
 
 
-#: set by :func:`local_training`: this process trains alone even under a process group
-_LOCAL = [False]
+#: True inside :func:`local_training` (per thread and asyncio task, as every context variable)
+_training_alone = ContextVar("stellar_relevance_training_alone", default=False)
 
 
 @contextmanager
@@ -118,19 +116,21 @@ def local_training():
     """Within this block :func:`batch_plan` ignores the process group: this process trains alone.
 
     :func:`spread` uses it to give each process whole networks of its own.
+    The state is a :class:`contextvars.ContextVar`, set for this block and
+    reset when it ends, so another thread is not affected.
 
     Examples
     --------
     >>> with local_training():
     ...     plan = batch_plan(4, 2)
-    >>> plan.size
-    1
+    >>> plan.size, batch_plan(4, 2).size
+    (1, 1)
     """
-    previous, _LOCAL[0] = _LOCAL[0], True
+    token = _training_alone.set(True)
     try:
         yield
     finally:
-        _LOCAL[0] = previous
+        _training_alone.reset(token)
 
 
 def spread(tasks, run):
@@ -180,7 +180,7 @@ class _Plan:
 
     def __init__(self, n, batch_size, generator, device):
         self.n, self.batch_size, self.generator, self.device = n, int(batch_size), generator, device
-        self.rank, self.size = (0, 1) if _LOCAL[0] else world()
+        self.rank, self.size = (0, 1) if _training_alone.get() else world()
 
     def wrap(self, network):
         if self.size == 1:
@@ -192,7 +192,7 @@ class _Plan:
         """``(index, weight)`` pairs: the rows of this process's share of each global batch.
 
         One process: the shuffled order cut in ``batch_size`` slices (weight
-        1), exactly as before. ``P`` processes: the same order (every process
+        1). ``P`` processes: the same order (every process
         shuffles with the same generator state), cut in global batches of
         ``P * batch_size`` rows, each dealt out round-robin as
         :class:`~torch.utils.data.DistributedSampler` deals indices; the loss
@@ -326,7 +326,9 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
 
     One node, a free local port for the c10d rendezvous, no restarts: when a
     process dies the launcher stops the others and this raises
-    :class:`LaunchError` naming the failed rank and its exit code.
+    :class:`LaunchError` naming the failed rank and its exit code. Ctrl-C
+    stops the processes (each is sent SIGINT) and raises
+    :class:`KeyboardInterrupt`; the signal handlers are restored on return.
 
     Parameters
     ----------
@@ -345,6 +347,8 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
         When a process fails.
     ParameterError
         When ``nproc`` is out of range.
+    KeyboardInterrupt
+        On Ctrl-C (SIGINT).
 
     Examples
     --------
@@ -365,6 +369,7 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
     ...
     stellar_relevance.nn.distributed.LaunchError: rank 0 (exit code 3) of 1 processes failed; the other processes were stopped and nothing was written
     """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -375,8 +380,13 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
         min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"stelrel-{os.getpid()}",
         rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5,
     )
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
     try:
         elastic_launch(config, sys.executable)(*(["-m", module] if module else []), *argv)
+    except SignalException as exc:  # the launcher's handler of SIGINT, SIGTERM ... (the processes are stopped)
+        if exc.sigval == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise LaunchError(f"stopped by {signal.Signals(exc.sigval).name}; nothing was written") from None
     except ChildFailedError as exc:
         # the launcher stops the survivors with SIGTERM: report the processes that failed first
         failed = sorted(exc.failures.items())
@@ -384,3 +394,7 @@ def launch(argv, nproc, device="auto", module="stellar_relevance.cli"):
         names = ", ".join(f"rank {rank} (exit code {f.exitcode})" for rank, f in root)
         raise LaunchError(f"{names} of {nproc} processes failed; the other processes were stopped and "
                           "nothing was written") from None
+    finally:
+        for sig, handler in handlers.items():  # the launcher installs its own and leaves them
+            if handler is not None:
+                signal.signal(sig, handler)

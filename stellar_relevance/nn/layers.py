@@ -19,7 +19,7 @@ input is only computed when the input requires it (never for the first layer
 of a network fed with data). The squared-L2 penalties are applied by the
 optimiser: Adam's coupled ``weight_decay = 2 c`` adds ``2 c p`` to the
 gradient, which is exactly the gradient of ``c * sum(p**2)`` (see
-:func:`stellar_relevance.nn.training.make_optimizer`), so no extra autograd pass
+:func:`stellar_relevance.nn.core.make_optimizer`), so no extra autograd pass
 over ``psi`` is spent on them either.
 """
 

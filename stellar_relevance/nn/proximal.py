@@ -25,14 +25,44 @@ needs no proximal step):
 
 import torch
 
-#: the penalty names accepted by the estimators and :func:`stellar_relevance.train`
+from stellar_relevance.exceptions import ParameterError
+
+__all__ = ["PENALTIES", "check_penalty", "soft_threshold_", "group_soft_threshold_", "shrink_columns_",
+           "proximal_step", "penalty_value"]
+
+#: the penalty names accepted by the estimators, :func:`stellar_relevance.train`, the pipeline and the CLI
 PENALTIES = ("l2", "l1", "group")
 
 
 def check_penalty(penalty):
-    """Raise ``ValueError`` unless ``penalty`` is one of :data:`PENALTIES`."""
-    if penalty not in PENALTIES:
-        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
+    """``penalty`` if it is one of :data:`PENALTIES`; a `ParameterError` naming ``penalty`` otherwise.
+
+    Parameters
+    ----------
+    penalty : str
+        The penalty type asked for.
+
+    Returns
+    -------
+    str
+        ``penalty``, unchanged.
+
+    Raises
+    ------
+    ParameterError
+        When ``penalty`` is not one of :data:`PENALTIES` (also a ``ValueError``).
+
+    Examples
+    --------
+    >>> check_penalty("group")
+    'group'
+    >>> check_penalty("l3")
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.ParameterError: penalty must be one of l2, l1, group, got 'l3'
+    """
+    if not isinstance(penalty, str) or penalty not in PENALTIES:
+        raise ParameterError("penalty", f"must be one of {', '.join(PENALTIES)}, got {penalty!r}")
     return penalty
 
 
@@ -89,15 +119,35 @@ def group_soft_threshold_(spectral, threshold):
     >>> layer.eigenvalues.detach()
     tensor([ 0.8000,  0.0000, -1.0000])
     """
-    return _shrink_columns_(spectral.eigenvalues, spectral.relevance(), threshold)
+    return shrink_columns_(spectral.eigenvalues, spectral.relevance(), threshold)
 
 
 @torch.no_grad()
-def _shrink_columns_(eigenvalues, norms, threshold):
+def shrink_columns_(eigenvalues, norms, threshold):
     """``eigenvalues *= max(0, 1 - threshold / norms)`` in place, the switched-off ones exactly 0.
 
-    ``norms`` are the column norms ``|lambda_i| * ||psi[:, i]||`` (any shape matching ``eigenvalues``:
-    one layer, or a stack of layers as in :mod:`stellar_relevance.estimators.stacked`).
+    The group step of :func:`group_soft_threshold_` on bare tensors.
+
+    Parameters
+    ----------
+    eigenvalues : torch.Tensor
+        Modified in place.
+    norms : torch.Tensor
+        The column norms ``|lambda_i| * ||psi[:, i]||``, any shape matching
+        ``eigenvalues`` (one layer, or a stack of layers as in
+        :mod:`stellar_relevance.estimators.stacked`).
+    threshold : float
+
+    Returns
+    -------
+    torch.Tensor
+        ``eigenvalues``.
+
+    Examples
+    --------
+    >>> shrink_columns_(torch.tensor([[1.0, -2.0], [0.5, 4.0]]), torch.tensor([[1.0, 2.0], [0.5, 4.0]]), 1.0)
+    tensor([[ 0., -1.],
+            [ 0.,  3.]])
     """
     factor = torch.where(norms > threshold, 1.0 - threshold / norms.clamp(min=threshold), torch.zeros_like(norms))
     eigenvalues.mul_(factor)

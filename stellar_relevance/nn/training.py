@@ -1,6 +1,6 @@
 """The training loop: a plain function over tensors, with early stopping.
 
-The estimators in :mod:`stellar_relevance.estimators._spectral` prepare the data and
+The estimators in :mod:`stellar_relevance.estimators` prepare the data and
 call :func:`train`; a custom pipeline can call it directly with any
 :class:`~stellar_relevance.nn.network.SpectralNetwork`.
 """
@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from stellar_relevance.nn.core import EarlyStopping, make_optimizer
 from stellar_relevance.nn.distributed import batch_plan
-from stellar_relevance.nn.proximal import check_penalty, penalty_value, proximal_step
+from stellar_relevance.nn.proximal import penalty_value, proximal_step
 
 logger = logging.getLogger(__name__)
 
@@ -45,42 +46,6 @@ class TrainingResult:
     history: list = field(default_factory=list)
     best_epoch: int = 0
     stopped_epoch: int = 0
-
-
-def make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penalty, penalty="l2"):
-    """Adam with the spectral penalties folded into the gradient.
-
-    ``torch.optim.Adam(weight_decay=w)`` adds ``w * p`` to the gradient before
-    the moment estimates, which is exactly the gradient of
-    ``(w / 2) * sum(p**2)``. So ``weight_decay = 2 * c`` on the eigenvalues
-    and eigenvectors of the first layer is the paper's penalty
-    ``c_lambda * sum(lambda**2) + c_psi * sum(psi**2)`` added to the loss at
-    every batch, without an autograd pass for it.
-
-    With ``penalty="l1"`` or ``"group"`` the eigenvalues get no weight decay:
-    their penalty is applied by :func:`stellar_relevance.nn.proximal.proximal_step`
-    after each step (``psi`` keeps its squared-L2 decay).
-    """
-    check_penalty(penalty)
-    if eigenvalue_penalty < 0 or eigenvector_penalty < 0:
-        raise ValueError(
-            "penalties must be >= 0, got "
-            f"eigenvalue_penalty={eigenvalue_penalty}, eigenvector_penalty={eigenvector_penalty}"
-        )
-    spectral = network.spectral
-    eigenvalues = [spectral.eigenvalues]
-    if spectral.output_eigenvalues is not None:
-        eigenvalues.append(spectral.output_eigenvalues)
-    if penalty != "l2" and spectral.output_eigenvalues is not None:
-        raise ValueError(f"penalty={penalty!r} needs a spectral layer without output eigenvalues")
-    special = {id(p) for p in eigenvalues} | {id(spectral.eigenvectors)}
-    others = [p for p in network.parameters() if id(p) not in special]
-    groups = [
-        {"params": eigenvalues, "weight_decay": 2.0 * eigenvalue_penalty if penalty == "l2" else 0.0},
-        {"params": [spectral.eigenvectors], "weight_decay": 2.0 * eigenvector_penalty},
-        {"params": others, "weight_decay": 0.0},
-    ]
-    return torch.optim.Adam(groups, lr=learning_rate)
 
 
 #: float32 copies of the parameters alive while training: weights, gradients, Adam's two moments,
@@ -267,7 +232,8 @@ def train(
     batch_size = min(int(batch_size), n)
     has_val = X_val is not None and len(X_val) > 0
     result = TrainingResult()
-    best_loss, best_state, since_best = float("inf"), None, 0
+    best_state = None
+    rule = EarlyStopping(1, early_stopping, min_epochs, n_iter_no_change, has_val)
     bar = tqdm(range(1, max_epochs + 1), desc=description, disable=not verbose, leave=False)
     plan = batch_plan(n, batch_size, generator, X.device)  # this process's share under torch.distributed
     model = plan.wrap(network)
@@ -305,22 +271,17 @@ def train(
         result.stopped_epoch = epoch
         if verbose:
             bar.set_postfix(train=f"{train_loss:.4g}", val="-" if val_loss is None else f"{val_loss:.4g}")
-        monitored = val_loss if has_val else train_loss
-        if epoch < min_epochs or not early_stopping:
+        if not rule.watching(epoch):
             continue
-        if monitored < best_loss:
-            best_loss, since_best = monitored, 0
+        improved, going = rule.update(epoch, torch.tensor([val_loss if has_val else train_loss], dtype=torch.float64))
+        if improved[0]:
             best_state = copy.deepcopy(network.state_dict())
-            result.best_epoch = epoch
-        else:
-            since_best += 1
-            if has_val and since_best >= n_iter_no_change:
-                logger.info("early stop at epoch %d (best %d)", epoch, result.best_epoch)
-                break
+        if not going[0]:
+            logger.info("early stop at epoch %d (best %d)", epoch, int(rule.best_epoch[0]))
+            break
     bar.close()
-    if early_stopping and best_state is not None:
+    if best_state is not None:
         network.load_state_dict(best_state)
-    else:
-        result.best_epoch = result.stopped_epoch
+    result.best_epoch = int(rule.final_epochs(torch.tensor([result.stopped_epoch]))[0])
     network.eval()
     return result

@@ -11,7 +11,7 @@ import numpy as np
 from stellar_relevance.exceptions import ParameterError
 from stellar_relevance.ranking._features import SIGNIFICANCE_METHODS
 from stellar_relevance.ranking._prepare import note
-from stellar_relevance.ranking.conditioning import check_penalty
+from stellar_relevance.nn.proximal import check_penalty
 from stellar_relevance.ranking.evaluation import resolve_ks
 
 __all__ = ["DEFAULT_KS", "check_spectra", "check_parameters", "curve_ks", "check_flux_level", "FLUX_LEVELS"]

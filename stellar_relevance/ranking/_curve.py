@@ -30,7 +30,7 @@ def _retrained_curve(order, retrain_ks, data, params, n_random, random_state, pr
 
     def fit_predict_many(keeps):
         fit = fit_predict_subsets(estimator, data.X, data.y, data.X_test, keeps, sample_index=data.train_idx,
-                                  given=data.G, given_test=data.G_test)
+                                  given=data.G, given_test=data.G_test, progress=progress)
         fits.append(fit)
         return fit.predictions
 

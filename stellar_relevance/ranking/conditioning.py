@@ -9,41 +9,8 @@ penalties of :mod:`stellar_relevance.nn.proximal`).
 """
 
 from stellar_relevance.exceptions import ParameterError
-from stellar_relevance.nn.proximal import PENALTIES
 
-__all__ = ["check_penalty", "check_given"]
-
-
-def check_penalty(penalty):
-    """``penalty`` if it is one of the penalties of :mod:`stellar_relevance.nn.proximal` (ParameterError otherwise).
-
-    Parameters
-    ----------
-    penalty : str
-        The penalty type asked for.
-
-    Returns
-    -------
-    str
-        ``penalty``, unchanged.
-
-    Raises
-    ------
-    ParameterError
-        Naming ``penalty``, when it is not one of ``PENALTIES``.
-
-    Examples
-    --------
-    >>> check_penalty("group")
-    'group'
-    >>> check_penalty("l3")
-    Traceback (most recent call last):
-    ...
-    stellar_relevance.exceptions.ParameterError: penalty must be one of l2, l1, group, got 'l3'
-    """
-    if penalty not in PENALTIES:
-        raise ParameterError("penalty", f"must be one of {', '.join(PENALTIES)}, got {penalty!r}")
-    return penalty
+__all__ = ["check_given"]
 
 
 def check_given(spectra, label, given):

@@ -15,11 +15,11 @@ import numpy as np
 
 from stellar_relevance.io.atomic import atomic_write
 from stellar_relevance.exceptions import ParameterError
-from stellar_relevance.report.outputs import check_output_dir
+from stellar_relevance.report.outputs import OUTPUT_FILES, check_output_dir, existing_results
 from stellar_relevance.report.html import _spread_band, label_display_name
 
-__all__ = ["BY_LABEL_FIGURE", "parse_labels", "label_dirs", "check_label_outputs", "plot_relevance_by_label",
-           "write_relevance_by_label"]
+__all__ = ["BY_LABEL_FIGURE", "parse_labels", "label_dirs", "completed_labels", "check_label_outputs",
+           "plot_relevance_by_label", "write_relevance_by_label"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,38 @@ def label_dirs(out, labels):
     if len(labels) == 1:
         return {labels[0]: out}
     return {label: out / label for label in labels}
+
+
+def completed_labels(out, labels):
+    """The labels whose result folder holds a complete result (every file of :data:`OUTPUT_FILES`).
+
+    A folder is moved into place whole when its result is saved, so a run
+    stopped part-way leaves the labels it finished complete and the others
+    absent: these are the labels a resumed run keeps.
+
+    Parameters
+    ----------
+    out, labels
+        As for :func:`label_dirs`.
+
+    Returns
+    -------
+    tuple of str
+        In the order of ``labels``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from stellar_relevance.report.outputs import OUTPUT_FILES
+    >>> out = Path(tempfile.mkdtemp())
+    >>> (out / "FEH").mkdir()
+    >>> for name in OUTPUT_FILES:
+    ...     _ = (out / "FEH" / name).write_bytes(b"")
+    >>> completed_labels(out, ("FEH", "TEFF", "LOGG"))
+    ('FEH',)
+    """
+    folders = label_dirs(out, labels)
+    return tuple(label for label in labels if len(existing_results(folders[label])) == len(OUTPUT_FILES))
 
 
 def check_label_outputs(out, labels, overwrite=False):

@@ -19,7 +19,7 @@ from pathlib import Path
 from stellar_relevance.io.atomic import atomic_write
 from stellar_relevance.exceptions import StelrelError
 
-__all__ = ["FIGURE_FILES", "OUTPUT_FILES", "check_output_dir", "staged_output_dir", "replace_file"]
+__all__ = ["FIGURE_FILES", "OUTPUT_FILES", "existing_results", "check_output_dir", "staged_output_dir", "replace_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,31 @@ def _probe_writable(folder):
     fd, probe = tempfile.mkstemp(dir=folder, prefix=".stelrel-write-test.")
     os.close(fd)
     os.unlink(probe)
+
+
+def existing_results(directory):
+    """The result files (:data:`OUTPUT_FILES`) that ``directory`` holds, in that order.
+
+    Parameters
+    ----------
+    directory : str or Path
+
+    Returns
+    -------
+    list of str
+        Empty when the folder holds none (or does not exist); all of
+        :data:`OUTPUT_FILES` when it holds a complete result.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "summary.json").write_text("{}")
+    >>> existing_results(folder), existing_results(folder / "absent")
+    (['summary.json'], [])
+    """
+    directory = Path(directory).expanduser()
+    return [name for name in OUTPUT_FILES if (directory / name).exists()]
 
 
 def check_output_dir(directory, overwrite=False):
@@ -85,7 +110,7 @@ def check_output_dir(directory, overwrite=False):
     directory = Path(directory).expanduser()
     if directory.exists() and not directory.is_dir():
         raise StelrelError(f"output {directory} exists and is not a folder")
-    existing = [name for name in OUTPUT_FILES if (directory / name).exists()]
+    existing = existing_results(directory)
     if existing and not overwrite:
         raise FileExistsError(
             f"output folder {directory} already holds results ({', '.join(existing)}); "

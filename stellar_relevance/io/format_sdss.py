@@ -1,6 +1,8 @@
 """Formats specutils reads (SDSS, APOGEE, DESI): through ``Spectrum.read`` / ``SpectrumList.read``.
 
-Only what specutils does not give is added here: the IDs to join a label
+One registry entry (``FORMATS``) covers them: it identifies a file with
+specutils' own registry (``identify_spectrum_format``) and reports
+specutils' format name. Only what specutils does not give is added here: the IDs to join a label
 table on, the redshift and other header quantities, and bad pixels as NaN.
 
 - **SDSS** ``spec-PLATE-MJD-FIBER.fits`` (format ``"SDSS-III/IV spec"``):
@@ -18,14 +20,15 @@ table on, the redshift and other header quantities, and bad pixels as NaN.
 
 import logging
 import warnings
+from pathlib import Path
 
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-from stellar_relevance.io.records import Record, arms_from_spectrum
+from stellar_relevance.io.records import Format, Record, arms_from_spectrum
 
-__all__ = ["SDSS_FLUX_UNIT", "is_sdss_spec", "specutils_records", "SPECUTILS_FORMATS"]
+__all__ = ["SDSS_FLUX_UNIT", "is_sdss_spec", "specutils_records", "specutils_label", "SPECUTILS_FORMATS", "FORMATS"]
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +175,52 @@ def _specutils_records(hdul, path, label):
     arm = arms_from_spectrum(spectrum, f"{where}[{hdul[1].name or 1}]", names="SDSS")[0]
     return [Record(keys=keys, source=where, format=label, arms=[arm], frame="vacuum",
                    flux_unit=spectrum.flux.unit, z=z, info=info)]
+
+
+def specutils_label(path, hdul=None):
+    """The specutils format of a file among `SPECUTILS_FORMATS` (an SDSS ``spec`` file at once), else None.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (specutils' identifiers read it).
+    hdul : astropy.io.fits.HDUList, optional
+        The open file, to recognise an SDSS ``spec`` file without specutils.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> coadd = fits.BinTableHDU(Table({"flux": np.ones(10, "f4"), "loglam": 3.6 + 1e-4 * np.arange(10)}))
+    >>> specutils_label("spec-0266-51602-0031.fits", fits.HDUList([fits.PrimaryHDU(), coadd]))
+    'SDSS-III/IV spec'
+    """
+    if hdul is not None and is_sdss_spec(hdul):
+        return "SDSS-III/IV spec"
+    from specutils import Spectrum, SpectrumList
+    from specutils.io.registers import identify_spectrum_format
+
+    for cls in (Spectrum, SpectrumList):
+        try:
+            found = identify_spectrum_format(str(path), cls)
+        except Exception:  # noqa: BLE001 - an identifier that fails means "not this format"
+            continue
+        found = [found] if isinstance(found, str) else list(found or [])
+        known = [f for f in found if f in SPECUTILS_FORMATS]
+        if known:
+            return known[0]
+    return None
+
+
+def _read(path, hdul, label, **options):
+    return specutils_records(hdul, Path(path), label)
+
+
+#: The registry's entry (:mod:`.registry`): specutils' own loaders, after stelrel's formats.
+FORMATS = (
+    Format("specutils", identify=specutils_label, read=_read, labels=tuple(SPECUTILS_FORMATS),
+           families=SPECUTILS_FORMATS, priority=40),
+)

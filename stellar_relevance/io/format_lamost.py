@@ -1,11 +1,17 @@
 """LAMOST spectra: low resolution (image and table layouts) and medium resolution (two arms).
 
-specutils has no LAMOST loader; these readers are registered with its
-registry (:mod:`.registry`), so ``Spectrum.read(path)`` works for LAMOST
-files once ``stellar_relevance.io`` is imported. The survey pipeline
+specutils has no LAMOST loader; the two formats here (``FORMATS``) are in
+stelrel's registry (:mod:`.registry`), which also registers them with
+specutils', so ``Spectrum.read(path)`` works for LAMOST files once
+``stellar_relevance.io`` is imported. The survey pipeline
 (:func:`read_spectra`) calls the array-level readers here directly (no
 `Spectrum` object per file: it is the fast path for tens of thousands of
 files).
+
+A file is LAMOST when its primary header has ``OBSID`` or names LAMOST
+(``TELESCOP``, ``ORIGIN``, ``DATA_V``), or when its primary image has the
+DR1-DR7 rows (the third an increasing optical wavelength grid). Without
+``OBSID`` it is refused by name: its rows are not five spectra.
 
 - **Low resolution** (LRS). DR1-DR7: the primary HDU is a 5 x N image,
   rows flux, ivar, wavelength, andmask, ormask. DR8 and later: a binary
@@ -21,6 +27,7 @@ files).
 """
 
 import logging
+from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -28,9 +35,9 @@ from astropy.io import fits
 
 from stellar_relevance.exceptions import DataError
 from stellar_relevance.io._common import header_unit
-from stellar_relevance.io.records import Record, arm_from_arrays
+from stellar_relevance.io.records import Format, Record, arm_from_arrays
 
-__all__ = ["IMAGE_ROWS", "is_lamost_lrs", "is_lamost_mrs", "lrs_records", "mrs_records"]
+__all__ = ["IMAGE_ROWS", "is_lamost_lrs", "is_lamost_mrs", "lrs_records", "mrs_records", "FORMATS"]
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +86,28 @@ def is_lamost_mrs(hdul):
     (True, False)
     """
     names = {h.name for h in hdul}
-    return bool(names & set(MRS_ARMS)) and "OBSID" in hdul[0].header
+    return bool(names & set(MRS_ARMS)) and (_lamost_header(hdul[0].header) or len(names & set(MRS_ARMS)) == 2)
+
+
+def _lamost_header(header):
+    """True when a primary header says LAMOST: ``OBSID``, or LAMOST in ``TELESCOP``, ``ORIGIN`` or ``DATA_V``."""
+    return "OBSID" in header or any("LAMOST" in str(header.get(k, "")).upper() for k in ("TELESCOP", "ORIGIN",
+                                                                                          "DATA_V"))
+
+
+def _image_layout(hdul):
+    """A DR1-DR7 primary image: 3-5 rows, and a LAMOST header or a third row that is an optical grid."""
+    header = hdul[0].header
+    if header.get("NAXIS") != 2 or not 3 <= (header.get("NAXIS2") or 0) <= 5:
+        return False
+    if _lamost_header(header):
+        return True
+    try:
+        row = np.asarray(hdul[0].data[2], dtype=float)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return bool(row.size > 2 and np.all(np.isfinite(row)) and np.all(np.diff(row) > 0)
+                and 3000.0 < row[0] and row[-1] < 11000.0)
 
 
 def is_lamost_lrs(hdul):
@@ -105,22 +133,19 @@ def is_lamost_lrs(hdul):
     >>> is_lamost_lrs(lrs), is_lamost_mrs(lrs)
     (True, False)
     """
-    header = hdul[0].header
-    if "OBSID" not in header or is_lamost_mrs(hdul):
+    if is_lamost_mrs(hdul):
         return False
-    if header.get("NAXIS") == 2 and 3 <= header.get("NAXIS2", 0) <= 5:
+    if _image_layout(hdul):
         return True
-    return _vector_table(hdul) is not None
+    return _lamost_header(hdul[0].header) and _vector_table(hdul) is not None
 
 
 def _keys(header, path):
-    stem = path.name.split(".fit")[0]
     obsid = header.get("OBSID")
-    keys = {}
-    if obsid not in (None, ""):
-        keys["OBSID"] = str(obsid).strip()
-    keys["FILE"] = stem
-    return keys
+    if obsid is None or not str(obsid).strip():
+        raise DataError(f"{path}: a LAMOST file without the OBSID keyword in its primary header (every LAMOST "
+                        "spectrum is named by its OBSID); the file was edited or is not as the archive serves it")
+    return {"OBSID": str(obsid).strip(), "FILE": path.name.split(".fit")[0]}
 
 
 def _frame(header):
@@ -262,3 +287,21 @@ def mrs_records(hdul, path, exposures=False):
     if not out:
         raise DataError(f"{path}: no single-exposure tables (B-<id>, R-<id>)")
     return out
+
+
+def _read_lrs(path, hdul, label, **options):
+    return lrs_records(hdul, Path(path))
+
+
+def _read_mrs(path, hdul, label, exposures=False, **options):
+    return mrs_records(hdul, Path(path), exposures=exposures)
+
+
+#: The registry's entries (:mod:`.registry`): medium resolution first (its files also have an OBSID).
+FORMATS = (
+    Format("LAMOST-MRS", identify=lambda path, hdul: "LAMOST-MRS" if is_lamost_mrs(hdul) else None,
+           read=_read_mrs, family="LAMOST-MRS", priority=20, specutils="SpectrumList",
+           note="a LAMOST medium-resolution file holds two arms (COADD_B, COADD_R)"),
+    Format("LAMOST-LRS", identify=lambda path, hdul: "LAMOST-LRS" if is_lamost_lrs(hdul) else None,
+           read=_read_lrs, family="LAMOST", priority=21, specutils="Spectrum"),
+)

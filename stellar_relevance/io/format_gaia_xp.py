@@ -14,15 +14,17 @@ pixel; ``meta`` says so.
 import contextlib
 import io
 import logging
+import warnings
+from pathlib import Path
 
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
 from stellar_relevance.exceptions import DataError
-from stellar_relevance.io.records import Record, arm_from_arrays
+from stellar_relevance.io.records import Format, Record, arm_from_arrays
 
-__all__ = ["is_gaia_xp", "gaia_records", "XP_RANGE_NM", "XP_FLUX_UNIT"]
+__all__ = ["is_gaia_xp", "gaia_records", "XP_RANGE_NM", "XP_FLUX_UNIT", "FORMATS"]
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +98,24 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
+@contextlib.contextmanager
+def _third_party_warnings_logged():
+    """gaiaxpy's and pandas' own warnings (deprecations, parsing notes) go to the debug log, not to the user.
+
+    They concern those libraries, not the data; stelrel's own findings are `DataWarning`s raised outside.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        log.debug("gaiaxpy: %s: %s", warning.category.__name__, warning.message)
+
+
 def _gaiaxpy():
     try:
         # gaiaxpy binds its progress bars to the sys.stdout of its import (``from sys import stdout``), where
         # gaia_records' redirection cannot reach them: imported under a null stdout, they stay silent
-        with _keep_matplotlib_settings(), contextlib.redirect_stdout(_Discard()):
+        with _keep_matplotlib_settings(), contextlib.redirect_stdout(_Discard()), _third_party_warnings_logged():
             import gaiaxpy
     except ImportError:
         raise DataError("reading Gaia XP spectra needs the optional 'gaia' extra: "
@@ -168,7 +183,7 @@ def gaia_records(path, grid=None):
         sampling = nm[inside]
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                _keep_matplotlib_settings():
+                _keep_matplotlib_settings(), _third_party_warnings_logged():
             frame, sampled = gaiaxpy.calibrate(str(path), sampling=sampling, save_file=False)
     except DataError:
         raise
@@ -188,3 +203,19 @@ def gaia_records(path, grid=None):
     if not out:
         raise DataError(f"{path}: no sources")
     return out
+
+
+def _identify(path, hdul):
+    return "Gaia-XP" if is_gaia_xp(path, hdul) else None
+
+
+def _read(path, hdul, label, sample_grid=None, sampling=None, **options):
+    """The registry's reader; ``sampling`` is the name specutils' ``Spectrum.read`` callers pass."""
+    return gaia_records(Path(path), sample_grid if sample_grid is not None else sampling)
+
+
+#: The registry's entry (:mod:`.registry`): FITS or CSV/ECSV files; never shifted to the rest frame.
+FORMATS = (
+    Format("Gaia-XP", identify=_identify, read=_read, inputs=("fits", "text"), priority=30, specutils="Spectrum",
+           shifts=False),
+)

@@ -1,0 +1,135 @@
+"""``stelrel`` in several processes (``rank --nproc 2``, ``pack --jobs 2``), run as a user runs it.
+
+Ctrl-C is the terminal's SIGINT to the command's process group: one line,
+exit code 130, no traceback from any process, nothing partial left. With
+``--nproc 2`` every warning and error is printed once.
+"""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stellar_relevance.io import write_packed
+from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
+from stellar_relevance.nn.distributed import available_slots
+from test_cli import _window
+from test_io_ingest import REAL, make_files
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+two_cores = pytest.mark.skipif(available_slots("cpu") < 2, reason="--nproc 2 needs 2 CPU cores")
+INTERRUPTED = "Interrupted: stopped; no partial output was left."
+
+
+def _descendants(root):
+    """How many processes descend from ``root`` (read from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return len(found)
+
+
+def _start(args, cwd, stderr):
+    """``python -m stellar_relevance.cli *args`` in a session of its own (as a terminal runs a command)."""
+    return subprocess.Popen([sys.executable, "-m", "stellar_relevance.cli", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+
+
+def _wait_for(condition, proc, timeout=180):
+    start = time.monotonic()
+    while not condition():
+        assert proc.poll() is None, "the command ended before it could be interrupted"
+        assert time.monotonic() - start < timeout, "timed out waiting for the processes"
+        time.sleep(0.1)
+
+
+def _interrupt(proc):
+    """Ctrl-C: SIGINT to the command's process group; its exit code."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        return proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def packed(tmp_path):
+    path = tmp_path / "spectra.fits"
+    write_packed(_window(make_synthetic_spectra(n_spectra=80, random_state=2)), path)
+    return path
+
+
+@two_cores
+def test_ctrl_c_under_nproc_2_is_one_line_and_exit_130(packed, tmp_path):
+    before = _digest(packed)
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        proc = _start(["rank", packed, "--out", tmp_path / "out", "--nproc", "2", "--seeds", "1", "--epochs", "5000",
+                       "--min-epochs", "5000", "--batch-size", "16", "--permutations", "50"], tmp_path, stderr)
+        # interrupt while the two processes train (their group has formed)
+        _wait_for(lambda: "joined the gloo process group" in log.read_text(), proc)
+        time.sleep(1.0)
+        code = _interrupt(proc)
+    text = log.read_text()
+    assert code == 130, text
+    assert "Traceback" not in text and "Error" not in text and "KeyboardInterrupt" not in text
+    assert text.rstrip().splitlines()[-1].endswith(INTERRUPTED) and text.count(INTERRUPTED) == 1
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".stelrel-*"))
+    assert _digest(packed) == before
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in REAL), reason=f"real LAMOST files not found in {REAL[0].parent}")
+def test_ctrl_c_under_pack_jobs_2_is_one_line_and_exit_130(tmp_path):
+    folder = tmp_path / "in"
+    make_files(folder, 200)
+    before = {p.name: _digest(p) for p in folder.iterdir()}
+    out = tmp_path / "out"
+    out.mkdir()
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        proc = _start(["pack", folder, "-o", out / "train.fits", "--jobs", "2", "--quiet"], tmp_path, stderr)
+        _wait_for(lambda: _descendants(proc.pid) >= 3, proc)  # the fork server and its two readers
+        time.sleep(0.5)
+        code = _interrupt(proc)
+    text = log.read_text()
+    assert code == 130, text
+    assert text.strip() == INTERRUPTED
+    assert list(out.iterdir()) == []  # neither the file nor its scratch folder
+    assert {p.name: _digest(p) for p in folder.iterdir()} == before
+
+
+@two_cores
+def test_nproc_2_prints_each_warning_and_error_once(packed, tmp_path):
+    before = _digest(packed)
+    result = subprocess.run(
+        [sys.executable, "-m", "stellar_relevance.cli", "rank", str(packed), "--out", str(tmp_path / "out"),
+         "--nproc", "2", "--scaling", "standard", "--epochs", "3", "--ks", "5,99999"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1 and "'--ks'" in errors[0] and "99999" in errors[0], result.stderr
+    assert len([line for line in lines if line.startswith("Warning:") and "'standard'" in line]) == 1
+    assert len([line for line in lines if "joined the gloo process group" in line]) == 1  # rank 0's messages only
+    assert "Traceback" not in result.stderr and "LaunchError" not in result.stderr
+    assert not (tmp_path / "out").exists() and _digest(packed) == before
