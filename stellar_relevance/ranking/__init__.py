@@ -3,7 +3,7 @@
 - :mod:`.pipeline` — :func:`rank_spectra`, the steps in order (each in a private module of this room:
   checks, data preparation, training, the error curve, stability, features, the result's tables)
 - :mod:`.evaluation` — top-k curves (:func:`topk_curve`) and overlaps (:func:`topk_overlap`)
-- :mod:`.conditioning` — the penalty and the ``given`` labels checked
+- :mod:`.conditioning` — the ``given`` labels checked
 """
 
 from stellar_relevance.ranking.evaluation import topk_curve, topk_overlap

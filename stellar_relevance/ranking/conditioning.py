@@ -1,11 +1,11 @@
-"""The pipeline's checks of the penalty and of the known labels fed as ``given``.
+"""The pipeline's check of the known labels fed as ``given``.
 
 ``given`` labels (e.g. Teff and log g) enter the network after the spectral
 layer (the estimator's ``fit(X, y, given=...)``), so the pixel relevance
 measures what the spectrum tells about the label beyond them, and the
-sensitivity is taken after them. This module checks the names
-(:func:`check_given`) and the penalty (:func:`check_penalty`, against the
-penalties of :mod:`stellar_relevance.nn.proximal`).
+sensitivity is taken after them. This module checks their names
+(:func:`check_given`); the penalty is checked by
+:func:`stellar_relevance.nn.proximal.check_penalty`.
 """
 
 from stellar_relevance.exceptions import ParameterError
