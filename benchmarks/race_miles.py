@@ -96,6 +96,7 @@ def rank_estimator(quick):
     """A SpectralRelevanceRegressor built exactly as ``rank_spectra`` builds it from its defaults."""
     from stellar_relevance import SpectralRelevanceRegressor
     from stellar_relevance.ranking import pipeline
+    from stellar_relevance.ranking._train import network_params
 
     defaults = {n: p.default for n, p in inspect.signature(pipeline.rank_spectra).parameters.items()
                 if p.default is not inspect.Parameter.empty}
@@ -103,7 +104,7 @@ def rank_estimator(quick):
     if quick:
         p.hidden_layer_sizes, p.max_epochs = (32,), 5
     p.min_epochs = min(300, int(p.max_epochs)) if p.min_epochs is None else p.min_epochs
-    params = pipeline._network_params(p, takes_penalty=True)
+    params = network_params(p)
     return SpectralRelevanceRegressor(**params), {k: v for k, v in params.items() if k != "verbose"}
 
 

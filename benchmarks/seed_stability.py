@@ -40,7 +40,8 @@ def main(argv=None):
 
     from stellar_relevance.ranking.evaluation import topk_overlap
     from stellar_relevance.io import load_miles
-    from stellar_relevance.ranking.pipeline import _network_params, _train_seeds, rank_spectra
+    from stellar_relevance.ranking._train import network_params, train_seeds
+    from stellar_relevance.ranking.pipeline import rank_spectra
     from stellar_relevance.ranking._prepare import select_labelled, split_train_test
 
     ns = [1, 2] if args.quick else [int(n) for n in args.ns.split(",")]
@@ -59,9 +60,9 @@ def main(argv=None):
         warnings.simplefilter("ignore")
         subset, X, y, _ = select_labelled(spectra, args.label, 20, notes)
         data = split_train_test(subset, X, y, p, notes)
-        params = _network_params(p, takes_penalty=True)
+        params = network_params(p)
         t0 = time.perf_counter()
-        estimators, records = _train_seeds(params, list(range(2 * max(ns))), data)
+        estimators, records = train_seeds(params, list(range(2 * max(ns))), data)
     wall = time.perf_counter() - t0
     importances = np.array([est.feature_importances_ for est in estimators])
     single = [np.argsort(-imp, kind="stable") for imp in importances]
