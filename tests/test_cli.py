@@ -70,7 +70,8 @@ def test_help_lists_every_command():
 def test_rank_writes_every_output(ranked):
     out, _ = ranked
     names = {p.name for p in out.iterdir()}
-    assert names == {"ranking.ecsv", "indices.ecsv", "curve.ecsv", "summary.json", "model.pt", "relevance.png",
+    assert names == {"ranking.ecsv", "features.ecsv", "indices.ecsv", "curve.ecsv", "summary.json", "model.pt",
+                     "relevance.png",
                      "eigenvalues.png", "curve.png", "report.html"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["max_epochs"] == 6 and summary["settings"]["batch_size"] == 64

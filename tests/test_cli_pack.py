@@ -292,7 +292,7 @@ def test_rank_and_predict_read_survey_files_directly(lamost, tmp_path):
             "--random-draws", "1", "--permutations", "20", "--quiet"]
     result = run("rank", str(folder / "spec-*.fits"), "--labels", tmp_path / "labels.ecsv",
                  "--grid", "4800:5400:1.0", "--out", out, *fast)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code in (0, 3), result.output  # 3: random labels, not beating the training mean
     summary = json.loads((out / "summary.json").read_text())
     assert summary["data"]["n_pixels"] == 601
     assert f"--labels {tmp_path / 'labels.ecsv'} --grid 4800:5400:1.0" in summary["command"]
@@ -379,7 +379,7 @@ def survey_model(lamost, tmp_path_factory):
             "--random-draws", "1", "--permutations", "20", "--seeds", "1", "--quiet"]
     result = run("rank", first, "--labels", root / "labels.ecsv", "--grid", "4800:5400:1.0", "--out", root / "ranked",
                  *fast)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code in (0, 3), result.output  # 3: random labels, not beating the training mean
     return root / "ranked" / "model.pt", second
 
 

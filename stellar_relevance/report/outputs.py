@@ -28,6 +28,7 @@ FIGURE_FILES = {"relevance": "relevance.png", "eigenvalues": "eigenvalues.png", 
 #: Every file :meth:`~stellar_relevance.report.result.RankingResult.save` writes.
 OUTPUT_FILES = (
     "ranking.ecsv",
+    "features.ecsv",
     "indices.ecsv",
     "curve.ecsv",
     "summary.json",
