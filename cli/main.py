@@ -25,8 +25,14 @@ cli.add_command(predict)
 
 
 def main():
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point; Ctrl-C outside a command's own handling still ends in one line, exit 130."""
+    try:
+        cli()
+    except KeyboardInterrupt:
+        from stellar_relevance.cli._errors import EXIT_INTERRUPTED, INTERRUPTED
+
+        click.echo(INTERRUPTED, err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 if __name__ == "__main__":
