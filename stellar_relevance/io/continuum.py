@@ -9,7 +9,7 @@ follows the continuum through the lines and ignores a line's core, so the
 ratio ``flux / continuum`` is near 1 between lines and below 1 in them, the
 representation The Cannon and most spectroscopic label pipelines use.
 
-Speed. The running percentile (:mod:`._running`) serves long runs of
+Speed. The running percentile (``io/_running.py``) serves long runs of
 pixels whose windows hold the same number of pixels with one
 `scipy.ndimage.rank_filter` pass over all rows laid end to end, and sorts
 only the windows that are cut short, hold non-finite flux or belong to short

@@ -5,17 +5,17 @@ and is described there by a `~stellar_relevance.io.records.Format` in the
 module's ``FORMATS`` tuple; the registry finds those modules by their name,
 orders every format by priority and tries them in turn:
 
-=================== =========== ======== ==========================================
-format              module      priority what
-=================== =========== ======== ==========================================
-``stelrel-packed``  format_packed   10   the project's packed file (a set)
-``MILES``           format_miles    10   a MILES folder with its parameter table (a set)
-``LAMOST-MRS``      format_lamost   20   LAMOST medium resolution (two arms)
-``LAMOST-LRS``      format_lamost   21   LAMOST low resolution (both layouts)
-``Gaia-XP``         format_gaia_xp  30   Gaia DR3 XP continuous spectra (FITS, CSV, ECSV)
-``specutils``       format_sdss     40   SDSS, APOGEE, DESI: specutils' own loaders
-``FITS-image``      format_packed   90   any FITS image with a spectral axis (a set)
-=================== =========== ======== ==========================================
+================== ============== ======== ================================================
+format             module         priority what
+================== ============== ======== ================================================
+``stelrel-packed`` format_packed  10       the project's packed file (a set)
+``MILES``          format_miles   10       a MILES folder with its parameter table (a set)
+``LAMOST-MRS``     format_lamost  20       LAMOST medium resolution (two arms)
+``LAMOST-LRS``     format_lamost  21       LAMOST low resolution (both layouts)
+``Gaia-XP``        format_gaia_xp 30       Gaia DR3 XP continuous spectra (FITS, CSV, ECSV)
+``specutils``      format_sdss    40       SDSS, APOGEE, DESI: specutils' own loaders
+``FITS-image``     format_packed  90       any FITS image with a spectral axis (a set)
+================== ============== ======== ================================================
 
 The formats that name a specutils class (``Format.specutils``) are also
 registered with specutils' registry, so after ``import stellar_relevance.io``

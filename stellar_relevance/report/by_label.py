@@ -81,8 +81,10 @@ def completed_labels(out, labels):
 
     Parameters
     ----------
-    out, labels
-        As for :func:`label_dirs`.
+    out : str or pathlib.Path
+        The output folder given to ``rank``, as for :func:`label_dirs`.
+    labels : sequence of str
+        The labels asked for, as for :func:`label_dirs`.
 
     Returns
     -------
