@@ -23,22 +23,27 @@ def _modules():
     return modules
 
 
+def _imports(name, path):
+    """``(module, attribute)`` for every import in module ``name`` (relative imports resolved;
+    ``attribute`` is ``""`` for ``import x.y``); imports inside functions included."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            yield from ((target, alias.name) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            yield from ((alias.name, "") for alias in node.names)
+
+
 def _import_graph(modules):
     graph = {name: set() for name in modules}
     for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                    target = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
-                candidates = [target] + [f"{target}.{alias.name}" for alias in node.names]
-            elif isinstance(node, ast.Import):
-                candidates = [alias.name for alias in node.names]
-            else:
-                continue
+        for module, attribute in _imports(name, path):
+            candidates = (module, f"{module}.{attribute}") if attribute else (module,)
             graph[name].update(c for c in candidates if c in modules and c != name)
     return graph
 
@@ -111,28 +116,15 @@ def _private_imports_across_rooms(modules):
     """``(importer, imported)`` pairs where a module imports a private module or name of another room."""
     found = []
     for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                    target = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
-                imported = [(target, alias.name) for alias in node.names]
-            elif isinstance(node, ast.Import):
-                imported = [(alias.name, "") for alias in node.names]
-            else:
+        for module, attribute in _imports(name, path):
+            if not module.startswith("stellar_relevance"):
                 continue
-            for module, attribute in imported:
-                if not module.startswith("stellar_relevance"):
-                    continue
-                if _room(module) in ("", _room(name)):
-                    continue  # the top level (exceptions, spectra, _version) is shared by every room
-                private_module = any(part.startswith("_") and part not in ("__init__",)
-                                     for part in module.split(".")[1:])
-                if private_module or (attribute.startswith("_") and attribute != "__version__"):
-                    found.append((name, f"{module}:{attribute}" if attribute else module))
+            if _room(module) in ("", _room(name)):
+                continue  # the top level (exceptions, spectra, _version) is shared by every room
+            private_module = any(part.startswith("_") and part not in ("__init__",)
+                                 for part in module.split(".")[1:])
+            if private_module or (attribute.startswith("_") and attribute != "__version__"):
+                found.append((name, f"{module}:{attribute}" if attribute else module))
     return found
 
 
