@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stellar_relevance.nn.core import EarlyStopping
+from stellar_relevance.nn.core import EarlyStopping, adam
 from stellar_relevance.nn.distributed import batch_plan
 from stellar_relevance.nn.proximal import shrink_columns_, soft_threshold_
 
@@ -84,8 +84,7 @@ class StackedNetworks(nn.Module):
     def optimizer(self, estimator):
         """Adam over the stack, grouped by the estimator's ``_optimizer_groups`` hook."""
         others = [self.bias, *self.weights, *self.biases]
-        return torch.optim.Adam(estimator._optimizer_groups([self.eigenvalues], self.eigenvectors, others),
-                                lr=estimator.learning_rate)
+        return adam(estimator._optimizer_groups([self.eigenvalues], self.eigenvectors, others), estimator.learning_rate)
 
 
 def gather(X, rows, columns, mask):

