@@ -330,3 +330,10 @@ def test_the_report_sets_the_model_beside_predicting_the_training_mean(fake_resu
     result.metrics.update(test_mae=0.5, beats_training_mean=False)
     page = render_html(result)
     assert "The model does not beat predicting the training mean: test MAE 0.5 against 0.45" in page
+
+
+def test_report_says_which_top_k_curve_to_trust(fake_result):
+    page = render_html(fake_result)  # masked 0.3 against retrained 0.22
+    assert "Which curve to trust:" in page and "top 30: masked 0.3, retrained 0.22: read the retrained curve." in page
+    fake_result.metrics["topk_mae_masked"] = 0.23
+    assert "masked 0.23, retrained 0.22: the two agree." in render_html(fake_result)

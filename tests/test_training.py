@@ -87,7 +87,7 @@ def _regression(n=600, d=10, seed=0):
 def test_proximal_training_reaches_exact_zeros_where_l2_does_not(penalty):
     X, y = _regression()
     zeros = {}
-    for kind, strength in (("l2", 1e-2), (penalty, 0.5)):
+    for kind, strength in (("l2", 1e-2), (penalty, 0.05)):  # in Adam's metric 0.01 .. 0.2 all select here
         torch.manual_seed(0)
         net = SpectralNetwork(10, 1, (16,))
         result = train(net, X, y, loss_fn=torch.nn.L1Loss(), learning_rate=1e-2, eigenvalue_penalty=strength,

@@ -33,6 +33,7 @@ from stellar_relevance.estimators._sensitivity import forward_sensitivity
 from stellar_relevance.exceptions import ParameterError
 from stellar_relevance.nn.batches import ArrayBatches, chunk_length
 from stellar_relevance.nn.core import optimizer_groups
+from stellar_relevance.nn.proximal import penalty_strength
 from stellar_relevance.nn.network import SpectralNetwork
 from stellar_relevance.nn.training import torch_threads, train
 
@@ -49,7 +50,7 @@ class _SpectralRelevanceBase(BaseEstimator):
         hidden_layer_sizes=(100, 100, 50),
         activation="relu",
         *,
-        eigenvalue_penalty=1e-2,
+        eigenvalue_penalty=None,
         eigenvector_penalty=1e-4,
         penalty="l2",
         learning_rate=1e-3,
@@ -112,8 +113,8 @@ class _SpectralRelevanceBase(BaseEstimator):
 
     def _optimizer_groups(self, eigenvalues, eigenvectors, others):
         """Hook: Adam's parameter groups with this estimator's penalties (:func:`~stellar_relevance.nn.core.optimizer_groups`)."""
-        return optimizer_groups(eigenvalues, eigenvectors, others, self.eigenvalue_penalty, self.eigenvector_penalty,
-                                self.penalty)
+        return optimizer_groups(eigenvalues, eigenvectors, others, penalty_strength(self.penalty, self.eigenvalue_penalty),
+                                self.eigenvector_penalty, self.penalty)
 
     def _fitted_preparation(self, rows, given, strata=None):
         """The :class:`~stellar_relevance.estimators._prepare.Preparation` of a fitted estimator on new ``rows``:

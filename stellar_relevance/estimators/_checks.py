@@ -86,6 +86,8 @@ def check_params(estimator):
     """Check every parameter of a spectral estimator; the hidden layer sizes as a tuple of ints."""
     for name in ("eigenvalue_penalty", "eigenvector_penalty"):
         value = getattr(estimator, name)
+        if value is None and name == "eigenvalue_penalty":
+            continue  # the penalty's default strength
         if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
             raise ParameterError(name, f"must be a finite number >= 0, got {value!r}")
     check_penalty(estimator.penalty)

@@ -9,21 +9,25 @@ PARAMETERS_NETWORK = """\
         output of the spectral layer (the paper's 100-100-50).
     activation : {"relu", "tanh", "elu", "gelu", "sigmoid", "identity"}, default="relu"
         Activation after every hidden layer.
-    eigenvalue_penalty : float, default=1e-2
-        ``c_lambda``: the strength of the eigenvalue penalty (see ``penalty``).
+    eigenvalue_penalty : float or None, default=None
+        ``c_lambda``: the strength of the eigenvalue penalty (see
+        ``penalty``). None: 1e-2 for ``"l2"`` (the paper's) and
+        ``"group"``, 3e-3 for ``"l1"``, whose strength is on the scale of
+        a data-loss gradient
+        (:data:`~stellar_relevance.nn.proximal.DEFAULT_STRENGTHS`).
     eigenvector_penalty : float, default=1e-4
         ``c_psi`` in ``c_psi * sum(psi**2)``.
     penalty : {"l2", "l1", "group"}, default="l2"
         The eigenvalue penalty. ``"l2"``: the paper's ``c_lambda *
         sum(lambda**2)`` (Adam's weight decay); it shrinks irrelevant
         eigenvalues but never to exactly zero. ``"l1"``: ``c_lambda *
-        sum(|lambda|)`` applied as soft-thresholding of the eigenvalues
-        after every optimiser step (threshold ``learning_rate *
-        c_lambda``); ``"group"``: ``c_lambda * sum_i ||W[:, i]||``,
-        group soft-thresholding of the first layer's columns. Both set
-        eigenvalues exactly to zero (``support_``). Their ``c_lambda`` is on
-        another scale than the l2 one: the total shrinkage is ``learning_rate
-        * c_lambda`` times the number of steps (docs/method.md, "Penalties").
+        sum(|lambda|)``; ``"group"``: ``c_lambda * sum_i ||W[:, i]||``.
+        Both are applied as a proximal step in Adam's metric after every
+        optimiser step and set eigenvalues exactly to zero (``support_``):
+        an input stays switched off while the running mean of its
+        data-loss gradient (of ``lambda_i``; of column ``W[:, i]`` for
+        ``"group"``) is smaller than ``c_lambda``, whatever the number of
+        steps (docs/method.md, "Penalties").
     learning_rate : float, default=1e-3
         Adam's step size.
     max_epochs : int, default=200

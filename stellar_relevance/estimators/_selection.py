@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from stellar_relevance.estimators._checks import check_given, check_sample_index
 from stellar_relevance.exceptions import ParameterError
+from stellar_relevance.nn.proximal import penalty_strength
 from stellar_relevance.nn.training import torch_threads, train
 
 logger = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def select_inputs(estimator, X, y, k, *, given=None, sample_index=None, max_epoc
     X_train, y_train = prep.part(X, prep.train_pos, target, device)
     X_val, y_val = prep.part(X, prep.val_pos, target, device) if len(prep.val_pos) else (None, None)
     # the fine-tuning keeps the k inputs: squared L2 (never exactly zero), at the l2 strength
-    l2_strength = estimator.eigenvalue_penalty if estimator.penalty == "l2" else 1e-2
+    l2_strength = penalty_strength("l2", estimator.eigenvalue_penalty if estimator.penalty == "l2" else None)
     mask = torch.ones(n_features, device=device)
     handle = spectral.eigenvalues.register_hook(lambda grad: grad * mask)
     alive, dead = _starting_inputs(estimator, k)

@@ -212,7 +212,7 @@ class SpectralRelevanceRegressor(RegressorMixin, _SpectralRelevanceBase):
         hidden_layer_sizes=(100, 100, 50),
         activation="relu",
         *,
-        eigenvalue_penalty=1e-2,
+        eigenvalue_penalty=None,
         eigenvector_penalty=1e-4,
         penalty="l2",
         learning_rate=1e-3,

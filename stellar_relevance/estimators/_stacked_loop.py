@@ -16,7 +16,7 @@ from torch import nn
 
 from stellar_relevance.nn.core import EarlyStopping, adam
 from stellar_relevance.nn.distributed import batch_plan
-from stellar_relevance.nn.proximal import shrink_columns_, soft_threshold_
+from stellar_relevance.nn.proximal import adam_threshold, penalty_strength, soft_threshold_
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +71,14 @@ class StackedNetworks(nn.Module):
         return h
 
     @torch.no_grad()
-    def proximal_step(self, penalty, threshold):
+    def proximal_step(self, penalty, threshold, optimizer):
         """The proximal step of :mod:`stellar_relevance.nn.proximal`, for every network at once."""
         if penalty == "l2" or threshold <= 0:
             return
-        if penalty == "l1":
-            soft_threshold_(self.eigenvalues.data, threshold)
-        else:
-            norms = self.eigenvalues.abs() * torch.linalg.vector_norm(self.eigenvectors, dim=1)
-            shrink_columns_(self.eigenvalues.data, norms, threshold)
+        step = adam_threshold(optimizer, self.eigenvalues, threshold)  # Adam's metric, as proximal_step
+        if penalty == "group":
+            step = step * torch.linalg.vector_norm(self.eigenvectors, dim=1)
+        soft_threshold_(self.eigenvalues.data, step)
 
     def optimizer(self, estimator):
         """Adam over the stack, grouped by the estimator's ``_optimizer_groups`` hook."""
@@ -169,7 +168,7 @@ def train_group(estimator, networks, columns, data, seed, device, bar):
     index, mask = full_index, full_mask
     optimizer = model.optimizer(estimator)
     loss_fn = estimator._loss_function()
-    threshold = float(estimator.learning_rate) * float(estimator.eigenvalue_penalty)
+    threshold = float(estimator.learning_rate) * float(penalty_strength(estimator.penalty, estimator.eigenvalue_penalty))
     n_models, max_epochs = len(networks), int(estimator.max_epochs)
     live = torch.arange(n_models)  # the networks still in the stack, in stack order
     stopped_epoch = torch.zeros(n_models, dtype=torch.long)
@@ -194,7 +193,7 @@ def train_group(estimator, networks, columns, data, seed, device, bar):
                              y[rows].unsqueeze(0))
             (losses.sum() if weight == 1.0 else losses.sum() * weight).backward()
             optimizer.step()
-            model.proximal_step(estimator.penalty, threshold)
+            model.proximal_step(estimator.penalty, threshold, optimizer)
             running += losses.detach().double() * len(rows)
             seen += len(rows)
         stopped_epoch[live] = epoch

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from stellar_relevance.nn.core import EarlyStopping, make_optimizer
 from stellar_relevance.nn.distributed import batch_plan
-from stellar_relevance.nn.proximal import penalty_value, proximal_step
+from stellar_relevance.nn.proximal import penalty_strength, penalty_value, proximal_step
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def train(
     *,
     loss_fn,
     learning_rate=1e-3,
-    eigenvalue_penalty=1e-2,
+    eigenvalue_penalty=None,
     eigenvector_penalty=1e-4,
     penalty="l2",
     max_epochs=200,
@@ -181,13 +181,16 @@ def train(
     loss_fn : callable
         ``loss_fn(output, target) -> scalar tensor`` (mean over the batch).
     learning_rate : float
-    eigenvalue_penalty, eigenvector_penalty : float
-        ``c_lambda`` and ``c_psi`` of the penalty.
+    eigenvalue_penalty : float or None
+        ``c_lambda``; None: the default of ``penalty``
+        (:data:`~stellar_relevance.nn.proximal.DEFAULT_STRENGTHS`).
+    eigenvector_penalty : float
+        ``c_psi``.
     penalty : {"l2", "l1", "group"}
         ``"l2"``: the paper's ``c_lambda * sum(lambda**2)`` through Adam's
-        weight decay. ``"l1"`` / ``"group"``: a proximal step with threshold
-        ``learning_rate * c_lambda`` after every optimiser step, which sets
-        eigenvalues exactly to zero (:mod:`stellar_relevance.nn.proximal`).
+        weight decay. ``"l1"`` / ``"group"``: a proximal step in Adam's
+        metric after every optimiser step, which sets eigenvalues exactly to
+        zero (:func:`~stellar_relevance.nn.proximal.proximal_step`).
     max_epochs : int
     batch_size : int
     early_stopping : bool
@@ -226,6 +229,7 @@ def train(
         raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    eigenvalue_penalty = penalty_strength(penalty, eigenvalue_penalty)
     optimizer = make_optimizer(network, learning_rate, eigenvalue_penalty, eigenvector_penalty, penalty)
     threshold = float(learning_rate) * float(eigenvalue_penalty)
     n = len(X)
@@ -247,7 +251,7 @@ def train(
             loss = loss_fn(_apply(model, xb), yb)
             (loss if weight == 1.0 else loss * weight).backward()
             optimizer.step()
-            proximal_step(network.spectral, penalty, threshold)
+            proximal_step(network.spectral, penalty, threshold, optimizer)
             running += loss.detach() * len(index)
             seen += len(index)
         train_loss = float(running) / seen

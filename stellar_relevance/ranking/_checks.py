@@ -11,7 +11,7 @@ import numpy as np
 from stellar_relevance.exceptions import ParameterError
 from stellar_relevance.ranking._features import SIGNIFICANCE_METHODS
 from stellar_relevance.ranking._prepare import note
-from stellar_relevance.nn.proximal import check_penalty
+from stellar_relevance.nn.proximal import penalty_strength
 from stellar_relevance.ranking.evaluation import resolve_ks
 
 __all__ = ["DEFAULT_KS", "check_spectra", "check_parameters", "curve_ks", "check_flux_level", "FLUX_LEVELS"]
@@ -40,7 +40,7 @@ def check_parameters(p, notes):
         raise ParameterError("random_state", f"must be a non-negative integer, got {rs!r}")
     if int(p.n_seeds) < 1:
         raise ParameterError("n_seeds", f"must be >= 1, got {p.n_seeds}")
-    check_penalty(p.penalty)
+    p.eigenvalue_penalty = penalty_strength(p.penalty, p.eigenvalue_penalty)
     if int(p.top) < 1:
         raise ParameterError("top", f"must be >= 1, got {p.top}")
     if int(p.max_epochs) < 1:

@@ -85,7 +85,7 @@ def rank_spectra(
     n_iter_no_change=100,
     batch_size=128,
     learning_rate=1e-3,
-    eigenvalue_penalty=1e-2,
+    eigenvalue_penalty=None,
     eigenvector_penalty=1e-4,
     input_scaling="center",
     penalty="l2",
@@ -132,6 +132,9 @@ def rank_spectra(
         leaves it dense and unstable).
     learning_rate, eigenvalue_penalty, eigenvector_penalty : float
         The step size and the penalties (paper: 1e-3, 1e-2, 1e-4).
+        ``eigenvalue_penalty=None`` takes the default of ``penalty``
+        (1e-2 for ``"l2"`` and ``"group"``, 3e-3 for ``"l1"``); the settings
+        record the number used.
     input_scaling : {"center", "standard", "none"}
         ``"center"`` (default) subtracts the training mean and keeps the
         flux units; ``"standard"`` also divides by the per-pixel spread and is

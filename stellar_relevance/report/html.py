@@ -12,6 +12,8 @@ import html
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from stellar_relevance.io.atomic import atomic_write
 from stellar_relevance.report._html import (CSS, dict_rows, features_html, fmt, key_numbers, stability_html,
                                             table_html, warnings_html)
@@ -20,6 +22,19 @@ from stellar_relevance.report.figures import _spread_band, figure_pngs, label_di
 __all__ = ["render_html", "write_html"]
 
 logger = logging.getLogger(__name__)
+
+
+def _curve_advice(metrics, top):
+    """One paragraph: which of the two top-k curves answers "how well do k pixels predict the label"."""
+    masked, retrained = metrics.get("topk_mae_masked"), metrics.get("topk_mae")
+    text = ("<b>Which curve to trust:</b> the retrained one says how well k pixels alone predict the label. The "
+            "masked one says how much this model loses when the other pixels are frozen; a model that uses many "
+            "pixels a little (the default l2 penalty switches none off) loses much, although a model trained on "
+            "the k pixels would not.")
+    if masked is not None and retrained is not None and np.isfinite(masked) and np.isfinite(retrained):
+        text += (f" Here, top {top}: masked {masked:.3g}, retrained {retrained:.3g}"
+                 + (": read the retrained curve." if masked - retrained > 0.02 else ": the two agree."))
+    return f'<p class="note">{text}</p>'
 
 
 def render_html(result, pngs=None):
@@ -119,6 +134,7 @@ def render_html(result, pngs=None):
         '<p class="note">Masked: the trained model with every pixel outside the k kept set to its training mean. '
         "Retrained: a new model trained on the k pixels alone (same settings, seed "
         f"{html.escape(str((s.get('seeds') or [None])[0]))}). Random: mean ± spread over random-k draws.</p>",
+        _curve_advice(m, top),
         table_html(result.curve),
         "<h2>Provenance</h2>",
         table_html(dict_rows(s), caption="settings"),
