@@ -19,7 +19,7 @@ def test_penalties_quick(tmp_path, miles_dir):
     out = tmp_path / "penalties.json"
     stdout = _run(["penalties.py", "--quick", "--miles", str(miles_dir), "--out", str(out)])
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["penalty"], r["strength"]) for r in rows] == [("l2", 0.01), ("l1", 1.0)]
+    assert [(r["penalty"], r["strength"]) for r in rows] == [("l2", 0.01), ("l1", 0.003)]
     assert all(0 < r["test_mae"] < 2 and 1 <= r["n_selected"] <= 4300 for r in rows)
     assert "| penalty |" in stdout
 
@@ -56,3 +56,13 @@ def test_store_mmap_small(tmp_path):
     assert {"open_store", "read_packed(memmap=False)"} <= set(probes)
     assert all(p["open_s"] >= 0 and p["peak_mib"] > 0 for p in probes.values())
     assert "|" in stdout
+
+
+def test_features_null_quick(tmp_path, miles_dir, monkeypatch):
+    monkeypatch.setenv("STELREL_MILES_DIR", str(miles_dir))
+    out = tmp_path / "null.json"
+    stdout = _run(["features_null.py", "--quick", "--permutations", "1", "--output", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["labels"] for r in rows] == ["real [Fe/H]", "permuted (seed 0)"]
+    assert all(0 <= r["n_significant"] <= r["n_features"] and r["seconds"] > 0 for r in rows)
+    assert "permutations with 0 significant features:" in stdout
