@@ -25,13 +25,11 @@ import warnings
 import click
 
 from stellar_relevance.cli import _processes
+from stellar_relevance.cli._processes import EXIT_INTERRUPTED, INTERRUPTED  # noqa: F401  (part of this module's face)
 from stellar_relevance.cli.options import option_name
 
-#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
-EXIT_INTERRUPTED = 130
 #: Exit code of ``rank`` when a model does not beat predicting the training mean.
 EXIT_NO_BETTER_THAN_MEAN = 3
-INTERRUPTED = "Interrupted: stopped; no partial output was left."
 
 
 class CommandError(click.ClickException):
@@ -133,6 +131,8 @@ def handle_errors(func):
             except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
                 raise
             except Exception as exc:  # noqa: BLE001 - only user-facing errors are converted
+                if _processes.interrupted(exc):  # a Ctrl-C that an interrupted import wrapped in its own error
+                    raise KeyboardInterrupt from None
                 error = _as_click_error(exc, ctx)
                 if error is None and _processes.worker_reports() is not None:
                     _processes.report_crash_and_exit(exc)
