@@ -348,9 +348,7 @@ def test_network_too_large_is_a_usage_error_naming_hidden(packed, tmp_path):
     [
         (["--ks", "5,99999"], "--ks"),  # more pixels than the spectra have: was clipped to "all"
         (["--ks", "5,30,all", "--retrain-ks", "7"], "--retrain-ks"),  # not one of --ks: was skipped
-        pytest.param(["--min-epochs", "50", "--epochs", "3"], "--min-epochs",  # was run with min-epochs = epochs
-                     marks=pytest.mark.xfail(strict=True, reason="stellar_relevance/ranking/pipeline.py: the "
-                                             "min_epochs message names 'max_epochs' (its owner fixes the words)")),
+        (["--min-epochs", "50", "--epochs", "3"], "--min-epochs"),  # was run with min-epochs = epochs
     ],
 )
 def test_inconsistent_options_are_usage_errors(packed, tmp_path, args, option):
