@@ -112,15 +112,36 @@ def _shown(error):
     return buffer.getvalue()
 
 
+def _silent():
+    """Whether this process shows nothing: a copy of ``--nproc N`` other than the first."""
+    return _processes.worker_rank() not in (None, 0)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one ``Warning:`` line (never Python's two lines with the source line)."""
+    click.echo(f"Warning: {one_line(message)}", err=True)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Every warning the command raises (also outside :func:`cli_output`, while an import runs) as one line."""
+    with warnings.catch_warnings():
+        if _silent():
+            warnings.simplefilter("ignore")
+        warnings.showwarning = _show_warning
+        yield
+
+
 def handle_errors(func):
-    """Run a command: library errors become one-line click errors, Ctrl-C one line and exit code 130."""
+    """Run a command: library errors become one-line click errors, each warning one line, Ctrl-C one line and
+    exit code 130."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context(silent=True)
         try:
             try:
-                with _processes.command_running():
+                with _processes.command_running(), _one_line_warnings():
                     result = func(*args, **kwargs)
                 sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
                 return result
@@ -164,7 +185,7 @@ def cli_output(quiet):
     restored on exit (handlers, levels, warning filters), so running
     commands in-process (tests, notebooks) leaves no global state.
     """
-    silent = _processes.worker_rank() not in (None, 0)
+    silent = _silent()
     level = logging.CRITICAL + 1 if silent else logging.WARNING if quiet else logging.INFO
     logger = logging.getLogger("stellar_relevance")
     handler = logging.StreamHandler(sys.stderr)
@@ -174,13 +195,10 @@ def cli_output(quiet):
     logger.setLevel(level)
     logger.propagate = False
 
-    def show(message, category, filename, lineno, file=None, line=None):
-        click.echo(f"Warning: {one_line(message)}", err=True)
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore" if silent else "default")
-            warnings.showwarning = show
+            warnings.showwarning = _show_warning
             yield
     finally:
         logger.removeHandler(handler)
