@@ -69,7 +69,7 @@ DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "audit_cli.json"
 #: A short training for the cases that rank (the audit is about what the commands say, not the ranking).
 SHORT = ["--epochs", "20", "--min-epochs", "5", "--seeds", "1", "--ks", "30,all", "--retrain-ks", "30",
          "--random-draws", "1", "--permutations", "20", "--catalog", "lick"]
-PYTHON_WORDS = re.compile(r"\b(?:True|False|None)\b|\b[a-z_][a-z0-9_]*\((?!s\))|"
+PYTHON_WORDS = re.compile(r"\b(?:True|False|None)\b|\b[a-z_][a-z0-9_]*\((?!e?s\))|"
                           r"(?<![\w./-])[a-z][a-z0-9]*_[a-z0-9_]+\b(?![\w./-])|\bdtype\b|\bnp\.\w+|<U\d+")
 RAW_WARNING = re.compile(r"^\S+\.py:\d+: \w*Warning: ")  # Python's own format, with the source line under it
 TEMPORARY = re.compile(r"(^\.|\.tmp|~$|^stelrel-|\.part$)")
@@ -108,13 +108,14 @@ def lamost(folder, sub="in"):
 
 
 def edit_header(path, remove=(), **cards):
+    """Remove the cards ``remove`` from the primary header of ``path``, set ``cards``."""
     from astropy.io import fits
 
     with fits.open(path, mode="update") as hdul:
+        header = hdul[0].header
+        header.update(cards)
         for key in remove:
-            del hdul[0].header[key]
-        for key, value in cards.items():
-            hdul[0].header[key] = value
+            header.remove(key)
 
 
 def set_flux(path, value):

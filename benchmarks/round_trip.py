@@ -3,7 +3,8 @@
 Makes ``--files`` LAMOST low-resolution files (DR6/DR7 image layout) from
 the two real ones in ``../shared/data/surveys/`` (the folder the tests use:
 ``$STELREL_SHARED_DATA/surveys``, else ``../shared/data/surveys`` beside the
-repository), with a label table ``labels.csv`` (``OBSID``, ``PLANTED``).
+repository), with ``make_files`` of ``benchmarks/ingest.py`` (OBSID,
+redshift and flux noise changed), and a label table ``labels.csv`` (``OBSID``, ``PLANTED``).
 ``PLANTED`` is a synthetic label planted in the spectra: drawn uniformly in
 [-1, 0.5] per file, it deepens ten absorption lines of the real spectrum
 (Mg b, Fe 5270 / 5335, Na D, the Ca II triplet; Gaussian profiles of 1.5
@@ -57,12 +58,10 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import SHARED_DATA, environment, markdown_table, write_json
+from _common import environment, markdown_table, write_json
+from ingest import REAL, SURVEYS, make_files
 
 REPO = Path(__file__).resolve().parents[1]
-SURVEYS = SHARED_DATA / "surveys"
-REAL = [SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits",
-        SURVEYS / "spec-57287-KP193637N444141V03_sp10-161.fits.gz"]
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "round_trip.json"
 LABEL = "PLANTED"
 LABEL_RANGE = (-1.0, 0.5)
@@ -81,28 +80,22 @@ def stelrel():
 
 
 def planted_files(folder, n, seed=0):
-    """``n`` LAMOST-layout files from the two real ones, each with a planted label; ``{OBSID: label}``."""
+    """``n`` LAMOST-layout files (``make_files`` of benchmarks/ingest.py), each with a label planted in its
+    line depths; ``{OBSID: label}``."""
     from astropy.io import fits
 
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    stars = []
-    for path in REAL:
-        with fits.open(path) as hdul:
-            stars.append((hdul[0].data.astype(np.float32), hdul[0].header.copy()))
+    make_files(folder, n, seed=seed)
+    rng = np.random.default_rng(seed + 1)
     labels = {}
-    for i in range(n):
-        data, header = stars[i % 2][0].copy(), stars[i % 2][1].copy()
-        z, value = float(rng.uniform(-3e-4, 3e-4)), float(rng.uniform(*LABEL_RANGE))
-        observed = np.asarray(LINES) * (1 + z)
-        profile = np.exp(-0.5 * ((data[2][:, None] - observed[None, :]) / LINE_SIGMA) ** 2).sum(axis=1)
-        strength = LINE_DEPTH * (value - LABEL_RANGE[0]) / (LABEL_RANGE[1] - LABEL_RANGE[0])
-        noise = 1 + 0.01 * rng.standard_normal(data.shape[1])
-        data[0] = (data[0] * (1 - strength * np.minimum(profile, 1)) * noise).astype(np.float32)
-        obsid = 900000000 + i
-        header["OBSID"], header["Z"] = obsid, z
-        fits.PrimaryHDU(data, header).writeto(folder / f"spec-{i:05d}.fits")
-        labels[obsid] = value
+    for path in sorted(folder.iterdir()):
+        value = float(rng.uniform(*LABEL_RANGE))
+        with fits.open(path, mode="update") as hdul:
+            flux, wavelength, header = hdul[0].data[0], hdul[0].data[2], hdul[0].header
+            observed = np.asarray(LINES) * (1 + header["Z"])
+            profile = np.exp(-0.5 * ((wavelength[:, None] - observed[None, :]) / LINE_SIGMA) ** 2).sum(axis=1)
+            strength = LINE_DEPTH * (value - LABEL_RANGE[0]) / (LABEL_RANGE[1] - LABEL_RANGE[0])
+            flux *= (1 - strength * np.minimum(profile, 1)).astype(flux.dtype)
+            labels[int(header["OBSID"])] = value
     return labels
 
 

@@ -1,30 +1,31 @@
 """benchmarks/audit_cli.py runs in its quick mode: a few bad inputs through the command line and the API."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from test_io_surveys_real import DR6, DR7, MRS, SDSS, SURVEYS, XP_CSV, XP_FITS  # the real files, found one way
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-SURVEYS = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "surveys"
-NEEDED = ("spec-58397-EG014118N254444M01_sp03-031.fits", "spec-57287-KP193637N444141V03_sp10-161.fits.gz",
-          "med-58408-TD230151N343645T01_sp01-015.fits", "spec-0266-51602-0031.fits", "XP_CONTINUOUS_RAW.csv",
-          "XP_CONTINUOUS_RAW.fits")
 
 
-@pytest.mark.skipif(not all((SURVEYS / name).is_file() for name in NEEDED),
+def _audit(*options, folder):
+    """``python benchmarks/audit_cli.py *options`` with its work folder in ``folder``: (process, its JSON)."""
+    command = [sys.executable, str(REPO / "benchmarks" / "audit_cli.py"), *options, "--output",
+               str(folder / "audit.json"), "--workdir", str(folder)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, json.loads((folder / "audit.json").read_text())
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in (DR7, DR6, MRS, SDSS, XP_CSV, XP_FITS)),
                     reason=f"real survey files not found in {SURVEYS}")
 def test_audit_quick(tmp_path):
-    output = tmp_path / "audit.json"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "audit_cli.py"), "--quick", "--output",
-                           str(output), "--workdir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(output.read_text())
+    proc, result = _audit("--quick", folder=tmp_path)
     cases = {case["id"]: case for case in result["cases"]}
     assert {"3a", "7a", "8b", "11a", "g-truncated", "g-jobs", "a-rank-ndarray"} <= set(cases)
     assert result["totals"]["tracebacks"] == 0 and result["totals"]["partial_outputs"] == 0
@@ -33,7 +34,7 @@ def test_audit_quick(tmp_path):
     assert cases["7a"]["exit"] == 2 and cases["7a"]["message"] == "Error: Missing option '-o' / '--output'."
     assert cases["a-rank-ndarray"]["exit"] == "ParameterError" and cases["a-rank-ndarray"]["kind"] == "API"
     assert "totals: cases 7" in proc.stdout and "| case | item | kind |" in proc.stdout
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith("stelrel-audit-")]  # work folder removed
+    assert [p.name for p in tmp_path.iterdir()] == ["audit.json"]  # the work folder removed
 
 
 def test_the_audit_notices_what_it_is_for(tmp_path):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from test_io_surveys_real import DR6, DR7, SURVEYS  # the real files, found one way
+
 REPO = Path(__file__).resolve().parents[1]
-SURVEYS = Path(os.environ.get("STELREL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "surveys"
 
 
-@pytest.mark.skipif(not (SURVEYS / "spec-58397-EG014118N254444M01_sp03-031.fits").is_file(),
-                    reason=f"real LAMOST files not found in {SURVEYS}")
+@pytest.mark.skipif(not (DR7.is_file() and DR6.is_file()), reason=f"real LAMOST files not found in {SURVEYS}")
 def test_round_trip_benchmark_quick(tmp_path):
     output = tmp_path / "round_trip.json"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "round_trip.py"), "--quick", "--output",

@@ -26,8 +26,8 @@ two_cores = pytest.mark.skipif(available_slots("cpu") < 2, reason="--nproc 2 nee
 INTERRUPTED = "Interrupted: stopped; no partial output was left."
 
 
-def _descendants(root):
-    """How many processes descend from ``root`` (read from /proc)."""
+def _parents():
+    """Process id -> its parent's id (read from /proc)."""
     parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -36,6 +36,12 @@ def _descendants(root):
             except OSError:
                 continue
             parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _descendants(root):
+    """How many processes descend from ``root``."""
+    parents = _parents()
     found, frontier = set(), {root}
     while frontier:
         frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
@@ -100,21 +106,9 @@ def test_ctrl_c_under_nproc_2_is_one_line_and_exit_130(packed, tmp_path):
 def _readers(root):
     """How many processes ``root``'s children started: the reading processes of ``--jobs``, forked from the
     fork server (the resource tracker, the other child, starts none)."""
-    children = _children()
-    return sum(len(children.get(child, ())) for child in children.get(root, ()))
-
-
-def _children():
-    """Process id -> the ids of its children (read from /proc)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    return children
+    parents = _parents()
+    children = {pid for pid, ppid in parents.items() if ppid == root}
+    return sum(ppid in children for ppid in parents.values())
 
 
 def _pack_interrupted_while_reading(tmp_path, n_files):
