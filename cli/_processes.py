@@ -57,6 +57,8 @@ _RUNNING = [False]
 #: Whether Ctrl-C is ignored once the command has returned (set by the console script only: in-process
 #: runs, such as tests and notebooks, keep their own handling of Ctrl-C).
 _IGNORE_WHEN_DONE = [False]
+#: Whether a Ctrl-C came (set by the handlers of the console script and of the copies of ``--nproc``).
+_INTERRUPTED = [False]
 #: Exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it), and its one line.
 EXIT_INTERRUPTED = 130
 INTERRUPTED = "Interrupted: stopped; no partial output was left."
@@ -71,10 +73,6 @@ def _stop_once(signum, frame):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
-
-
-#: Whether a Ctrl-C came (set by the handlers of the console script and of the copies of ``--nproc``).
-_INTERRUPTED = [False]
 
 
 def _interrupt(signum, frame):
