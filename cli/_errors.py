@@ -25,13 +25,11 @@ import warnings
 import click
 
 from stellar_relevance.cli import _processes
+from stellar_relevance.cli._processes import EXIT_INTERRUPTED, INTERRUPTED  # noqa: F401  (part of this module's face)
 from stellar_relevance.cli.options import option_name
 
-#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
-EXIT_INTERRUPTED = 130
 #: Exit code of ``rank`` when a model does not beat predicting the training mean.
 EXIT_NO_BETTER_THAN_MEAN = 3
-INTERRUPTED = "Interrupted: stopped; no partial output was left."
 
 
 class CommandError(click.ClickException):
@@ -114,15 +112,36 @@ def _shown(error):
     return buffer.getvalue()
 
 
+def _silent():
+    """Whether this process shows nothing: a copy of ``--nproc N`` other than the first."""
+    return _processes.worker_rank() not in (None, 0)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as one ``Warning:`` line (never Python's two lines with the source line)."""
+    click.echo(f"Warning: {one_line(message)}", err=True)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Every warning the command raises (also outside :func:`cli_output`, while an import runs) as one line."""
+    with warnings.catch_warnings():
+        if _silent():
+            warnings.simplefilter("ignore")
+        warnings.showwarning = _show_warning
+        yield
+
+
 def handle_errors(func):
-    """Run a command: library errors become one-line click errors, Ctrl-C one line and exit code 130."""
+    """Run a command: library errors become one-line click errors, each warning one line, Ctrl-C one line and
+    exit code 130."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context(silent=True)
         try:
             try:
-                with _processes.command_running():
+                with _processes.command_running(), _one_line_warnings():
                     result = func(*args, **kwargs)
                 sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
                 return result
@@ -133,6 +152,8 @@ def handle_errors(func):
             except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
                 raise
             except Exception as exc:  # noqa: BLE001 - only user-facing errors are converted
+                if _processes.interrupted(exc):  # a Ctrl-C that an interrupted import wrapped in its own error
+                    raise KeyboardInterrupt from None
                 error = _as_click_error(exc, ctx)
                 if error is None and _processes.worker_reports() is not None:
                     _processes.report_crash_and_exit(exc)
@@ -164,7 +185,7 @@ def cli_output(quiet):
     restored on exit (handlers, levels, warning filters), so running
     commands in-process (tests, notebooks) leaves no global state.
     """
-    silent = _processes.worker_rank() not in (None, 0)
+    silent = _silent()
     level = logging.CRITICAL + 1 if silent else logging.WARNING if quiet else logging.INFO
     logger = logging.getLogger("stellar_relevance")
     handler = logging.StreamHandler(sys.stderr)
@@ -174,13 +195,10 @@ def cli_output(quiet):
     logger.setLevel(level)
     logger.propagate = False
 
-    def show(message, category, filename, lineno, file=None, line=None):
-        click.echo(f"Warning: {one_line(message)}", err=True)
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore" if silent else "default")
-            warnings.showwarning = show
+            warnings.showwarning = _show_warning
             yield
     finally:
         logger.removeHandler(handler)

@@ -11,13 +11,24 @@ the copy's exit code.
 ``--jobs N`` reads files in a pool of processes: :func:`quiet_reading_processes`
 makes them leave Ctrl-C to the main process, which stops them and prints
 one line (no traceback from every worker).
+
+The console script (:func:`stellar_relevance.cli.main.main`) calls
+:func:`interrupts_for_the_command`: a Ctrl-C before the command starts ends
+the process with the one line and exit code 130 (nothing is written yet);
+one while the command runs raises KeyboardInterrupt, which the command
+turns into the same line after removing its temporary outputs; once the
+command has returned, Ctrl-C is ignored, so the process ends with the
+command's own exit status (its outputs are complete) instead of being
+killed by the signal while the interpreter shuts down.
 """
 
+import atexit
 import contextlib
 import json
 import logging
 import os
 import signal
+import sys
 import tempfile
 import traceback
 from pathlib import Path
@@ -41,16 +52,77 @@ def worker_rank():
     return int(os.environ.get("RANK", "0"))
 
 
-#: Whether the command itself runs (its errors are handled); before and after, a signal ends the copy at once.
+#: Whether the command itself runs (its errors are handled); before it, a signal ends the process at once.
 _RUNNING = [False]
+#: Whether Ctrl-C is ignored once the command has returned (set by the console script only: in-process
+#: runs, such as tests and notebooks, keep their own handling of Ctrl-C).
+_IGNORE_WHEN_DONE = [False]
+#: Whether a Ctrl-C came (set by the handlers of the console script and of the copies of ``--nproc``).
+_INTERRUPTED = [False]
+#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, as a shell reports it), and its one line.
+EXIT_INTERRUPTED = 130
+INTERRUPTED = "Interrupted: stopped; no partial output was left."
+#: Environment variable that makes the fork server of ``--jobs N`` quiet about readers stopped while starting.
+READER_SERVER_ENV = "STELREL_READER_SERVER"
 
 
 def _stop_once(signum, frame):
+    _INTERRUPTED[0] = True
     if not _RUNNING[0]:  # importing or parsing: nothing written yet, and an import would wrap the interrupt
-        os._exit(130)
+        os._exit(EXIT_INTERRUPTED)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def _interrupt(signum, frame):
+    _INTERRUPTED[0] = True
+    if not _RUNNING[0]:  # parsing the options: nothing written yet
+        sys.stderr.write(INTERRUPTED + "\n")
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    raise KeyboardInterrupt
+
+
+def interrupts_for_the_command():
+    """In the console script: Ctrl-C before the command ends the process (one line, exit code 130),
+    during it raises KeyboardInterrupt, and after it is ignored (see the module's documentation)."""
+    _IGNORE_WHEN_DONE[0] = True
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # a copy of --nproc keeps _stop_once
+        signal.signal(signal.SIGINT, _interrupt)
+
+
+def interrupted(exc):
+    """Whether ``exc`` ends the command because of a Ctrl-C: a KeyboardInterrupt, an error that wraps one
+    (an import interrupted inside a class body raises RuntimeError, an extension's ImportError), or any
+    error after the signal handler of the console script saw a Ctrl-C."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return _INTERRUPTED[0]
+
+
+def exit_interrupted():
+    """End the process with exit code 130 after the one line: the exit functions run (temporary folders,
+    the reading processes), the interpreter's teardown does not. CPython ends a process by SIGINT at
+    the end of its teardown, whatever the exit code, when the interrupt was raised inside code that an
+    extension module ran while importing; the command has handled it."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _ignore_interrupts():
+    """Ctrl-C from here on is ignored; one that came while the command was finishing is dropped."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:  # signal.signal runs a pending handler first: the work is done, drop it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def stop_quietly_on_signals():
@@ -70,6 +142,8 @@ def command_running():
         yield
     finally:
         _RUNNING[0] = previous
+        if not previous and _IGNORE_WHEN_DONE[0]:
+            _ignore_interrupts()
 
 
 def report_and_exit(code, text, user_error=True):
@@ -155,10 +229,13 @@ def quiet_reading_processes(jobs):
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return
-    # the server's preloaded module: what the readers import (set before the server starts)
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["stellar_relevance.io.ingest"])
+    # the server's preloaded modules: what the readers import, and the quiet start (set before the server starts)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        ["stellar_relevance.io.ingest", "stellar_relevance.cli._reader_server"])
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ[READER_SERVER_ENV] = "1"
     try:
         forkserver.ensure_running()
     finally:
+        del os.environ[READER_SERVER_ENV]
         signal.signal(signal.SIGINT, previous)

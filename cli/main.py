@@ -3,7 +3,8 @@
 import click
 
 from stellar_relevance import __version__
-
+from stellar_relevance.cli._processes import (EXIT_INTERRUPTED, INTERRUPTED, exit_interrupted,
+                                              interrupts_for_the_command)
 from stellar_relevance.cli.catalog import catalog
 from stellar_relevance.cli.pack import pack
 from stellar_relevance.cli.predict import predict
@@ -25,14 +26,23 @@ cli.add_command(predict)
 
 
 def main():
-    """Console-script entry point; Ctrl-C outside a command's own handling still ends in one line, exit 130."""
+    """Console-script entry point.
+
+    Ctrl-C before the command starts or while it runs ends in one line and
+    exit code 130; after the command has returned (its outputs complete)
+    it is ignored, and the exit status is the command's own
+    (:func:`stellar_relevance.cli._processes.interrupts_for_the_command`).
+    """
+    interrupts_for_the_command()
     try:
         cli()
     except KeyboardInterrupt:
-        from stellar_relevance.cli._errors import EXIT_INTERRUPTED, INTERRUPTED
-
         click.echo(INTERRUPTED, err=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        exit_interrupted()
+    except SystemExit as stop:
+        if stop.code == EXIT_INTERRUPTED:  # the command printed the line
+            exit_interrupted()
+        raise
 
 
 if __name__ == "__main__":

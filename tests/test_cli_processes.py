@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stellar_relevance.io import write_packed
+from stellar_relevance.io import read_packed, write_packed
 from stellar_relevance.datasets.synthetic_spectra import make_synthetic_spectra
 from stellar_relevance.nn.distributed import available_slots
 from test_cli import _window
@@ -26,8 +26,8 @@ two_cores = pytest.mark.skipif(available_slots("cpu") < 2, reason="--nproc 2 nee
 INTERRUPTED = "Interrupted: stopped; no partial output was left."
 
 
-def _descendants(root):
-    """How many processes descend from ``root`` (read from /proc)."""
+def _parents():
+    """Process id -> its parent's id (read from /proc)."""
     parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -36,6 +36,12 @@ def _descendants(root):
             except OSError:
                 continue
             parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _descendants(root):
+    """How many processes descend from ``root``."""
+    parents = _parents()
     found, frontier = set(), {root}
     while frontier:
         frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
@@ -97,26 +103,73 @@ def test_ctrl_c_under_nproc_2_is_one_line_and_exit_130(packed, tmp_path):
     assert _digest(packed) == before
 
 
-@pytest.mark.skipif(not all(p.is_file() for p in REAL), reason=f"real LAMOST files not found in {REAL[0].parent}")
-@pytest.mark.xfail(strict=False, reason="timing-dependent: on an idle CI machine the interrupt once ended the "
-                   "process by SIGINT (-2) with nothing printed; under investigation")
-def test_ctrl_c_under_pack_jobs_2_is_one_line_and_exit_130(tmp_path):
-    folder = tmp_path / "in"
-    make_files(folder, 200)
+def _readers(root):
+    """How many processes ``root``'s children started: the reading processes of ``--jobs``, forked from the
+    fork server (the resource tracker, the other child, starts none)."""
+    parents = _parents()
+    children = {pid for pid, ppid in parents.items() if ppid == root}
+    return sum(ppid in children for ppid in parents.values())
+
+
+def _pack_interrupted_while_reading(tmp_path, n_files):
+    """``pack --jobs 2`` of ``n_files`` files, Ctrl-C as soon as its two readers run; None if it finished first."""
+    folder = tmp_path / f"in{n_files}"
+    make_files(folder, n_files)
     before = {p.name: _digest(p) for p in folder.iterdir()}
-    out = tmp_path / "out"
+    out = tmp_path / f"out{n_files}"
     out.mkdir()
-    log = tmp_path / "stderr.txt"
+    log = tmp_path / f"stderr{n_files}.txt"
     with open(log, "w") as stderr:
         proc = _start(["pack", folder, "-o", out / "train.fits", "--jobs", "2", "--quiet"], tmp_path, stderr)
-        _wait_for(lambda: _descendants(proc.pid) >= 3, proc)  # the fork server and its two readers
-        time.sleep(0.5)
+        start = time.monotonic()
+        while _readers(proc.pid) < 2 and proc.poll() is None:
+            assert time.monotonic() - start < 300, "timed out waiting for the reading processes"
+            time.sleep(0.01)
         code = _interrupt(proc)
-    text = log.read_text()
+    if code == 0 and (out / "train.fits").is_file():
+        return None  # the command was done before the signal came: not a Ctrl-C during the work
+    return code, log.read_text(), sorted(p.name for p in out.iterdir()), before == {
+        p.name: _digest(p) for p in folder.iterdir()}
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in REAL), reason=f"real LAMOST files not found in {REAL[0].parent}")
+def test_ctrl_c_under_pack_jobs_2_is_one_line_and_exit_130(tmp_path):
+    # the signal comes while the readers run (the first pass over the files, which finds the grid);
+    # a machine fast enough to finish before it gets twice the files
+    for n_files in (200, 400, 800):
+        outcome = _pack_interrupted_while_reading(tmp_path, n_files)
+        if outcome is not None:
+            break
+    else:
+        pytest.fail("pack --jobs 2 of 800 files finished before the Ctrl-C: it was never interrupted mid-run")
+    code, text, left, inputs_unchanged = outcome
     assert code == 130, text
     assert text.strip() == INTERRUPTED
-    assert list(out.iterdir()) == []  # neither the file nor its scratch folder
-    assert {p.name: _digest(p) for p in folder.iterdir()} == before
+    assert left == []  # neither the file nor its scratch folder
+    assert inputs_unchanged
+
+
+def test_ctrl_c_after_the_command_returned_keeps_its_exit_status(packed, tmp_path):
+    # Ctrl-C once the command has written its output and returned: in the exit functions (Python's handler
+    # still in place) and in the interpreter's teardown (where CPython gives SIGINT its default action back,
+    # which killed the process by the signal with nothing printed); both ignored, the status is pack's own
+    script = (
+        "import atexit, os, signal, sys\n"
+        "class CtrlCInTeardown:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "late = CtrlCInTeardown()\n"
+        "atexit.register(os.kill, os.getpid(), signal.SIGINT)\n"
+        "from stellar_relevance.cli.main import main\n"
+        "sys.argv = ['stelrel', 'pack', sys.argv[1], '-o', sys.argv[2], '--quiet']\n"
+        "main()\n"
+    )
+    out = tmp_path / "copy.fits"
+    result = subprocess.run([sys.executable, "-c", script, str(packed), str(out)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert len(read_packed(out)) == 80
 
 
 @two_cores

@@ -48,7 +48,8 @@ def check_parameters(p, notes):
     if p.min_epochs is None:
         p.min_epochs = min(300, int(p.max_epochs))
     elif int(p.min_epochs) > int(p.max_epochs):
-        raise ParameterError("min_epochs", f"must not exceed max_epochs ({p.max_epochs}), got {p.min_epochs}")
+        raise ParameterError("min_epochs", f"must not exceed the maximum number of epochs ({p.max_epochs}), "
+                             f"got {p.min_epochs}", see=("max_epochs",))
     if isinstance(p.fdr, bool) or not (isinstance(p.fdr, (float, int)) and 0 < p.fdr < 1):
         raise ParameterError("fdr", f"must be a number between 0 and 1 (a false-discovery rate), got {p.fdr!r}")
     if p.significance not in SIGNIFICANCE_METHODS:
