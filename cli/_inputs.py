@@ -38,9 +38,11 @@ def check_paths_exist(inputs):
     for text in as_inputs(inputs).paths:
         if text.startswith("@") or _GLOB_CHARS & set(text):
             continue
-        if not Path(text).expanduser().exists():
+        path = Path(text).expanduser()
+        if not path.exists():
+            what = "a symbolic link that loops or points nowhere" if path.is_symlink() else "no such file or folder"
             raise click.BadParameter(
-                f"{text!r}: no such file or folder (expected survey files, folders, globs or @list.txt, "
+                f"{text!r}: {what} (expected survey files, folders, globs or @list.txt, "
                 f"a packed spectra.fits, a MILES-style folder, or one of the words {', '.join(SPECTRA_KEYWORDS)})",
                 param_hint="INPUTS",
             )

@@ -198,14 +198,12 @@ def _exit_if_no_better_than_mean(results):
 
 
 def _check_labels(data, labels, given):
-    """Every label exists (DataError, exit 1) and none is also given (usage error naming --given), before training."""
-    from stellar_relevance.ranking.conditioning import check_given
-    from stellar_relevance.exceptions import DataError
+    """Every label exists and is numeric (DataError, exit 1) and none is also given (usage error naming --given),
+    before any training."""
+    from stellar_relevance.ranking.conditioning import check_given, check_label
 
     for label in labels:
-        if label not in data.label_names:
-            raise DataError(f"no label {label!r} in the spectra; available labels: "
-                            f"{', '.join(data.label_names) or 'none'}")
+        check_label(data, label)
         check_given(data, label, given)
 
 

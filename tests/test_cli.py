@@ -165,6 +165,15 @@ def test_missing_path_is_a_usage_error(tmp_path):
     assert not (tmp_path / "o" / "summary.json").exists()
 
 
+def test_a_symbolic_link_loop_is_named_as_one(tmp_path):
+    loop = tmp_path / "loop.fits"
+    loop.symlink_to(loop)
+    result = CliRunner().invoke(cli, ["rank", str(loop), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "a symbolic link that loops or points nowhere" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_file_that_is_not_fits(tmp_path):
     bad = tmp_path / "spectra.fits"
     bad.write_text("this is not a FITS file\n")

@@ -184,7 +184,7 @@ def test_nproc_2_prints_each_warning_and_error_once(packed, tmp_path):
     lines = result.stderr.splitlines()
     errors = [line for line in lines if line.startswith("Error:")]
     assert len(errors) == 1 and "'--ks'" in errors[0] and "99999" in errors[0], result.stderr
-    assert len([line for line in lines if line.startswith("Warning:") and "'standard'" in line]) == 1
+    assert len([line for line in lines if line.startswith("Warning:") and "standard input scaling" in line]) == 1
     assert len([line for line in lines if "joined the gloo process group" in line]) == 1  # rank 0's messages only
     assert "Traceback" not in result.stderr and "LaunchError" not in result.stderr
     assert not (tmp_path / "out").exists() and _digest(packed) == before

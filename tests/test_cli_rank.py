@@ -120,7 +120,7 @@ def test_given_and_penalty_reach_the_estimator(packed, tmp_path):
     "args, option, message",
     [
         (["--given", "VSINI"], "--given", "no label 'VSINI'"),
-        (["--given", "SPTYPE"], "--given", "not numeric"),
+        (["--given", "SPTYPE"], "--given", "holds text, not numbers"),
         (["--given", "FEH"], "--given", "label to predict"),
         (["--label", "FEH,TEFF", "--given", "TEFF"], "--given", "label to predict"),
         (["--given", "TEFF,TEFF"], "--given", "more than once"),
@@ -272,3 +272,11 @@ def test_continuum_choices_are_the_library_methods():
     for command in ("rank", "pack"):
         option = [p for p in cli.commands[command].params if p.name == "continuum"][0]
         assert tuple(option.type.choices) == tuple(CONTINUUM_METHODS)
+
+
+def test_a_text_label_is_refused_before_any_training(packed, tmp_path):
+    result = _rank(packed, tmp_path / "out", "--label", "FEH,SPTYPE")
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "label 'SPTYPE' holds text, not numbers" in errors[0], result.output
+    assert "test MAE" not in result.output and not (tmp_path / "out").exists()

@@ -139,7 +139,7 @@ def test_command_and_truthful_stratification_are_recorded(synthetic, caplog):
 @pytest.mark.parametrize("kwargs, parameter, message", [
     (dict(ks=(5, 99999)), "ks", "above the 4300 pixels"),
     (dict(ks=(5, 30, "all"), retrain_ks=(7,)), "retrain_ks", r"not in ks \[5, 30, 4300\]: \[7\]"),
-    (dict(min_epochs=50, max_epochs=3), "min_epochs", "must not exceed max_epochs"),
+    (dict(min_epochs=50, max_epochs=3), "min_epochs", r"must not exceed the maximum number of epochs \(3\), got 50"),
     (dict(random_state=-1), "random_state", "non-negative"),
 ])
 def test_bad_parameters_name_the_parameter(synthetic, kwargs, parameter, message):
@@ -354,7 +354,7 @@ def test_given_labels_enter_after_the_spectral_layer(synthetic):
     "given, message",
     [
         (["VSINI"], "no label 'VSINI'.*TEFF"),
-        (["SPTYPE"], "'SPTYPE' is not numeric"),
+        (["SPTYPE"], "'SPTYPE' holds text, not numbers.*a given label must be numeric"),
         (["FEH"], "'FEH' is the label to predict"),
         (["TEFF", "TEFF"], "TEFF more than once"),
     ],

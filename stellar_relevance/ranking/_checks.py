@@ -60,9 +60,9 @@ def check_parameters(p, notes):
     else:
         p.continuum_rule = continuum_settings(p.continuum)
     if p.input_scaling == "standard":
-        note(notes, "input_scaling='standard' divides each pixel by its spread across stars; on normalised "
+        note(notes, "standard input scaling divides each pixel by its spread across stars; on normalised "
               "spectra this is known to crowd the top pixels into the flux-normalisation window (5400-5630 A "
-              "for MILES) instead of the absorption features. 'center' (the default) keeps the flux units.",
+              "for MILES) instead of the absorption features. Centring alone (the default) keeps the flux units.",
               UserWarning)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 import stellar_relevance.nn.batches as batches
 from stellar_relevance.exceptions import DataError, DataWarning
+from stellar_relevance.ranking.conditioning import check_label
 
 __all__ = ["select_labelled", "split_train_test", "MIN_TEST_SPECTRA", "MIN_LABEL_SPREAD"]
 
@@ -203,13 +204,7 @@ def select_labelled(spectra, label, min_labels, notes, given=(), return_fill=Fal
     ...
     stellar_relevance.exceptions.DataError: no label 'VMAC' in the spectra; available labels: TEFF, LOGG, FEH
     """
-    if label not in spectra.label_names:
-        raise DataError(
-            f"no label {label!r} in the spectra; available labels: {', '.join(spectra.label_names) or 'none'}"
-        )
-    column = spectra.labels[label]
-    if column.dtype.kind not in "biuf":
-        raise DataError(f"label {label!r} is not numeric (dtype {column.dtype}); a regression label is needed")
+    check_label(spectra, label)
     subset = _drop_missing_given(spectra.with_label(label), label, given, notes)
     if len(subset) < min_labels:
         raise DataError(

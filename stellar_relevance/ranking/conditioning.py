@@ -8,9 +8,44 @@ sensitivity is taken after them. This module checks their names
 :func:`stellar_relevance.nn.proximal.check_penalty`.
 """
 
-from stellar_relevance.exceptions import ParameterError
+from stellar_relevance.exceptions import DataError, ParameterError
 
-__all__ = ["check_given"]
+__all__ = ["check_label", "check_given"]
+
+
+def _text_note(column):
+    """``holds text, not numbers (e.g. 'K0III')``: what a non-numeric label column holds, in words."""
+    example = next((str(v).strip() for v in column if str(v).strip() not in ("", "--")), "")
+    return "holds text, not numbers" + (f" (e.g. {example!r})" if example else "")
+
+
+def check_label(spectra, label):
+    """A `DataError` unless ``label`` is a numeric label of ``spectra`` (the label to predict).
+
+    Parameters
+    ----------
+    spectra : SpectralSet
+    label : str
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> from stellar_relevance import make_synthetic_spectra
+    >>> spectra = make_synthetic_spectra(n_spectra=3)
+    >>> spectra.labels["SPTYPE"] = ["K0III", "G2V", "M1V"]
+    >>> check_label(spectra, "FEH")
+    >>> check_label(spectra, "SPTYPE")
+    Traceback (most recent call last):
+    ...
+    stellar_relevance.exceptions.DataError: label 'SPTYPE' holds text, not numbers (e.g. 'K0III'); the label to predict must be numeric
+    """
+    if label not in spectra.label_names:
+        raise DataError(
+            f"no label {label!r} in the spectra; available labels: {', '.join(spectra.label_names) or 'none'}"
+        )
+    column = spectra.labels[label]
+    if column.dtype.kind not in "biuf":
+        raise DataError(f"label {label!r} {_text_note(column)}; the label to predict must be numeric")
 
 
 def check_given(spectra, label, given):
@@ -62,7 +97,7 @@ def check_given(spectra, label, given):
         if name not in spectra.label_names:
             raise ParameterError("given", f"no label {name!r} in the spectra; available labels: "
                                  f"{', '.join(spectra.label_names) or 'none'}")
-        kind = spectra.labels[name].dtype.kind
-        if kind not in "biuf":
-            raise ParameterError("given", f"label {name!r} is not numeric (dtype {spectra.labels[name].dtype})")
+        if spectra.labels[name].dtype.kind not in "biuf":
+            raise ParameterError("given", f"label {name!r} {_text_note(spectra.labels[name])}; a given label must "
+                                 "be numeric")
     return names
