@@ -24,7 +24,7 @@ Usage::
     python benchmarks/synthetic.py --quick          # CI: 2 seeds, small sets
     python benchmarks/synthetic.py --sets xor --xor-dims 512,2048
     python benchmarks/synthetic.py --settings paper # the paper's own settings
-    python benchmarks/synthetic.py --sets xor --xor-dims 1024 --penalty l1 --eigenvalue-penalty 0.5 \
+    python benchmarks/synthetic.py --sets xor --xor-dims 1024 --penalty l1 --eigenvalue-penalty 0.01 \
         --batch-size 100 --max-epochs 1000 --select-k 2 --select-epochs 50   # proximal l1, then select
     python benchmarks/synthetic.py --combine a.json b.json --output all.json
 """
