@@ -472,7 +472,7 @@ def cli_cases():
         Case("8g", "8", "-o an existing file, no --overwrite", _existing_output, (1,), says=("--overwrite",)),
         Case("8h", "8", "-o a folder that exists", lambda f, s: ["pack", str(lamost(f)), "-o", "in"], (2,)),
         # 9: several processes (Ctrl-C: tests/test_cli_processes.py)
-        Case("9a", "9", "rank --nproc 2: one error line, one warning line", _rank_with("--nproc", "2", "--scaling", "standard", "--ks", "5,99999"), (2,), says=("--ks",), needs="model,cores", extra={"once": ("Error:", "'standard'")}),
+        Case("9a", "9", "rank --nproc 2: one error line, one warning line", _rank_with("--nproc", "2", "--scaling", "standard", "--ks", "5,99999"), (2,), says=("--ks",), needs="model,cores", extra={"once": ("Error:", "standard input scaling")}),
         Case("9b", "9", "rank --nproc 2 with a missing label: found before the processes", _rank_with("--nproc", "2", "--label", "MH"), (1,), says=("MH",), needs="model,cores"),
         # 10: label tables
         Case("10a", "10", "labels with a byte-order mark, float IDs, n/a and blank", _labels(b"\xef\xbb\xbfOBSID,FEH,TEFF\n" + f"{DR7_OBSID}.0,n/a,5800\n{DR6_OBSID}.0,0.25,\n".encode()), (0,), ("out/a.fits",), says=("n/a",)),
