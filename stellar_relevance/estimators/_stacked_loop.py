@@ -16,7 +16,7 @@ from torch import nn
 
 from stellar_relevance.nn.core import EarlyStopping, adam
 from stellar_relevance.nn.distributed import batch_plan
-from stellar_relevance.nn.proximal import adam_threshold, penalty_strength, soft_threshold_
+from stellar_relevance.nn.proximal import adam_proximal_, penalty_strength
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +75,7 @@ class StackedNetworks(nn.Module):
         """The proximal step of :mod:`stellar_relevance.nn.proximal`, for every network at once."""
         if penalty == "l2" or threshold <= 0:
             return
-        step = adam_threshold(optimizer, self.eigenvalues, threshold)  # Adam's metric, as proximal_step
-        if penalty == "group":
-            step = step * torch.linalg.vector_norm(self.eigenvectors, dim=1)
-        soft_threshold_(self.eigenvalues.data, step)
+        adam_proximal_(self.eigenvalues, self.eigenvectors, penalty, threshold, optimizer)
 
     def optimizer(self, estimator):
         """Adam over the stack, grouped by the estimator's ``_optimizer_groups`` hook."""

@@ -40,8 +40,9 @@ import torch
 
 from stellar_relevance.exceptions import ParameterError
 
-__all__ = ["PENALTIES", "DEFAULT_STRENGTHS", "check_penalty", "penalty_strength", "soft_threshold_", "group_soft_threshold_", "shrink_columns_",
-           "adam_threshold", "proximal_step", "penalty_value"]
+__all__ = ["PENALTIES", "DEFAULT_STRENGTHS", "check_penalty", "penalty_strength", "soft_threshold_",
+           "group_soft_threshold_", "shrink_columns_", "adam_threshold", "adam_proximal_", "proximal_step",
+           "penalty_value"]
 
 #: the penalty names accepted by the estimators, :func:`stellar_relevance.train`, the pipeline and the CLI
 PENALTIES = ("l2", "l1", "group")
@@ -284,10 +285,30 @@ def proximal_step(spectral, penalty, threshold, optimizer=None):
         else:
             group_soft_threshold_(spectral, threshold)
         return
-    step = adam_threshold(optimizer, spectral.eigenvalues, threshold)
+    adam_proximal_(spectral.eigenvalues, spectral.eigenvectors, penalty, threshold, optimizer)
+
+
+@torch.no_grad()
+def adam_proximal_(eigenvalues, eigenvectors, penalty, threshold, optimizer):
+    """The ``"l1"`` / ``"group"`` step in Adam's metric on bare tensors, in place (see :func:`proximal_step`).
+
+    Parameters
+    ----------
+    eigenvalues : torch.nn.Parameter, shape (..., n_inputs)
+        One layer's eigenvalues, or a stack of layers' (the stacked training).
+    eigenvectors : torch.Tensor, shape (..., n_outputs, n_inputs)
+        Their eigenvectors; ``"group"`` scales eigenvalue i's threshold by
+        ``||psi[:, i]||``.
+    penalty : {"l1", "group"}
+    threshold : float
+        ``learning_rate * c_lambda``.
+    optimizer : torch.optim.Adam
+        The optimiser that has just stepped ``eigenvalues``.
+    """
+    step = adam_threshold(optimizer, eigenvalues, threshold)
     if penalty == "group":
-        step = step * torch.linalg.vector_norm(spectral.eigenvectors.detach(), dim=0)
-    soft_threshold_(spectral.eigenvalues.data, step)
+        step = step * torch.linalg.vector_norm(eigenvectors.detach(), dim=-2)
+    soft_threshold_(eigenvalues.data, step)
 
 
 @torch.no_grad()
