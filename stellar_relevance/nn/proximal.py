@@ -304,6 +304,16 @@ def adam_proximal_(eigenvalues, eigenvectors, penalty, threshold, optimizer):
         ``learning_rate * c_lambda``.
     optimizer : torch.optim.Adam
         The optimiser that has just stepped ``eigenvalues``.
+
+    Examples
+    --------
+    >>> lam = torch.nn.Parameter(torch.tensor([1.0, 1.0]))
+    >>> opt = torch.optim.Adam([lam], lr=0.1)
+    >>> lam.grad = torch.tensor([2.0, 0.5])
+    >>> opt.step()  # lambda -> 0.9, 0.9; thresholds 0.5 / |g| = 0.25, 1.0
+    >>> adam_proximal_(lam, torch.ones(3, 2), "l1", 0.5, opt)
+    >>> lam.detach()
+    tensor([0.6500, 0.0000])
     """
     step = adam_threshold(optimizer, eigenvalues, threshold)
     if penalty == "group":
